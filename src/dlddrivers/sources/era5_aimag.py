@@ -1,0 +1,98 @@
+"""ERA5 seasonal mean 2 m temperature per Mongolian aimag, °C, 1970-2025.
+
+File ``seasonal`` (``era5_temperature_mongolia_aimag/era5_seasonal_temperature_aimag.csv``),
+long format ``Aimag, Year, Season, Seasonal_Temp_C`` with ``Season`` in DJF, MAM, JJA, SON.
+
+Conventions and exclusions:
+
+* **DJF is labelled by the year of its January** (DJF 2010 = Dec 2009 + Jan-Feb 2010), as
+  upstream. It is kept: ``t2m_djf`` of year t is the winter that *ends* in year t, i.e. the winter
+  that precedes the spring and summer of year t and follows the December livestock census of
+  year t - 1 (the dzud winter of the mortality rates of year t).
+* ``DJF 2026`` rests on the newest ERA5 months at download time and may be incomplete: it is
+  dropped and counted (:data:`INCOMPLETE`).
+* option ``drop_after: int | None``: drop (and count) every value of a later year, e.g.
+  ``drop_after=2024`` to leave out the provisional 2025 seasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from ..contracts import tidy
+from ..errors import ConfigError, RawFileError
+from ..units import UnitRegistry
+from . import DropLog
+
+SOURCE = "era5_aimag"
+FILE_KEY = "seasonal"
+COLUMNS = ["Aimag", "Year", "Season", "Seasonal_Temp_C"]
+SEASONS = {"DJF": "t2m_djf", "MAM": "t2m_mam", "JJA": "t2m_jja", "SON": "t2m_son"}
+INDICATORS: dict[str, str] = {code: "°C" for code in SEASONS.values()}
+#: (season, year) known to be incomplete upstream: always dropped and counted.
+INCOMPLETE: tuple[tuple[str, int], ...] = (("DJF", 2026),)
+
+
+def _numeric(s: pd.Series, col: str, path: Path, *, allow_empty: bool) -> pd.Series:
+    s = s.str.strip()
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna() & ((s != "") | (not allow_empty))
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise RawFileError(path, col, "a number", f"{s.iloc[i]!r} on data row {i + 1}")
+    return num
+
+
+def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
+         drop_after: int | None = None, **options: object) -> pd.DataFrame:
+    """Seasonal 2 m temperature per aimag and year (tidy, ``t2m_djf`` ... ``t2m_son``)."""
+    if drop_after is not None and (isinstance(drop_after, bool) or not isinstance(drop_after, int)):
+        raise ConfigError("era5_aimag.drop_after", drop_after, "a year (int) or null")
+    path = Path(files[FILE_KEY])
+    if not path.exists():
+        raise RawFileError(path, None, "an existing file")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.columns = [c.strip() for c in df.columns]
+    for col in COLUMNS:
+        if col not in df.columns:
+            raise RawFileError(path, col, f"a column '{col}' (columns {COLUMNS})", list(df.columns))
+    df["Season"] = df["Season"].str.strip()
+    bad_season = sorted(set(df["Season"]) - set(SEASONS))
+    if bad_season:
+        raise RawFileError(path, "Season", f"one of {list(SEASONS)}", bad_season)
+    year = _numeric(df["Year"], "Year", path, allow_empty=False).astype(int)
+    value = _numeric(df["Seasonal_Temp_C"], "Seasonal_Temp_C", path, allow_empty=True)
+    names = registry.map_names(df["Aimag"].str.strip(), "aimag", file=str(path), field="Aimag")
+
+    keep = pd.Series(True, index=df.index)
+    for season, yr in INCOMPLETE:
+        hit = (df["Season"] == season) & (year == yr)
+        log.add(SOURCE, path, "incomplete upstream season", int(hit.sum()), f"{season} {yr}")
+        keep &= ~hit
+    if drop_after is not None:
+        late = keep & (year > drop_after)
+        log.add(SOURCE, path, "provisional year dropped (drop_after)", int(late.sum()),
+                f"years > {drop_after}")
+        keep &= ~late
+    empty = keep & value.isna()
+    log.add(SOURCE, path, "empty value", int(empty.sum()))
+    keep &= ~empty
+
+    out = pd.DataFrame(
+        {
+            "unit": df["Aimag"].str.strip().map(names),
+            "year": year,
+            "indicator": df["Season"].map(SEASONS),
+            "value": value.astype(float),
+            "measure": "°C",
+            "source": SOURCE,
+        }
+    ).loc[keep]
+    dup = out.duplicated(["unit", "year", "indicator"])
+    if dup.any():
+        raise RawFileError(path, "Aimag, Year, Season", "one row per aimag, year and season",
+                           out.loc[dup, ["unit", "year", "indicator"]].iloc[0].tolist())
+    return tidy(out.sort_values(["unit", "year", "indicator"]), source=SOURCE)
