@@ -93,6 +93,17 @@ def log_rows(log: DropLog, source: str, path: Path, reason: str, keys: pd.Series
     log.add(source, path, reason, len(keys), prefix + detail)
 
 
+def log_counts(log: DropLog, source: str, path: Path, reason: str, counts: pd.Series,
+               prefix: str = "") -> None:
+    """Count ``counts.sum()`` rows in ``log``; ``counts`` is indexed by key (e.g. a wide column)."""
+    counts = counts[counts > 0]
+    if counts.empty:
+        return
+    distinct = sorted(str(k) for k in counts.index)
+    detail = ", ".join(distinct[:15]) + (f", ... ({len(distinct)} distinct)" if len(distinct) > 15 else "")
+    log.add(source, path, reason, int(counts.sum()), prefix + detail)
+
+
 def split_registry(
     df: pd.DataFrame,
     code_col: str,

@@ -21,6 +21,7 @@ from ._national import (
     NOT_IN_REGISTRY,
     file_path,
     finish,
+    log_counts,
     log_rows,
     numeric,
     read_csv,
@@ -54,9 +55,7 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
     ids = {c: registry.by_name(str(c), "country", strict=False) for c in entities}
     dropped = [c for c in entities if ids[c] is None]
     if dropped:
-        counts = raw[dropped].notna().sum()
-        log_rows(log, SOURCE, path, NOT_IN_REGISTRY,
-                 pd.Series(counts.index.repeat(counts.to_numpy()), dtype=object))
+        log_counts(log, SOURCE, path, NOT_IN_REGISTRY, raw[dropped].notna().sum())
     parts = []
     for col in (c for c in entities if ids[c] is not None):
         value = numeric(raw[col], path, col)
