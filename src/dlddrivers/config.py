@@ -1,0 +1,141 @@
+"""Configuration: load, validate against the JSON schema, then semantic checks.
+
+Every error names the key and the bad value (:class:`~dlddrivers.errors.ConfigError`), and is
+raised when the workflow starts, before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_PATH = Path("config/schema/config.schema.yaml")
+ROLES = ("outcomes", "drivers", "impacts", "carry")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Merge ``override`` into a copy of ``base`` (dicts recursively; lists and scalars replaced),
+    as Snakemake does with ``--configfile``."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
+    """Read and merge config files (later ones override), then apply ``overrides``."""
+    cfg: dict = {}
+    for p in paths:
+        with open(p, encoding="utf-8") as fh:
+            part = yaml.safe_load(fh) or {}
+        if not isinstance(part, dict):
+            raise ConfigError("<root>", type(part).__name__, "a mapping", str(p))
+        cfg = deep_merge(cfg, part)
+    if overrides:
+        cfg = deep_merge(cfg, overrides)
+    return cfg
+
+
+def _path_of(err) -> str:
+    return ".".join(str(p) for p in err.absolute_path) or "<root>"
+
+
+def validate_schema(cfg: dict, schema_path: str | Path = SCHEMA_PATH) -> None:
+    """Validate ``cfg`` against the JSON schema; the first error names the key and value."""
+    import jsonschema
+
+    with open(schema_path, encoding="utf-8") as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        e = errors[0]
+        raise ConfigError(_path_of(e), e.instance if not isinstance(e.instance, dict) else "{...}",
+                          e.message if len(e.message) < 300 else e.message[:300])
+
+
+def validate_semantics(cfg: dict, registry, catalogue) -> None:
+    """Checks the schema cannot express.
+
+    * every study in ``run`` is defined;
+    * units exist in the registry at the study's level;
+    * every indicator exists in the catalogue at the study's level;
+    * years are ordered and within the range the catalogue's sources can cover;
+    * the same indicator is not both driver and outcome (or impact).
+    """
+    for i, name in enumerate(cfg["run"]):
+        if name not in cfg["studies"]:
+            raise ConfigError(f"run[{i}]", name, f"one of the defined studies {sorted(cfg['studies'])}")
+    for name, st in cfg["studies"].items():
+        level = st["level"]
+        known = set(registry.ids(level))
+        for i, u in enumerate(st["units"]):
+            if u not in known:
+                raise ConfigError(
+                    f"studies.{name}.units[{i}]", u,
+                    f"a {level} id of the unit registry {registry.path} (e.g. {sorted(known)[:6]})",
+                )
+        y0, y1 = st["years"]
+        if y0 > y1:
+            raise ConfigError(f"studies.{name}.years", st["years"], "[first, last] with first <= last")
+        if y1 - y0 < 2:
+            raise ConfigError(f"studies.{name}.years", st["years"], "a span of at least 3 years")
+        for role in ROLES:
+            for i, ind in enumerate(st.get(role, []) or []):
+                if ind not in catalogue.entries:
+                    raise ConfigError(f"studies.{name}.{role}[{i}]", ind,
+                                      f"an indicator id of the catalogue {catalogue.path}")
+                lvl = catalogue.entries[ind].level
+                if lvl != level:
+                    raise ConfigError(f"studies.{name}.{role}[{i}]", ind,
+                                      f"an indicator of level '{level}' (this one is '{lvl}')")
+        drivers = set(st.get("drivers", []))
+        for role in ("outcomes", "impacts"):
+            both = drivers & set(st.get(role, []) or [])
+            if both:
+                raise ConfigError(f"studies.{name}.drivers", sorted(both),
+                                  f"indicators that are not also {role}")
+        if not (st.get("outcomes") or st.get("impacts")):
+            raise ConfigError(f"studies.{name}.outcomes", st.get("outcomes"),
+                              "at least one outcome or impact")
+        if graph := st.get("graph"):
+            if not Path(graph).exists():
+                raise ConfigError(f"studies.{name}.graph", graph, "an existing graph file")
+
+
+def study_indicators(st: dict) -> dict[str, str]:
+    """Indicator id -> role (outcome, driver, impact, carried) for a study, in config order."""
+    out: dict[str, str] = {}
+    for role, label in (("outcomes", "outcome"), ("drivers", "driver"), ("impacts", "impact"),
+                        ("carry", "carried")):
+        for ind in st.get(role, []) or []:
+            out.setdefault(ind, label)
+    return out
+
+
+def config_hash(cfg: dict) -> str:
+    """sha256 of the effective configuration (canonical JSON)."""
+    blob = json.dumps(cfg, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def study_config(cfg: dict, name: str) -> dict[str, Any]:
+    """The study's config with its name and the global seed filled in."""
+    st = copy.deepcopy(cfg["studies"][name])
+    st["name"] = name
+    st.setdefault("seed", cfg.get("seed", 0))
+    st.setdefault("climate_product", "cru")
+    st.setdefault("impacts", [])
+    st.setdefault("carry", [])
+    st.setdefault("interpolate", {"max_gap": 0})
+    return st

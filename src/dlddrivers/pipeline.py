@@ -1,0 +1,84 @@
+"""File-level jobs: what each workflow rule does, as plain functions (testable without Snakemake).
+
+Workflow scripts are thin adapters that pass Snakemake's inputs, outputs and params to these.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .catalogue import Catalogue
+from .config import config_hash, load_config, study_config, validate_schema, validate_semantics
+from .units import UnitRegistry
+
+
+def load_sources(path: str | Path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)["sources"]
+
+
+def setup(cfg: dict) -> tuple[UnitRegistry, Catalogue, dict]:
+    """Validate a (merged) config and load the registry, catalogue and source list it names."""
+    validate_schema(cfg)
+    sources = load_sources(cfg["sources"])
+    registry = UnitRegistry.from_yaml(cfg["registry"])
+    catalogue = Catalogue.from_yaml(cfg["catalogue"], sources)
+    validate_semantics(cfg, registry, catalogue)
+    return registry, catalogue, sources
+
+
+def raw_dir(cfg: dict) -> Path:
+    return Path(cfg["snapshot_dir"] or cfg["raw_dir"])
+
+
+def panel_job(cfg: dict, study_name: str, outdir: str | Path) -> dict[str, Path]:
+    """Build a study's panel and write panel.csv/.parquet, coverage, dictionary, drops, provenance."""
+    from .panel import build_panel, coverage_summary
+    from .provenance import file_records, package_versions
+
+    registry, catalogue, sources = setup(cfg)
+    study = study_config(cfg, study_name)
+    res = build_panel(study, catalogue, sources, registry, raw_dir(cfg))
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "panel_csv": out / "panel.csv",
+        "panel_parquet": out / "panel.parquet",
+        "coverage": out / "coverage.csv",
+        "coverage_summary": out / "coverage_summary.csv",
+        "dictionary": out / "data_dictionary.csv",
+        "drops": out / "drops.csv",
+        "provenance": out / "provenance.json",
+    }
+    res.panel.to_csv(paths["panel_csv"], index=False)
+    res.panel.to_parquet(paths["panel_parquet"], index=False)
+    res.coverage.to_csv(paths["coverage"], index=False)
+    coverage_summary(res.coverage).to_csv(paths["coverage_summary"], index=False)
+    res.dictionary.to_csv(paths["dictionary"], index=False)
+    res.drops.to_csv(paths["drops"], index=False)
+    prov = {
+        "study": study_name,
+        "config_sha256": config_hash(cfg),
+        "study_config": study,
+        "seed": study["seed"],
+        "raw_files": file_records(res.files),
+        "rows_not_passed_on": res.drops.to_dict(orient="records"),
+        "packages": package_versions(),
+        "n_units": int(res.panel["unit"].nunique()),
+        "n_years": int(res.panel["year"].nunique()),
+    }
+    paths["provenance"].write_text(json.dumps(prov, indent=2, default=str))
+    return paths
+
+
+def read_panel(study_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The panel (parquet) and data dictionary of a built study."""
+    d = Path(study_dir)
+    return pd.read_parquet(d / "panel.parquet"), pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
+
+
+__all__ = ["load_config", "setup", "panel_job", "read_panel", "raw_dir"]
