@@ -8,7 +8,8 @@ Conventions and exclusions:
 * **DJF is labelled by the year of its January** (DJF 2010 = Dec 2009 + Jan-Feb 2010), as
   upstream. It is kept: ``t2m_djf`` of year t is the winter that *ends* in year t, i.e. the winter
   that precedes the spring and summer of year t and follows the December livestock census of
-  year t - 1 (the dzud winter of the mortality rates of year t).
+  year t - 1; its January-February falls in the loss year t of the mortality rates (the 2009/10
+  dzud winter is DJF 2010, and its losses are mortality 2010).
 * ``DJF 2026`` rests on the newest ERA5 months at download time and may be incomplete: it is
   dropped and counted (:data:`INCOMPLETE`).
 * option ``drop_after: int | None``: drop (and count) every value of a later year, e.g.
