@@ -1,0 +1,167 @@
+"""Tests for the two-way FE panel regression (dlddrivers.methods.panel_regression)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlddrivers.methods import panel_regression as pr
+from dlddrivers.methods._common import add_lags, within
+
+DICT = pd.DataFrame(
+    {
+        "indicator": ["y", "spei", "temp", "sheep", "mines"],
+        "role": ["outcome", "driver", "driver", "driver", "driver"],
+        "domain": ["outcome", "climate", "climate", "grazing", "mining"],
+        "measure": ["% of land", "SPEI", "degC", "SFU per km2", "count"],
+        "label": ["Bare share", "SPEI-3", "Temperature", "Sheep units", "Licences"],
+        "source": ["ESA CCI", "CRU", "ERA5", "NSO", "MRAM"],
+        "provider_url": [""] * 5,
+        "licence": [""] * 5,
+        "formula": [""] * 5,
+    }
+)
+
+
+def make_panel(n_units=12, n_years=20, betas=(0.5, -0.3, 0.8, 0.0), seed=1, unbalanced=False):
+    """Synthetic panel with unit and year effects, trending drivers and planted coefficients."""
+    rng = np.random.default_rng(seed)
+    units = [f"U{i:02d}" for i in range(n_units)]
+    years = np.arange(2000, 2000 + n_years)
+    idx = pd.MultiIndex.from_product([units, years], names=["unit", "year"]).to_frame(index=False)
+    n = len(idx)
+    a = dict(zip(units, rng.normal(0, 2, n_units), strict=True))
+    lt = dict(zip(years, rng.normal(0, 1, n_years), strict=True))
+    X = rng.normal(size=(n, 4)) + 0.3 * idx[["unit"]].apply(lambda r: hash(r["unit"]) % 3, axis=1).to_numpy()[:, None]
+    X[:, 2] += 0.05 * (idx["year"].to_numpy() - 2000)
+    y = X @ np.asarray(betas) + idx["unit"].map(a).to_numpy() + idx["year"].map(lt).to_numpy() + rng.normal(0, 0.5, n)
+    df = idx.assign(y=y, spei=X[:, 0], temp=X[:, 1], sheep=X[:, 2], mines=X[:, 3])
+    if unbalanced:
+        drop = rng.choice(n, size=n // 10, replace=False)
+        df.loc[drop[: len(drop) // 2], "y"] = np.nan
+        df.loc[drop[len(drop) // 2 :], "sheep"] = np.nan
+    return df
+
+
+STUDY = {"name": "synthetic", "outcomes": ["y"], "drivers": ["spei", "temp", "sheep", "mines"], "seed": 7}
+
+
+def test_panelols_equals_dummy_ols_unbalanced():
+    """PanelOLS two-way FE == statsmodels OLS with unit and year dummies (unbalanced, NaNs)."""
+    import statsmodels.api as sm
+
+    df = make_panel(unbalanced=True)
+    out = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49})
+    coef = out["coefficients"].set_index("driver")
+    cc = df.dropna()
+    X = pd.get_dummies(cc[["spei", "temp", "sheep", "mines", "unit"]].assign(year=cc["year"].astype(str)),
+                       columns=["unit", "year"], drop_first=True, dtype=float)
+    res = sm.OLS(cc["y"].to_numpy(), sm.add_constant(X.to_numpy(float))).fit()
+    ols = dict(zip(X.columns, res.params[1:], strict=True))
+    for d in ["spei", "temp", "sheep", "mines"]:
+        assert coef.loc[d, "coef"] == pytest.approx(ols[d], abs=1e-8)
+    assert (coef["n_dropped"] == df[["y", "sheep"]].isna().any(axis=1).sum()).all()
+    assert (coef["n_obs"] == len(cc)).all()
+    assert (coef["estimand"] == "association").all()
+    # within transform by alternating projections equals the dummy-regression residual
+    D = pd.get_dummies(cc[["unit"]].assign(year=cc["year"].astype(str)), dtype=float).to_numpy()
+    resid = cc["spei"].to_numpy() - D @ np.linalg.lstsq(D, cc["spei"].to_numpy(), rcond=None)[0]
+    w = within(cc["spei"].to_numpy(), pd.factorize(cc["unit"])[0], pd.factorize(cc["year"])[0])
+    np.testing.assert_allclose(w, resid, atol=1e-9)
+
+
+def test_wild_bootstrap_strong_and_null():
+    """Wild cluster bootstrap p is small for a planted effect and not small for a null one."""
+    df = make_panel(n_units=8, n_years=15, betas=(1.0, 0.0, 0.0, 0.0), seed=3)
+    coef = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 399})["coefficients"].set_index("driver")
+    assert coef.loc["spei", "p_wild"] < 0.01
+    assert coef.loc["spei", "ci_low"] < 1.0 < coef.loc["spei", "ci_high"]
+    assert coef.loc["temp", "p_wild"] > 0.05
+    assert coef.loc["spei", "bootstrap_weights"] == "webb"  # 8 clusters < 12
+    # clustered SE suppressed with few clusters, and it says why
+    assert np.isnan(coef.loc["spei", "se_clustered"])
+    assert coef.loc["spei", "status_clustered"].startswith("insufficient_data: 8 clusters < 30")
+    assert np.isfinite(coef.loc["spei", "se_dk"])
+
+
+def test_wild_bootstrap_null_rejection_rate_and_seed():
+    """Over seeded null panels the 5 % test rejects rarely; results are reproducible."""
+    rej = 0
+    for s in range(12):
+        df = make_panel(n_units=10, n_years=12, betas=(0.0, 0.0, 0.0, 0.0), seed=100 + s)
+        c = pr.compute(df, DICT, {**STUDY, "seed": s}, {"bootstrap_draws": 199})["coefficients"]
+        rej += int(c.loc[c["driver"] == "spei", "p_wild"].iloc[0] < 0.05)
+    assert rej <= 3
+    a = pr.compute(make_panel(), DICT, STUDY, {"bootstrap_draws": 99})["coefficients"]
+    b = pr.compute(make_panel(), DICT, STUDY, {"bootstrap_draws": 99})["coefficients"]
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rademacher_enumeration_and_webb():
+    w, lab = pr.bootstrap_weights(4, 999, np.random.default_rng(0), "rademacher")
+    assert w.shape == (16, 4) and lab.startswith("rademacher (all")
+    w, lab = pr.bootstrap_weights(6, 50, np.random.default_rng(0), "auto")
+    assert lab == "webb" and w.shape == (50, 6)
+
+
+def test_std_coef_vif_and_lags():
+    df = make_panel(seed=5)
+    out = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49, "lags": {"spei": 1}})
+    c = out["coefficients"].set_index("driver")
+    assert "spei_lag1" in c.index and "spei" not in c.index
+    assert c.loc["spei_lag1", "domain"] == "climate"
+    # first year of every unit lost to the lag and reported
+    assert (c["n_dropped"] == df["unit"].nunique()).all()
+    assert (c["vif"] >= 1 - 1e-9).all()
+    lagged, _ = add_lags(df, {"spei": 1})
+    assert lagged.loc[(lagged.unit == "U00") & (lagged.year == 2001), "spei_lag1"].iloc[0] == pytest.approx(
+        df.loc[(df.unit == "U00") & (df.year == 2000), "spei"].iloc[0])
+
+
+def test_detrend_and_first_difference_and_per_unit():
+    df = make_panel(seed=9)
+    fd = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49, "first_difference": True})["coefficients"]
+    assert (fd["model"] == "first differences + year FE").all()
+    assert fd.set_index("driver").loc["sheep", "coef"] == pytest.approx(0.8, abs=0.15)
+    dt = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49, "detrend": True})["coefficients"]
+    assert dt.set_index("driver").loc["spei", "coef"] == pytest.approx(0.5, abs=0.15)
+    pu = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49})["per_unit"]
+    assert set(pu["unit"]) == set(df["unit"]) and (pu["n_units"] == 1).all()
+    assert pu["se_hac"].notna().all()
+
+
+def test_single_unit_uses_hac_timeseries():
+    df = make_panel(n_units=1, n_years=30, seed=2)
+    c = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49})["coefficients"]
+    assert c["model"].str.contains("Newey-West").all()
+    assert c.set_index("driver").loc["sheep", "coef"] == pytest.approx(0.8, abs=0.3)
+
+
+def test_no_within_variation_is_refused():
+    df = make_panel(seed=4)
+    df["mines"] = df["unit"].map({u: i for i, u in enumerate(sorted(df.unit.unique()))}).astype(float)
+    c = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49})["coefficients"].set_index("driver")
+    assert c.loc["mines", "status"].startswith("refused: no within variation")
+    assert np.isnan(c.loc["mines", "coef"])
+    assert c.loc["spei", "status"] == "ok"
+
+
+def test_wild_bootstrap_matches_wildboottest_enumerated():
+    """With 8 clusters all 2^8 Rademacher draws are enumerated by both implementations, so the
+    WCR p-value must equal wildboottest's (statsmodels OLS with unit and year dummies)."""
+    import warnings
+
+    import statsmodels.formula.api as smf
+    from wildboottest.wildboottest import wildboottest
+
+    df = make_panel(n_units=8, n_years=15, betas=(0.15, 0, 0, 0), seed=3, unbalanced=True).dropna()
+    m = smf.ols("y ~ spei + temp + sheep + mines + C(unit) + C(year)", data=df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = wildboottest(m, param="spei", cluster=pd.factorize(df["unit"])[0], B=999,
+                           weights_type="rademacher", seed=1)
+    c = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 999, "weights": "rademacher"})["coefficients"]
+    ours = c.set_index("driver").loc["spei"]
+    assert ours["bootstrap_weights"].startswith("rademacher (all 2^G")
+    assert ours["p_wild"] == pytest.approx(float(ref["p-value"].iloc[0]), abs=1e-12)
