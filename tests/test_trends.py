@@ -1,0 +1,141 @@
+"""Trends stage: MK against pymannkendall and a hand count, Theil-Sen against scipy, power."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymannkendall as pmk
+import pytest
+from scipy.stats import theilslopes
+
+from dlddrivers.methods import trends
+
+
+def _panel(seed=1, n_units=3, years=range(2000, 2014)):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, u in enumerate([f"U{i}" for i in range(n_units)]):
+        for t, yr in enumerate(years):
+            prec = rng.normal(300, 40)
+            rows.append({"unit": u, "year": yr, "prec": prec,
+                         "herd": 10 + 0.5 * t + rng.normal(0, 1),
+                         "bio": 50 + 0.1 * prec + k * 5 + rng.normal(0, 2)})
+    return pd.DataFrame(rows)
+
+
+DICT = pd.DataFrame({"indicator": ["bio", "prec", "herd"], "role": ["outcome", "driver", "driver"],
+                     "domain": ["outcome", "climate", "grazing"],
+                     "measure": ["g/m2", "mm", "head/km2"]})
+STUDY = {"name": "t", "units": ["U0", "U1", "U2"], "years": [2000, 2013], "outcomes": ["bio"],
+         "drivers": ["prec", "herd"], "impacts": [], "seed": 7}
+
+
+def test_mk_s_by_hand_5_points():
+    y = np.array([1.0, 3.0, 2.0, 5.0, 4.0])
+    # pairs (i<j): 1<3,1<2,1<5,1<4 (+4); 3>2 (-1), 3<5, 3<4 (+2); 2<5, 2<4 (+2); 5>4 (-1) -> 6
+    assert trends.mk_s(y) == 6
+    res = trends.mann_kendall(y, "original")
+    assert res["s"] == 6
+    var_s = 5 * 4 * 15 / 18  # n(n-1)(2n+5)/18
+    assert res["var_s"] == pytest.approx(var_s)
+    z = (6 - 1) / np.sqrt(var_s)
+    assert res["z"] == pytest.approx(z)
+    from scipy.stats import norm
+    assert res["p"] == pytest.approx(2 * norm.sf(z))
+
+
+@pytest.mark.parametrize("variant", ["original", "hamed_rao"])
+def test_trend_row_matches_pymannkendall_and_scipy(variant):
+    rng = np.random.default_rng(3)
+    years = np.arange(1992, 2021)
+    y = 0.3 * (years - 1992) + rng.normal(0, 2, len(years))
+    y[[4, 17]] = np.nan
+    row = trends.trend_row(years, y, mk_variant=variant, alpha=0.9, n_sim=500)
+    ok = np.isfinite(y)
+    ref = (pmk.hamed_rao_modification_test if variant == "hamed_rao" else pmk.original_test)(y[ok])
+    assert row["mk_p"] == pytest.approx(ref.p)
+    assert row["mk_s"] == pytest.approx(ref.s)
+    ts = theilslopes(y[ok], years[ok], alpha=0.9)
+    assert row["slope"] == pytest.approx(ts.slope)
+    assert row["intercept"] == pytest.approx(ts.intercept)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((ts.low_slope, ts.high_slope))
+    assert row["slope_per_decade"] == pytest.approx(10 * ts.slope)
+    assert row["slope_pct_of_mean"] == pytest.approx(100 * ts.slope / np.mean(y[ok]))
+    assert row["n_years"] == 27 and row["n_missing"] == 2
+    assert row["first_year"] == 1992 and row["last_year"] == 2020
+    assert "not consecutive" in row["note"]
+
+
+def test_insufficient_years_status():
+    row = trends.trend_row(np.arange(2000, 2005), np.arange(5.0))
+    assert row["status"] == "insufficient_data: 5 years < 8"
+    assert np.isnan(row["slope"]) and np.isnan(row["mk_p"])
+
+
+def test_detectable_slope_decreases_with_years():
+    f = [trends.detectable_slope_factor(n, n_sim=1000, seed=1) for n in (8, 12, 20, 30)]
+    assert all(a > b for a, b in zip(f, f[1:], strict=False))
+    # power check at the returned slope, on fresh noise: close to 80 %
+    from scipy.stats import norm
+    n, c = 14, trends.detectable_slope_factor(14, n_sim=2000, seed=2)
+    e = np.random.default_rng(99).standard_normal((4000, n))
+    rate = trends._mk_reject(e + c * np.arange(n), norm.ppf(0.975)).mean()
+    assert 0.75 < rate < 0.85
+
+
+def test_planted_strong_trend_detected_and_flat_read_correctly():
+    rng = np.random.default_rng(5)
+    years = np.arange(2000, 2020)
+    strong = 1.0 * (years - 2000) + rng.normal(0, 1, 20)
+    row = trends.trend_row(years, strong, n_sim=500)
+    assert row["significant"] and row["reading"] == "increase"
+    assert row["slope"] > row["detectable_slope"]
+    flat = rng.normal(0, 1, 20)
+    row = trends.trend_row(years, flat, mk_variant="original", n_sim=500)
+    assert not row["significant"]
+    assert row["reading"] in ("inconclusive", "no_trend_larger_than_detectable")
+    assert 0 < row["detectable_slope"] < 0.3  # about 0.12 sigma/yr for 20 years
+
+
+def test_compute_tables_and_correlations_against_numpy():
+    panel = _panel()
+    out = trends.compute(panel, DICT, STUDY, {"n_sim": 300})
+    t = out["trends"]
+    assert len(t) == 3 * 3
+    assert set(t["estimand"]) == {"trend"} and (t["status"] == "ok").all()
+    herd = t[t["indicator"] == "herd"]
+    assert (herd["slope"].between(0.3, 0.7)).all()
+    c = out["correlations"]
+    assert set(c["kind"]) == {"pooled", "within"}
+    r = c[(c.var1 == "bio") & (c.var2 == "prec") & (c.kind == "pooled")].iloc[0]
+    assert r["r"] == pytest.approx(np.corrcoef(panel["bio"], panel["prec"])[0, 1])
+    assert r["ci_low"] < r["r"] < r["ci_high"] and r["n_obs"] == 42
+    w = panel.copy()
+    for v in ("bio", "prec"):
+        w[v] = w[v] - w.groupby("unit")[v].transform("mean")
+    rw = c[(c.var1 == "bio") & (c.var2 == "prec") & (c.kind == "within")].iloc[0]
+    assert rw["r"] == pytest.approx(np.corrcoef(w["bio"], w["prec"])[0, 1])
+    # unit effects (k * 5) inflate nothing within: within r is the prec effect only, > 0.5
+    assert rw["r"] > 0.5
+
+
+def test_missing_values_reported_and_missing_indicator():
+    panel = _panel()
+    panel.loc[panel.index[:5], "bio"] = np.nan
+    study = {**STUDY, "impacts": ["absent"]}
+    out = trends.compute(panel, DICT, study, {"n_sim": 300})
+    t = out["trends"]
+    u0 = t[(t.unit == "U0") & (t.indicator == "bio")].iloc[0]
+    assert u0["n_missing"] == 5 and u0["n_years"] == 9
+    assert (t[t.indicator == "absent"]["status"] == "missing: indicator not in panel").all()
+    c = out["correlations"]
+    assert (c[(c.var1 == "bio")]["n_dropped"] == 5).all()
+
+
+def test_plots(tmp_path):
+    from dlddrivers.plots import trends as ptrends
+
+    panel = _panel()
+    out = trends.compute(panel, DICT, STUDY, {"n_sim": 300})
+    paths = ptrends.plot(out, panel, DICT, STUDY, tmp_path)
+    assert len(paths) == 4 and all(p.exists() and p.stat().st_size > 0 for p in paths)
