@@ -116,14 +116,15 @@ def measure_of(code: str, data_path: Path) -> str:
 def read_raw(code: str, path: Path) -> pd.DataFrame:
     """One WDI ``data.csv``, columns checked, rows without a value removed, ``code`` attached."""
     path = Path(path)
-    raw = read_csv(path, keep_default_na=False, na_values=[""])
+    raw = read_csv(path, keep_default_na=False, na_values=[""], dtype={"Country Code": object})
     require_columns(raw, COLUMNS, path)
-    raw = raw.loc[raw["Value"].notna(), ["Country Code", "Year", "Value"]]
+    value = numeric(raw["Value"], path, "Value")
+    has = value.notna().to_numpy()
     return pd.DataFrame(
         {
-            "code": raw["Country Code"].astype(str).str.strip().to_numpy(),
-            "year": years(raw["Year"], path, "Year").to_numpy(),
-            "value": numeric(raw["Value"], path, "Value").to_numpy(),
+            "code": raw["Country Code"].to_numpy()[has],
+            "year": years(raw["Year"], path, "Year").to_numpy()[has],
+            "value": value.to_numpy()[has],
             "indicator": code,
         }
     )
