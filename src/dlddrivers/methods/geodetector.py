@@ -57,7 +57,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from .trends import demean_within, restrict, study_variables
+from ._common import within_frame
+from .trends import restrict, study_variables
 
 STAGE = "geodetector"
 
@@ -254,7 +255,7 @@ def _samples(df: pd.DataFrame, y: str, xs: list[str], within: bool):
     d = df[["unit", "year"] + cols].dropna()
     out = [("pooled", d)]
     if within:
-        out.append(("within", demean_within(d, cols)))
+        out.append(("within", within_frame(d, cols, two_way=False)))
     return out, int(len(df) - len(d))
 
 

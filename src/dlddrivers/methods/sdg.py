@@ -67,7 +67,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .trends import domain_of, restrict
+from ._common import indicator_meta
+from .trends import restrict
 
 STAGE = "sdg"
 
@@ -243,7 +244,7 @@ def compute(
     indicators = list(opt["indicators"] or study.get("outcomes") or [])
     hib = dict(opt["higher_is_better"] or {})
     climate = [d for d in (study.get("drivers") or [])
-               if domain_of(dictionary, d) == "climate" and d in df.columns]
+               if indicator_meta(dictionary, d, "domain") == "climate" and d in df.columns]
     units = sorted(df["unit"].unique()) if study.get("units") is None else list(study["units"])
     groups = opt["comparable_units"] or {"all": units}
     period = f"{years_all[0]}-{years_all[-1]}"

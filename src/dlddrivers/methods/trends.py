@@ -41,6 +41,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from ._common import indicator_meta, within_frame
+
 STAGE = "trends"
 
 DEFAULTS: dict = {
@@ -79,22 +81,6 @@ def restrict(panel: pd.DataFrame, study: dict) -> pd.DataFrame:
     if years:
         df = df[(df["year"] >= int(years[0])) & (df["year"] <= int(years[-1]))]
     return df.sort_values(["unit", "year"]).reset_index(drop=True)
-
-
-def demean_within(df: pd.DataFrame, cols: list[str], unit: str = "unit") -> pd.DataFrame:
-    """Subtract each unit's mean (over its non-missing rows) from ``cols``; NaN stays NaN."""
-    out = df.copy()
-    for c in cols:
-        out[c] = df[c] - df.groupby(unit)[c].transform("mean")
-    return out
-
-
-def domain_of(dictionary: pd.DataFrame | None, indicator: str) -> str | None:
-    """The dictionary's ``domain`` for ``indicator`` (None if unknown)."""
-    if dictionary is None or "indicator" not in dictionary or "domain" not in dictionary:
-        return None
-    hit = dictionary.loc[dictionary["indicator"] == indicator, "domain"]
-    return None if hit.empty else str(hit.iloc[0])
 
 
 def mk_s(x: np.ndarray) -> float:
@@ -333,10 +319,10 @@ def correlations(panel: pd.DataFrame, variables: list[str], alpha: float = 0.95)
     rows = []
     for i, a in enumerate(variables):
         for b in variables[i + 1:]:
-            both = panel[["unit", a, b]].dropna()
+            both = panel[["unit", "year", a, b]].dropna()
             n_dropped = int(len(panel) - len(both))
             for kind in ("pooled", "within"):
-                d = both if kind == "pooled" else demean_within(both, [a, b])
+                d = both if kind == "pooled" else within_frame(both, [a, b], two_way=False)
                 n_obs, n_units = int(len(d)), int(d["unit"].nunique())
                 n_eff = n_obs if kind == "pooled" else n_obs - n_units + 1
                 row = {"var1": a, "var2": b, "kind": kind, "r": np.nan, "ci_low": np.nan,
@@ -416,7 +402,7 @@ def compute(
                 row = trend_row(np.array([]), np.array([]), min_years=int(opt["min_years"]))
                 row["status"] = "missing: indicator not in panel"
             row = {"study": study.get("name", ""), "unit": unit, "indicator": ind, "role": role,
-                   "domain": domain_of(dictionary, ind), "n_units": 1, "n_obs": row["n_years"],
+                   "domain": indicator_meta(dictionary, ind, "domain") or None, "n_units": 1, "n_obs": row["n_years"],
                    **row, "estimand": "trend"}
             rows.append(row)
     trends = pd.DataFrame(rows)

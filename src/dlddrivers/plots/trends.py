@@ -8,20 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..methods._common import indicator_meta
 from . import style
 
 
 def label_of(dictionary: pd.DataFrame | None, indicator: str, with_measure: bool = True) -> str:
     """``label (measure)`` of an indicator from the dictionary (the id when unknown)."""
-    if dictionary is None or "indicator" not in dictionary:
-        return indicator
-    hit = dictionary[dictionary["indicator"] == indicator]
-    if hit.empty:
-        return indicator
-    r = hit.iloc[0]
-    lab = str(r.get("label") or indicator) if pd.notna(r.get("label", None)) else indicator
-    meas = r.get("measure", None)
-    return f"{lab} ({meas})" if with_measure and isinstance(meas, str) and meas else lab
+    lab = indicator_meta(dictionary, indicator, "label", indicator)
+    meas = indicator_meta(dictionary, indicator, "measure")
+    return f"{lab} ({meas})" if with_measure and meas else lab
 
 
 def sources_caption(dictionary: pd.DataFrame | None, indicators, prefix: str = "") -> str:

@@ -1,0 +1,200 @@
+"""Geographical detector: hand-computed q, the PyPI geodetector example, interaction classes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlddrivers.methods import geodetector as gd
+
+DATA = Path(__file__).parent / "data" / "geodetector_disease.csv"
+
+
+def test_q_by_hand_tiny_example():
+    y = np.array([1.0, 2.0, 3.0, 7.0, 8.0, 9.0, 4.0, 6.0])
+    s = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    # by the definition: q = 1 - sum_h N_h var_h / (N var), population variances
+    N = len(y)
+    within = sum(len(y[s == h]) * np.var(y[s == h]) for h in (0, 1, 2))
+    q_hand = 1 - within / (N * np.var(y))
+    # and from the numbers: var_h = 2/3, 2/3, 1; N var = sum (y - 5)^2 = 60
+    assert np.sum((y - 5) ** 2) == 60
+    assert q_hand == pytest.approx(1 - (3 * 2 / 3 + 3 * 2 / 3 + 2 * 1) / 60)
+    assert gd.q_statistic(y, s) == pytest.approx(q_hand)
+    res = gd.factor_detector(y, s)
+    assert res["q"] == pytest.approx(q_hand)
+    assert res["F"] == pytest.approx((N - 3) / 2 * q_hand / (1 - q_hand))
+    # q equals one-way ANOVA's eta squared; F equals ANOVA's F
+    from scipy.stats import f_oneway
+    assert res["F"] == pytest.approx(f_oneway(y[s == 0], y[s == 1], y[s == 2]).statistic)
+
+
+def test_pypi_geodetector_published_example():
+    d = pd.read_csv(DATA, comment="#")
+    assert len(d) == 185
+    expected = {"type": (0.3857, 0.372), "region": (0.6378, 0.000129), "level": (0.6067, 0.043)}
+    for factor, (q, p) in expected.items():
+        res = gd.factor_detector(d["incidence"].to_numpy(), d[factor].to_numpy())
+        assert res["q"] == pytest.approx(q, abs=1e-3)
+        assert res["p_value"] == pytest.approx(p, abs=1e-3, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "q1,q2,q12,expected",
+    [
+        (0.4, 0.5, 0.3, "nonlinear-weaken"),
+        (0.4, 0.5, 0.45, "uni-weaken"),
+        (0.4, 0.5, 0.7, "bi-enhance"),
+        (0.4, 0.5, 0.9, "independent"),
+        (0.4, 0.5, 0.95, "nonlinear-enhance"),
+    ],
+)
+def test_classify_interaction_rules(q1, q2, q12, expected):
+    assert gd.classify_interaction(q1, q2, q12) == expected
+
+
+def _overlay_q(y, a, b):
+    return gd.q_statistic(y, a * 100 + b)
+
+
+def test_interaction_classes_on_constructed_data():
+    a = np.repeat([0, 1], 4)
+    b = np.tile(np.repeat([0, 1], 2), 2)
+    # XOR: neither factor alone explains anything, together everything -> nonlinear-enhance
+    y = (a ^ b).astype(float) + np.tile([0.0, 0.01], 4)
+    q1, q2, q12 = gd.q_statistic(y, a), gd.q_statistic(y, b), _overlay_q(y, a, b)
+    assert gd.classify_interaction(q1, q2, q12) == "nonlinear-enhance"
+    # additive effects, balanced design, no noise -> q12 = q1 + q2 = 1 -> independent
+    y = 2.0 * a + 1.0 * b
+    q1, q2, q12 = gd.q_statistic(y, a), gd.q_statistic(y, b), _overlay_q(y, a, b)
+    assert q12 == pytest.approx(q1 + q2)
+    assert gd.classify_interaction(q1, q2, q12, tol=1e-9) == "independent"
+    # correlated factors (b2 mostly equals a) with additive effects -> bi-enhance
+    a2 = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 1])
+    b2 = np.array([0, 0, 0, 1, 1, 1, 1, 0, 0, 1])
+    y = 1.0 * a2 + 1.0 * b2 + np.array([0.1, -0.1, 0, 0, 0.1, -0.1, 0, 0, 0.05, -0.05])
+    q1, q2, q12 = gd.q_statistic(y, a2), gd.q_statistic(y, b2), _overlay_q(y, a2, b2)
+    assert max(q1, q2) < q12 < q1 + q2
+    assert gd.classify_interaction(q1, q2, q12) == "bi-enhance"
+    # second factor a coarsening of the first -> overlay = first -> uni-weaken (q12 = max)
+    f1 = np.repeat([0, 1, 2, 3], 3)
+    f2 = f1 // 2
+    y = np.arange(12.0) ** 1.5
+    q1, q2, q12 = gd.q_statistic(y, f1), gd.q_statistic(y, f2), _overlay_q(y, f1, f2)
+    assert q12 == pytest.approx(q1)
+    assert gd.classify_interaction(q1, q2, q12) == "uni-weaken"
+
+
+def test_overlay_never_below_max_property():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        y = rng.normal(size=40)
+        a, b = rng.integers(0, 4, 40), rng.integers(0, 3, 40)
+        assert _overlay_q(y, a, b) >= max(gd.q_statistic(y, a), gd.q_statistic(y, b)) - 1e-12
+
+
+def test_fisher_jenks_matches_brute_force():
+    rng = np.random.default_rng(1)
+    for k in (2, 3, 4):
+        x = rng.gamma(2.0, size=11)
+        v = np.sort(x)
+        best = min(
+            (sum(((p - p.mean()) ** 2).sum() for p in np.split(v, cuts)), cuts)
+            for cuts in itertools.combinations(range(1, len(v)), k - 1)
+        )
+        e = gd.fisher_jenks(x, k)
+        assert len(e) == k + 1 and e[0] == v[0] and e[-1] == v[-1]
+        assert list(e[1:-1]) == [v[c - 1] for c in best[1]]
+        st = gd.assign_strata(x, e)
+        ssd = sum(((x[st == h] - x[st == h].mean()) ** 2).sum() for h in range(k))
+        assert ssd == pytest.approx(best[0])
+
+
+def test_bin_edges_methods():
+    x = np.arange(1.0, 13.0)
+    q = gd.bin_edges(x, "quantile", 4)
+    assert np.bincount(gd.assign_strata(x, q)).tolist() == [3, 3, 3, 3]
+    e = gd.bin_edges(x, "equal", 4)
+    assert e == pytest.approx([1, 3.75, 6.5, 9.25, 12])
+    x2 = np.array([0.0, 10, 10.5, 11, 20, 20.5, 21, 30])
+    n = gd.bin_edges(x2, "natural", 4)
+    assert np.bincount(gd.assign_strata(x2, n)).tolist() == [1, 3, 3, 1]
+
+
+def _panel(seed=3, n_units=6, years=range(2001, 2015)):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(n_units):
+        for yr in years:
+            spei = rng.normal()
+            herd = rng.normal(5 + k, 1)
+            rows.append({"unit": f"U{k}", "year": yr, "spei": spei, "herd": herd,
+                         "noise": rng.normal(),
+                         "bio": 100 + 10 * k + 8 * spei + rng.normal(0, 2)})
+    return pd.DataFrame(rows)
+
+
+DICT = pd.DataFrame({"indicator": ["bio", "spei", "herd", "noise"],
+                     "role": ["outcome", "driver", "driver", "driver"],
+                     "domain": ["outcome", "climate", "grazing", "climate"],
+                     "measure": ["g/m2", "1", "head/km2", "1"], "label": ["Biomass", "SPEI",
+                                                                           "Herd", "Noise"],
+                     "source": ["synthetic"] * 4})
+STUDY = {"name": "s", "units": [f"U{k}" for k in range(6)], "years": [2001, 2014],
+         "outcomes": ["bio"], "drivers": ["spei", "herd", "noise"], "impacts": [], "seed": 11}
+
+
+def test_compute_pooled_and_within():
+    panel = _panel()
+    panel.loc[[0, 1], "herd"] = np.nan
+    out = gd.compute(panel, DICT, STUDY, {"n_boot": 99})
+    f = out["factor"]
+    assert len(f) == 3 * 2 and (f["status"] == "ok").all()
+    assert (f["n_dropped"] == 2).all() and (f["n_obs"] == 82).all()
+    assert set(f["estimand"]) == {"association"}
+    get = f.set_index(["sample", "x"])
+    # herd is a unit-level contrast: strong pooled, gone within; spei dominates within
+    assert get.loc[("pooled", "herd"), "q"] > 0.3
+    assert get.loc[("within", "herd"), "q"] < 0.15
+    assert get.loc[("within", "spei"), "q"] > 0.5 > get.loc[("within", "noise"), "q"]
+    assert get.loc[("within", "spei"), "p_value"] < 1e-6
+    for _, r in f.iterrows():
+        assert r["ci_low"] <= r["q"] <= r["ci_high"]
+        assert sum(json.loads(r["stratum_sizes"])) == r["n_obs"]
+        assert len(json.loads(r["edges"])) == r["n_strata"] + 1
+        assert "grows with the number of strata" in r["note"]
+    # the table's q is the hand q of the reported binning
+    r = get.loc[("pooled", "spei")]
+    d = panel.dropna()
+    st = gd.assign_strata(d["spei"].to_numpy(), np.array(json.loads(r["edges"])))
+    assert r["q"] == pytest.approx(gd.q_statistic(d["bio"].to_numpy(), st), abs=1e-5)
+    i = out["interaction"]
+    assert len(i) == 3 * 2
+    assert (i["q_x1x2"] >= np.maximum(i["q_x1"], i["q_x2"]) - 1e-12).all()
+    assert i["interaction"].isin(["uni-weaken", "bi-enhance", "independent",
+                                  "nonlinear-enhance"]).all()
+
+
+def test_compute_refuses_small_strata():
+    panel = _panel(n_units=2, years=range(2001, 2006))  # 10 obs, 4 strata -> some < 3
+    study = {**STUDY, "units": ["U0", "U1"], "years": [2001, 2005]}
+    out = gd.compute(panel, DICT, study, {"n_boot": 0, "within": False})
+    f = out["factor"]
+    assert f["status"].str.startswith("insufficient_data").all()
+    assert f["q"].isna().all()
+    assert out["interaction"]["status"].str.startswith("insufficient_data").all()
+
+
+def test_plots(tmp_path):
+    from dlddrivers.plots import geodetector as pgd
+
+    panel = _panel()
+    out = gd.compute(panel, DICT, STUDY, {"n_boot": 49})
+    paths = pgd.plot(out, panel, DICT, STUDY, tmp_path)
+    assert [p.name for p in paths] == ["geodetector_q_bio.png", "geodetector_interaction_bio.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
