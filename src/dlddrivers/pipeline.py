@@ -28,11 +28,40 @@ def setup(cfg: dict) -> tuple[UnitRegistry, Catalogue, dict]:
     registry = UnitRegistry.from_yaml(cfg["registry"])
     catalogue = Catalogue.from_yaml(cfg["catalogue"], sources)
     validate_semantics(cfg, registry, catalogue)
+    check_snapshot(cfg, registry, catalogue, sources)
     return registry, catalogue, sources
 
 
 def raw_dir(cfg: dict) -> Path:
+    """Where raw files are read: the snapshot folder offline, else the download cache."""
     return Path(cfg["snapshot_dir"] or cfg["raw_dir"])
+
+
+def wdi_codes(cfg: dict) -> list[str]:
+    """Every WDI code that the catalogue names (so online retrieval can fetch any of them)."""
+    with open(cfg["catalogue"], encoding="utf-8") as fh:
+        entries = yaml.safe_load(fh)["indicators"]
+    return sorted({str(e["code"]) for e in entries.values() if e.get("source") == "wdi"})
+
+
+def check_snapshot(cfg: dict, registry, catalogue, sources) -> None:
+    """Offline: every raw file each study needs is in the snapshot folder (clear error if not)."""
+    from .errors import RawFileError
+    from .panel import required_files
+
+    if not cfg.get("snapshot_dir"):
+        return
+    folder = Path(cfg["snapshot_dir"])
+    if not folder.is_dir():
+        raise RawFileError(folder, "snapshot_dir", "an existing folder of raw provider files")
+    for name in cfg["run"]:
+        for f in required_files(study_config(cfg, name), catalogue, sources, folder):
+            if f.source != "csv" and not f.path.exists():
+                raise RawFileError(
+                    f.path, None,
+                    f"a raw file of source '{f.source}' in snapshot folder {folder} "
+                    f"(provider URL {f.url}); unset snapshot_dir to download it",
+                )
 
 
 def panel_job(cfg: dict, study_name: str, outdir: str | Path) -> dict[str, Path]:

@@ -1,0 +1,23 @@
+from dlddrivers.config import study_config
+from dlddrivers.panel import required_files
+from dlddrivers.pipeline import raw_dir
+
+
+def study_files(study):
+    """Raw files a study reads (paths in the snapshot folder or the download cache)."""
+    st = study_config(config, study)
+    return [str(f.path) for f in required_files(st, CATALOGUE, SOURCES, raw_dir(config))]
+
+
+def panel_outputs(studies):
+    names = [
+        "panel.csv",
+        "panel.parquet",
+        "coverage.csv",
+        "coverage_summary.csv",
+        "data_dictionary.csv",
+        "drops.csv",
+        "provenance.json",
+        "coverage.png",
+    ]
+    return [f"{RESULTS}/{s}/{n}" for s in studies for n in names]

@@ -1,0 +1,50 @@
+rule panel:
+    input:
+        raw=lambda w: study_files(w.study),
+        catalogue=config["catalogue"],
+        registry=config["registry"],
+        sources=config["sources"],
+    output:
+        panel_csv=f"{RESULTS}/{{study}}/panel.csv",
+        panel_parquet=f"{RESULTS}/{{study}}/panel.parquet",
+        coverage=f"{RESULTS}/{{study}}/coverage.csv",
+        coverage_summary=f"{RESULTS}/{{study}}/coverage_summary.csv",
+        dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
+        drops=f"{RESULTS}/{{study}}/drops.csv",
+        provenance=f"{RESULTS}/{{study}}/provenance.json",
+    log:
+        f"{RESULTS}/logs/{{study}}/panel.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{study}}/panel.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    threads: 1
+    conda:
+        "../envs/dlddrivers.yaml"
+    script:
+        "../scripts/panel.py"
+
+
+rule coverage_plot:
+    input:
+        coverage=f"{RESULTS}/{{study}}/coverage.csv",
+    output:
+        report(
+            f"{RESULTS}/{{study}}/coverage.png",
+            caption="../report/coverage.rst",
+            category="{study}",
+            subcategory="Data coverage",
+        ),
+    log:
+        f"{RESULTS}/logs/{{study}}/coverage_plot.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{study}}/coverage_plot.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    threads: 1
+    conda:
+        "../envs/dlddrivers.yaml"
+    script:
+        "../scripts/coverage_plot.py"

@@ -1,0 +1,9 @@
+"""Thin adapter: build one study's panel (dlddrivers.pipeline.panel_job)."""
+
+import logging
+from pathlib import Path
+
+from dlddrivers.pipeline import panel_job
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+panel_job(snakemake.config, snakemake.wildcards.study, Path(snakemake.output.panel_csv).parent)  # noqa: F821
