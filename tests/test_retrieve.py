@@ -147,13 +147,23 @@ BODY = b"a,b\n" + b"".join(f"{i},{i * i}\n".encode() for i in range(2000))
 # retries, timeouts, errors
 
 
-def test_http_500_twice_then_ok_is_retried(server: _State, tmp_path: Path) -> None:
+def test_http_500_twice_then_ok_is_retried(server: _State, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    delays: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep(s: float) -> None:
+        delays.append(s)
+        real_sleep(s)
+
+    monkeypatch.setattr(R.time, "sleep", sleep)
     server.files["/f.csv"] = BODY
     server.faults["/f.csv"] = ["500", "500"]
-    out = R.fetch(_spec(server.url("/f.csv")), tmp_path, **FAST)
-    assert out == tmp_path / "demo/file.csv"
+    out = R.fetch(_spec(server.url("/f.csv")), tmp_path, **{**FAST, "backoff": 0.02})
+    assert out == tmp_path / "demo/file.csv" == R.local_path(_spec("u"), tmp_path)
     assert out.read_bytes() == BODY
     assert server.hits["/f.csv"] == 3
+    assert delays[:2] == [0.02, 0.04]  # exponential backoff between the attempts
     assert _leftovers(tmp_path) == [out]
 
 
@@ -223,6 +233,15 @@ def test_html_page_instead_of_data_file_is_rejected(server: _State, tmp_path: Pa
     with pytest.raises(R.DownloadError, match="web page"):
         R.fetch(_spec(server.url("/dataset"), path="b/x.geojson"), tmp_path, **FAST)
     assert server.hits["/dataset"] == 1
+    assert _leftovers(tmp_path) == []
+
+
+def test_git_lfs_pointer_is_rejected(server: _State, tmp_path: Path) -> None:
+    server.files["/big.parquet"] = (b"version https://git-lfs.github.com/spec/v1\n"
+                                    b"oid sha256:" + b"0" * 64 + b"\nsize 123456\n")
+    spec = _spec(server.url("/big.parquet"), path="c/x.csv.gz", convert="parquet_to_csv_gz")
+    with pytest.raises(R.DownloadError, match="Git LFS pointer"):
+        R.fetch(spec, tmp_path, **FAST)
     assert _leftovers(tmp_path) == []
 
 

@@ -48,7 +48,7 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,6 +67,7 @@ __all__ = [
     "extract_rows",
     "fetch",
     "fetch_all",
+    "local_path",
     "main",
     "manifest",
     "parquet_to_csv_gz",
@@ -89,6 +90,7 @@ RETRY_STATUSES = frozenset({408, 425, 429})
 NOT_FOUND_STATUSES = frozenset({404, 410})
 USER_AGENT = "dlddrivers-retrieve/0.1 (+https://github.com/; research data pipeline)"
 CONVERTERS = ("parquet_to_csv_gz",)
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 WDI_COLUMNS = ["Country Name", "Country Code", "Year", "Value"]
 #: The templated source expanded over ``wdi_codes`` in :func:`resolve`.
 WDI_SOURCE = "wdi"
@@ -171,7 +173,6 @@ class FileSpec:
     api_url: str | None = None
     code: str | None = None
     note: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _sources_mapping(sources_cfg: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -248,7 +249,7 @@ def resolve(
             if sha is not None and not _is_sha256(sha):
                 raise ConfigError(f"{where}.sha256", sha, "64 lower-case hex digits")
             common = {"source": str(source), "key": str(key), "extract": extract,
-                      "convert": convert, "note": f.get("note"), "options": dict(f)}
+                      "convert": convert, "note": f.get("note")}
             if _is_templated(f["path"]):
                 by_code = f.get("sha256_by_code") or {}
                 if not isinstance(by_code, Mapping):
@@ -675,6 +676,10 @@ def fetch(
         temps.append(raw)
         try:
             _download(spec.url, raw, path=spec.path, **kw)
+            with open(raw, "rb") as fh:
+                if fh.read(len(LFS_POINTER)) == LFS_POINTER:
+                    raise DownloadError(spec.url, spec.path, "the URL serves a Git LFS pointer, not "
+                                        "the file; use the repository's media/LFS download URL")
             result = raw
         except NotFoundError:
             if not (spec.code and spec.api_url):
@@ -705,6 +710,15 @@ def fetch(
         for t in temps:
             t.unlink(missing_ok=True)
     return target
+
+
+def local_path(spec: FileSpec, cache_dir: str | os.PathLike[str],
+               snapshot_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where :func:`fetch` puts (or finds) ``spec``: ``snapshot_dir/path`` or ``cache_dir/path``.
+
+    Pure path arithmetic (no I/O): for workflow input functions.
+    """
+    return Path(snapshot_dir if snapshot_dir is not None else cache_dir) / spec.path
 
 
 def fetch_all(specs: Iterable[FileSpec], cache_dir: str | os.PathLike[str], **kw: Any) -> dict[str, Path]:
