@@ -439,7 +439,9 @@ def regress_outcome(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coefficients and per-unit rows for one outcome (used by ``compute`` and ``impacts``).
 
-    ``drivers`` are the column names in ``panel`` (already lagged if wanted).
+    ``drivers`` are the column names in ``panel`` (already lagged if wanted). ``opts`` are
+    this module's options plus the internal key ``time_effects`` (default True; RESTREND's
+    residual regression uses unit effects only).
     """
     ci = float(opts.get("ci", 0.95))
     df, dropped, label = prepare(panel, outcome, drivers, detrend=bool(opts.get("detrend")),
@@ -449,12 +451,13 @@ def regress_outcome(
     fd = bool(opts.get("first_difference"))
     if cnt["n_units"] >= int(opts.get("min_units", 2)):
         rows, info = fit_twoway(
-            df, outcome, list(drivers), entity_effects=not fd, time_effects=True,
+            df, outcome, list(drivers), entity_effects=not fd,
+            time_effects=bool(opts.get("time_effects", True)),
             draws=int(opts.get("bootstrap_draws", 999)), ci=ci, rng=rng,
             weights=str(opts.get("weights", "auto")), min_clusters=int(opts.get("min_clusters", 30)),
             min_resid_df=int(opts.get("min_resid_df", 5)),
         )
-        model = label
+        model = label if opts.get("time_effects", True) else label.replace("two-way FE", "unit FE")
     else:
         rows, info = fit_timeseries(df, outcome, list(drivers), ci=ci, maxlags=opts.get("hac_maxlags"),
                                     min_years=int(opts.get("min_years_per_unit", 8)))
