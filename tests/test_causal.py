@@ -1,0 +1,231 @@
+"""Tests of the causal stage against known truths (DoWhy's linear dataset, synthetic panels)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlddrivers.causal.attribution import change_attribution
+from dlddrivers.causal.audit import audit_graph
+from dlddrivers.causal.effects import estimate_pair
+from dlddrivers.causal.graph import GraphError, load_graph
+from dlddrivers.causal.panel import demean, lag_within_unit
+from dlddrivers.causal.stage import DEFAULTS, compute, merge_options
+from dlddrivers.causal.synthetic import confounded_graph, confounded_panel
+from dlddrivers.causal.timeseries import granger_table
+
+FAST = {"refuter_simulations": 20,
+        "change_attribution": {"bootstrap": 5, "num_samples": 300}}
+
+
+def _opts(**kw):
+    return merge_options({**FAST, **kw})
+
+
+def _dictionary(domains: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"indicator": list(domains), "domain": list(domains.values()),
+                         "role": ["outcome" if d == "outcome" else "driver"
+                                  for d in domains.values()],
+                         "measure": ["unit"] * len(domains)})
+
+
+# ---------------------------------------------------------------- DoWhy linear dataset
+def test_linear_dataset_beta10_recovered_and_placebo_passes():
+    import dowhy.datasets
+
+    np.random.seed(7)
+    data = dowhy.datasets.linear_dataset(beta=10, num_common_causes=3, num_instruments=0,
+                                         num_samples=400, treatment_is_binary=False)
+    df = data["df"].copy()
+    t, y = data["treatment_name"][0], data["outcome_name"]
+    df["unit"] = [f"U{i % 20:02d}" for i in range(len(df))]
+    df["year"] = [2000 + i // 20 for i in range(len(df))]
+    g = nx.DiGraph(nx.parse_gml(data["gml_graph"]))
+    row, refs = estimate_pair(df, g, t, y, _opts(), seed=11)
+    assert row["status"] == "ok"
+    assert row["effect"] == pytest.approx(10, abs=0.3)
+    assert row["ci_low"] < 10 < row["ci_high"]
+    placebo = next(r for r in refs if r["refuter"] == "placebo_treatment")
+    assert placebo["passed"]
+    assert abs(placebo["new_effect"]) < 1.0
+    assert {r["refuter"] for r in refs} == {"placebo_treatment", "random_common_cause",
+                                            "data_subset", "bootstrap",
+                                            "unobserved_common_cause"}
+    assert all(r["n_simulations"] == 20 for r in refs if r["refuter"] != "unobserved_common_cause")
+
+
+# ---------------------------------------------------------------- synthetic panels
+def test_two_way_demeaned_estimate_recovers_panel_effect_where_pooled_ols_fails():
+    panel = confounded_panel(effect=0.5, seed=3)
+    row, refs = estimate_pair(panel, confounded_graph(), "press", "y", _opts(), seed=5)
+    assert row["panel_handling"] == "two-way demeaned (unit and year)"
+    assert row["adjustment_set"] == "clim"
+    assert row["effect"] == pytest.approx(0.5, abs=0.08)
+    assert row["ci_low"] < 0.5 < row["ci_high"]
+    assert row["effect_per_sd"] == pytest.approx(row["effect"] * row["driver_sd_within"])
+    assert (row["n_units"], row["n_years"], row["n_obs"]) == (12, 20, 240)
+    # the same regression without unit/year effects is badly biased: the test can fail
+    x = np.column_stack([np.ones(len(panel)), panel["press"], panel["clim"]])
+    pooled = np.linalg.lstsq(x, panel["y"].to_numpy(), rcond=None)[0][1]
+    assert abs(pooled - 0.5) > 0.5
+    assert len(refs) == 5
+
+
+def test_hidden_confounder_is_flagged_by_sensitivity_but_strong_effect_is_not():
+    hidden = confounded_panel(effect=0.0, hidden=0.6, seed=4)
+    row, refs = estimate_pair(hidden, confounded_graph(), "press", "y", _opts(), seed=6)
+    assert row["ci_low"] > 0  # a spurious, "significant" effect (truth is 0)
+    sens = next(r for r in refs if r["refuter"] == "unobserved_common_cause")
+    assert sens["erasing_strength"] < DEFAULTS["rules"]["sensitivity_min_strength"]
+    assert not sens["passed"] and row["robust"] is False
+
+    strong = confounded_panel(effect=1.5, seed=4)
+    row2, refs2 = estimate_pair(strong, confounded_graph(), "press", "y", _opts(), seed=6)
+    sens2 = next(r for r in refs2 if r["refuter"] == "unobserved_common_cause")
+    assert sens2["erasing_strength"] > sens["erasing_strength"]
+    assert sens2["passed"]
+
+
+def test_lagged_treatment_uses_previous_year():
+    panel = confounded_panel(effect=0.5, seed=3)
+    opts = _opts(lag_treatment=True)
+    row, _ = estimate_pair(panel, confounded_graph(), "press", "y", opts, seed=5)
+    assert row["treatment_lag"] == 1
+    assert row["n_obs"] == 12 * 19  # first year of each unit has no t-1
+    assert abs(row["effect"]) < 0.2  # y depends on press at t only
+
+
+def test_too_few_rows_give_status_and_nan():
+    panel = confounded_panel(n_units=2, n_years=4, seed=1)
+    row, refs = estimate_pair(panel, confounded_graph(), "press", "y", _opts(), seed=1)
+    assert row["status"].startswith("insufficient_data")
+    assert np.isnan(row["effect"]) and refs == []
+
+
+# ---------------------------------------------------------------- panel helpers
+def test_demean_unbalanced_matches_dummy_regression():
+    panel = confounded_panel(n_units=6, n_years=8, seed=2).sample(frac=0.8, random_state=1)
+    d = demean(panel.reset_index(drop=True), ["press", "y", "clim"])
+    b_within = np.linalg.lstsq(d[["press", "clim"]].to_numpy(), d["y"].to_numpy(),
+                               rcond=None)[0][0]
+    dummies = pd.get_dummies(panel[["unit", "year"]].astype(str), drop_first=True).astype(float)
+    x = np.column_stack([np.ones(len(panel)), panel[["press", "clim"]], dummies])
+    b_dummy = np.linalg.lstsq(x, panel["y"].to_numpy(), rcond=None)[0][1]
+    assert b_within == pytest.approx(b_dummy, rel=1e-6)
+
+
+def test_lag_matches_by_year_not_row():
+    p = pd.DataFrame({"unit": ["A", "A", "A", "B"], "year": [2000, 2001, 2003, 2001],
+                      "x": [1.0, 2.0, 4.0, 9.0]})
+    lag = lag_within_unit(p, "x")
+    assert np.isnan(lag.iloc[0]) and lag.iloc[1] == 1.0
+    assert np.isnan(lag.iloc[2]) and np.isnan(lag.iloc[3])
+
+
+# ---------------------------------------------------------------- graph loading
+def _write(tmp_path, text):
+    f = tmp_path / "g.yaml"
+    f.write_text(text)
+    return f
+
+
+def test_graph_errors_name_file_and_edge(tmp_path):
+    f = _write(tmp_path, "edges:\n - {from: a, to: b, reason: r}\n - {from: b, to: a, reason: r}\n")
+    with pytest.raises(GraphError, match=r"g\.yaml.*cycle.*(a -> b|b -> a)"):
+        load_graph(f)
+    f = _write(tmp_path, "edges:\n - {from: a, to: b, reason: r}\n - {from: b, to: c}\n")
+    with pytest.raises(GraphError, match=r"g\.yaml.*edge 1 \(b -> c\).*reason"):
+        load_graph(f)
+    f = _write(tmp_path, "edges:\n - {from: a, to: b, reason: r}\n - {from: zz, to: b, reason: r}\n")
+    with pytest.raises(GraphError, match=r"g\.yaml.*\['zz'\].*zz -> b.*panel"):
+        load_graph(f, panel_columns=["unit", "year", "a", "b", "c"])
+    g = load_graph(f, panel_columns=["unit", "year", "a", "b", "zz", "extra"])  # subset is fine
+    assert g.edges["a", "b"]["reason"] == "r"
+
+
+@pytest.mark.parametrize("name", ["neasia", "mongolia_aimag", "mongolia_dzud"])
+def test_default_graphs_are_valid_dags_with_reasons(name):
+    g = load_graph(f"config/graphs/{name}.yaml")
+    assert nx.is_directed_acyclic_graph(g)
+    assert all(d["reason"] for _, _, d in g.edges(data=True))
+    outcome = {"neasia": "bare_sparse_share", "mongolia_aimag": "biomass_median",
+               "mongolia_dzud": "mort_sfu"}[name]
+    assert outcome in g and nx.ancestors(g, outcome)
+
+
+# ---------------------------------------------------------------- change attribution
+def test_change_attribution_points_at_the_shifted_driver():
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(8):
+        for yr in range(2000, 2020):
+            x1 = rng.normal()
+            x2 = rng.normal() + (2.0 if yr >= 2010 else 0.0)
+            rows.append({"unit": f"U{u}", "year": yr, "x1": x1, "x2": x2,
+                         "y": x1 + x2 + 0.3 * rng.normal()})
+    panel = pd.DataFrame(rows)
+    g = nx.DiGraph([("x1", "y"), ("x2", "y")])
+    out = change_attribution(panel, g, "y", [2000, 2004], [2015, 2019], n_bootstrap=10,
+                             num_samples=500, seed=1)
+    s = out.set_index("node")["share_of_change"]
+    assert s["x2"] > 0.8 and abs(s["x1"]) < 0.15 and abs(s["y"]) < 0.15
+    assert out["contribution"].sum() == pytest.approx(out["observed_change"].iloc[0], abs=0.3)
+    assert (out["estimand"] == "share_of_change").all()
+    lo, hi = out.set_index("node").loc["x2", ["ci_low", "ci_high"]]
+    assert lo < s["x2"] < hi
+
+
+# ---------------------------------------------------------------- Granger and audit
+def test_granger_detects_a_leading_driver_and_reports_n():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=40).cumsum()
+    y = np.r_[0.0, 2.0 * np.diff(x)].cumsum()  # dy_t depends on dx_{t-1}
+    y = np.r_[0.0, y[:-1]] + 0.1 * rng.normal(size=40).cumsum()
+    p = pd.DataFrame({"unit": "A", "year": range(1980, 2020), "x": x, "y": y})
+    short = pd.DataFrame({"unit": "B", "year": range(2000, 2006), "x": x[:6], "y": y[:6]})
+    out = granger_table(pd.concat([p, short]), ["x"], ["y"], maxlag=2)
+    a = out[(out.unit == "A") & (out.lag == 1)].iloc[0]
+    assert a["p_value"] < 0.01 and a["n_obs"] == 39
+    assert out[out.unit == "B"]["status"].str.startswith("insufficient_data").all()
+
+
+def test_audit_flags_unsupported_and_suggested_edges():
+    rng = np.random.default_rng(2)
+    n = 300
+    a = rng.normal(size=n)
+    b = a + 0.5 * rng.normal(size=n)
+    c = rng.normal(size=n)
+    d = b + c + 0.5 * rng.normal(size=n)
+    p = pd.DataFrame({"unit": [f"U{i % 10}" for i in range(n)],
+                      "year": [2000 + i // 10 for i in range(n)], "a": a, "b": b, "c": c, "d": d})
+    g = nx.DiGraph()
+    g.add_edge("a", "b", reason="true")
+    g.add_edge("a", "c", reason="false edge")
+    g.add_edge("c", "d", reason="true")
+    out = audit_graph(p, g, alpha=0.01).set_index(["from", "to"])
+    assert out.loc[("a", "b"), "verdict"] == "supported"
+    assert out.loc[("a", "c"), "verdict"] == "not supported"
+    assert out.loc[("b", "d"), "verdict"] == "suggested by data (not in config)"
+
+
+# ---------------------------------------------------------------- the stage
+def test_compute_returns_all_tables_with_honesty_columns():
+    panel = confounded_panel(effect=0.5, seed=9)
+    dic = _dictionary({"clim": "climate", "press": "grazing", "y": "outcome"})
+    study = {"name": "syn", "outcomes": ["y"], "impacts": ["not_in_graph"], "seed": 1}
+    tabs = compute(panel, dic, study, FAST, confounded_graph())
+    assert set(tabs) == {"effects", "refutations", "change_attribution", "granger", "audit"}
+    for name, t in tabs.items():
+        assert {"study", "n_obs", "status"} <= set(t.columns), name
+    eff = tabs["effects"]
+    ok = eff[eff.status == "ok"]
+    assert list(ok.treatment) == ["press"]  # climate is not a treatment
+    assert eff[eff.outcome == "not_in_graph"].status.str.startswith("skipped").all()
+    assert ok["robust"].iloc[0] in (True, False)
+    ref = tabs["refutations"]
+    assert {"estimate", "effect", "new_effect", "passed", "rule"} - set(ref.columns) == {"estimate"}
+    again = compute(panel, dic, study, FAST, confounded_graph())
+    pd.testing.assert_frame_equal(tabs["refutations"], again["refutations"])
+    pd.testing.assert_frame_equal(tabs["change_attribution"], again["change_attribution"])
