@@ -164,4 +164,7 @@ def test_wild_bootstrap_matches_wildboottest_enumerated():
     c = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 999, "weights": "rademacher"})["coefficients"]
     ours = c.set_index("driver").loc["spei"]
     assert ours["bootstrap_weights"].startswith("rademacher (all 2^G")
-    assert ours["p_wild"] == pytest.approx(float(ref["p-value"].iloc[0]), abs=1e-12)
+    # wildboottest (numba, parallel) resolves exact ties |t*| == |t| (the all-ones and
+    # all-minus-ones sign vectors) inconsistently between runs: allow two of 256 draws
+    assert ours["p_wild"] == pytest.approx(float(ref["p-value"].iloc[0]), abs=2 / 256 + 1e-12)
+    assert ours["p_wild"] == pytest.approx(80 / 256, abs=1e-12)  # our enumeration, ties counted
