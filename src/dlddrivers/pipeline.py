@@ -111,3 +111,73 @@ def read_panel(study_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 __all__ = ["load_config", "setup", "panel_job", "read_panel", "raw_dir"]
+
+
+#: Analysis stages: name -> (module with DEFAULTS and compute, module with plot).
+STAGES: dict[str, tuple[str, str]] = {
+    "trends": ("dlddrivers.methods.trends", "dlddrivers.plots.trends"),
+    "panel_regression": ("dlddrivers.methods.panel_regression", "dlddrivers.plots.panel_regression"),
+    "relative_importance": ("dlddrivers.methods.relative_importance", "dlddrivers.plots.relative_importance"),
+    "restrend": ("dlddrivers.methods.restrend", "dlddrivers.plots.restrend"),
+    "geodetector": ("dlddrivers.methods.geodetector", "dlddrivers.plots.geodetector"),
+    "sdg": ("dlddrivers.methods.sdg", "dlddrivers.plots.sdg"),
+    "attribution": ("dlddrivers.methods.attribution", "dlddrivers.plots.attribution"),
+    "impacts": ("dlddrivers.methods.impacts", "dlddrivers.plots.impacts"),
+    "causal": ("dlddrivers.causal.stage", "dlddrivers.plots.causal"),
+}
+
+
+def stage_options(cfg: dict, stage: str) -> dict:
+    """A stage's options: its module DEFAULTS overridden by ``config['methods'][stage]``."""
+    from importlib import import_module
+
+    from .config import deep_merge
+
+    mod = import_module(STAGES[stage][0])
+    return deep_merge(dict(getattr(mod, "DEFAULTS", {})), (cfg.get("methods") or {}).get(stage) or {})
+
+
+def stage_job(cfg: dict, study_name: str, stage: str, study_dir: str | Path, outdir: str | Path) -> list[Path]:
+    """Run one analysis stage on a built panel: write its tables (CSV), figures and a run record."""
+    import time
+    from importlib import import_module
+
+    from .provenance import package_versions, sha256_file
+
+    if stage not in STAGES:
+        from .errors import ConfigError
+
+        raise ConfigError("stage", stage, f"one of {sorted(STAGES)}")
+    t0 = time.perf_counter()
+    panel, dictionary = read_panel(study_dir)
+    study = study_config(cfg, study_name)
+    options = stage_options(cfg, stage)
+    compute_mod, plot_mod = (import_module(m) for m in STAGES[stage])
+    if stage == "causal":
+        graph = compute_mod.load_graph(study["graph"], panel_columns=list(panel.columns))
+        tables = compute_mod.compute(panel, dictionary, study, options, graph)
+    else:
+        graph = None
+        tables = compute_mod.compute(panel, dictionary, study, options)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, table in tables.items():
+        p = out / f"{name}.csv"
+        table.to_csv(p, index=False)
+        written.append(p)
+    t1 = time.perf_counter()
+    if stage == "causal":
+        figures = plot_mod.plot(tables, graph, dictionary, study, out)
+    else:
+        figures = plot_mod.plot(tables, panel, dictionary, study, out)
+    record = {
+        "study": study_name, "stage": stage, "seed": study["seed"], "options": options,
+        "panel_sha256": sha256_file(Path(study_dir) / "panel.parquet"),
+        "tables": {p.name: len(tables[p.stem]) for p in written},
+        "figures": [Path(f).name for f in figures],
+        "seconds_compute": round(t1 - t0, 3), "seconds_plot": round(time.perf_counter() - t1, 3),
+        "packages": package_versions(),
+    }
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    return written + [Path(f) for f in figures]

@@ -21,3 +21,19 @@ def panel_outputs(studies):
         "coverage.png",
     ]
     return [f"{RESULTS}/{s}/{n}" for s in studies for n in names]
+
+
+def available_stages():
+    """Stages whose modules are present (all of dlddrivers.pipeline.STAGES once built)."""
+    from importlib.util import find_spec
+
+    from dlddrivers.pipeline import STAGES
+
+    return [s for s, (m, p) in STAGES.items() if find_spec(m) and find_spec(p)]
+
+
+STAGE_NAMES = available_stages()
+
+
+def stage_outputs(studies):
+    return [f"{RESULTS}/{s}/{stage}" for s in studies for stage in STAGE_NAMES]

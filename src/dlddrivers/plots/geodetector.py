@@ -44,7 +44,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             q = d["q"].to_numpy(float)
             ax.barh(pos, np.nan_to_num(q), color=colors)
             err = np.vstack([q - d["ci_low"].to_numpy(float), d["ci_high"].to_numpy(float) - q])
-            ax.errorbar(q, pos, xerr=np.where(np.isfinite(err), err, 0), fmt="none",
+            ax.errorbar(q, pos, xerr=np.clip(np.where(np.isfinite(err), err, 0), 0, None), fmt="none",
                         ecolor="#333333", lw=0.8, capsize=2)
             for i, r in d.iterrows():
                 txt = _stars(r["p_value"]) if r["status"] == "ok" else "not computed"

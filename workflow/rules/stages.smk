@@ -1,0 +1,31 @@
+# One rule per analysis stage, all with the same shape: panel in, tables and figures out.
+for _stage in STAGE_NAMES:
+
+    rule:
+        name:
+            _stage
+        input:
+            panel=f"{RESULTS}/{{study}}/panel.parquet",
+            dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
+        output:
+            report(
+                directory(f"{RESULTS}/{{study}}/{_stage}"),
+                patterns=["{name}.png"],
+                caption=f"../report/{_stage}.rst",
+                category="{study}",
+                subcategory=_stage,
+            ),
+        params:
+            stage=_stage,
+        log:
+            f"{RESULTS}/logs/{{study}}/{_stage}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/{{study}}/{_stage}.tsv"
+        resources:
+            mem_mb=2000,
+            runtime=20,
+        threads: 1
+        conda:
+            "../envs/dlddrivers.yaml"
+        script:
+            "../scripts/stage.py"

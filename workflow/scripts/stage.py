@@ -1,0 +1,18 @@
+"""Thin adapter: run one analysis stage on one study's panel (dlddrivers.pipeline.stage_job)."""
+
+import logging
+import warnings
+from pathlib import Path
+
+from dlddrivers.pipeline import stage_job
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+logging.captureWarnings(True)
+warnings.simplefilter("default")
+stage_job(
+    snakemake.config,  # noqa: F821
+    snakemake.wildcards.study,  # noqa: F821
+    snakemake.params.stage,  # noqa: F821
+    Path(snakemake.input.panel).parent,  # noqa: F821
+    snakemake.output[0],  # noqa: F821
+)
