@@ -1,0 +1,94 @@
+"""Tests for the attribution table (dlddrivers.methods.attribution)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlddrivers.methods import attribution as at
+
+DICT = pd.DataFrame({
+    "indicator": ["bare", "temp", "spei", "sheep", "crop"],
+    "role": ["outcome", "driver", "driver", "driver", "driver"],
+    "domain": ["outcome", "climate", "climate", "grazing", "agriculture"],
+    "measure": ["% of land", "degC", "SPEI", "SFU per km2", "% of land"],
+})
+STUDY = {"name": "syn", "outcomes": ["bare"], "drivers": ["temp", "spei", "sheep", "crop"], "seed": 5}
+BETA = {"temp": 2.0, "spei": -1.0, "sheep": 0.5, "crop": 0.0}
+
+
+def make(n_units=8, n_years=25, seed=0, noise=0.3):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_units):
+        yrs = np.arange(1996, 1996 + n_years)
+        tt = yrs - yrs[0]
+        temp = 0.04 * tt + rng.normal(0, 0.4, n_years)
+        spei = rng.normal(0, 1, n_years)
+        sheep = (0.1 + 0.05 * i) * tt + rng.normal(0, 0.5, n_years)
+        crop = rng.normal(0, 1, n_years) + 0.02 * tt
+        y = 10 + i + BETA["temp"] * temp + BETA["spei"] * spei + BETA["sheep"] * sheep + rng.normal(0, noise, n_years)
+        frames.append(pd.DataFrame({"unit": f"U{i}", "year": yrs, "bare": y, "temp": temp,
+                                    "spei": spei, "sheep": sheep, "crop": crop}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _wide(t):
+    return t.pivot_table(index="unit", columns="quantity", values="value", aggfunc="first")
+
+
+def test_components_sum_and_recover_planted_trends():
+    df = make()
+    df.loc[7, "sheep"] = np.nan
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 60})["attribution"]
+    assert tab["estimand"].notna().all()
+    w = _wide(tab[tab["method"] == "trend_decomposition"])
+    total = w[["climate_change", "climate_variability", "anthropogenic", "remainder"]].sum(axis=1)
+    np.testing.assert_allclose(total, w["observed_change"], rtol=0, atol=1e-10)
+    # planted: climate change = 2 * TS change of temp (+ -1 * spei's ~0 trend); anthro = 0.5 * TS(sheep)
+    for u, g in df.dropna().groupby("unit"):
+        t = g["year"].to_numpy(float)
+        true_cc = BETA["temp"] * at.ts_change(g["temp"].to_numpy()[None], t)[0] + \
+            BETA["spei"] * at.ts_change(g["spei"].to_numpy()[None], t)[0]
+        true_h = BETA["sheep"] * at.ts_change(g["sheep"].to_numpy()[None], t)[0]
+        # tolerance: coefficient error (~0.05-0.1) times driver changes of ~1-3 units
+        assert w.loc[u, "climate_change"] == pytest.approx(true_cc, abs=0.1 * abs(true_cc) + 0.25)
+        assert w.loc[u, "anthropogenic"] == pytest.approx(true_h, rel=0.1)
+    # anthropogenic trend dominates by construction in the pooled row and the interval covers it
+    pooled = tab[(tab["unit"] == "pooled") & (tab["quantity"] == "anthropogenic")].iloc[0]
+    true_pooled = np.mean([BETA["sheep"] * at.ts_change(g["sheep"].to_numpy()[None], g["year"].to_numpy(float))[0]
+                           for _, g in df.dropna().groupby("unit")])
+    assert pooled["ci_low"] <= true_pooled <= pooled["ci_high"]
+    assert (tab.loc[tab["unit"] == "pooled", "n_units"] == 8).all()
+    assert (tab.loc[tab["unit"] == "U0", "n_dropped"] == 1).all()
+    # counterfactual: climate-attributable change = beta' (late mean - baseline mean) of climate
+    cf = _wide(tab[tab["method"] == "counterfactual"])
+    g = df[df.unit == "U3"]
+    true_clim = sum(BETA[c] * (g[c].iloc[-5:].mean() - g[c].iloc[:5].mean()) for c in ("temp", "spei"))
+    assert cf.loc["U3", "climate_attributable_change"] == pytest.approx(true_clim, abs=0.15 * abs(true_clim) + 0.1)
+    assert set(tab["ranking_agreement"].dropna()) <= {"agree", "disagree", "undetermined"}
+    assert tab.loc[tab["unit"] == "pooled", "larger_group_trend"].iloc[0] == "anthropogenic"
+
+
+def test_climate_only_world_and_rolling_mode():
+    df = make(seed=3)
+    df["bare"] = df["bare"] - BETA["sheep"] * df["sheep"]  # no human effect
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 30, "climate_change": "rolling"})["attribution"]
+    w = _wide(tab[tab["method"] == "trend_decomposition"])
+    np.testing.assert_allclose(w[["climate_change", "climate_variability", "anthropogenic", "remainder"]].sum(axis=1),
+                               w["observed_change"], atol=1e-10)
+    assert (w["anthropogenic"].abs() < 0.2 * w["observed_change"].abs() + 0.1).all()
+    lmg = tab[(tab["method"] == "lmg") & (tab["unit"] == "pooled")].set_index("quantity")
+    assert lmg.loc["biophysical_share", "value"] > lmg.loc["anthropogenic_share", "value"]
+    assert lmg.loc["biophysical_share", "estimand"] == "share_of_explained_variance"
+
+
+def test_short_units_reported_and_reproducible():
+    df = make(n_units=4, seed=1)
+    df.loc[(df.unit == "U0") & (df.year > 2000), "bare"] = np.nan
+    a = at.compute(df, DICT, STUDY, {"bootstrap_draws": 20})["attribution"]
+    b = at.compute(df, DICT, STUDY, {"bootstrap_draws": 20})["attribution"]
+    pd.testing.assert_frame_equal(a, b)
+    u0 = a[a["unit"] == "U0"]
+    assert len(u0) == 1 and u0["status"].iloc[0].startswith("insufficient_data: 5 complete years")
