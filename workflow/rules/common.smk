@@ -6,7 +6,9 @@ from dlddrivers.pipeline import raw_dir
 def study_files(study):
     """Raw files a study reads (paths in the snapshot folder or the download cache)."""
     st = study_config(config, study)
-    return [str(f.path) for f in required_files(st, CATALOGUE, SOURCES, raw_dir(config))]
+    return [
+        str(f.path) for f in required_files(st, CATALOGUE, SOURCES, raw_dir(config))
+    ]
 
 
 def panel_outputs(studies):

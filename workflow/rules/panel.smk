@@ -16,12 +16,12 @@ rule panel:
         f"{RESULTS}/logs/{{study}}/panel.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/panel.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    threads: 1
-    conda:
-        "../envs/dlddrivers.yaml"
     script:
         "../scripts/panel.py"
 
@@ -40,11 +40,11 @@ rule coverage_plot:
         f"{RESULTS}/logs/{{study}}/coverage_plot.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/coverage_plot.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    threads: 1
-    conda:
-        "../envs/dlddrivers.yaml"
     script:
         "../scripts/coverage_plot.py"

@@ -5,17 +5,17 @@ if not config.get("snapshot_dir"):
     rule retrieve:
         output:
             f"{config['raw_dir']}/{{path}}",
-        params:
-            sources=config["sources"],
-            on_mismatch=config.get("on_checksum_mismatch", "warn"),
         log:
             f"{RESULTS}/logs/retrieve/{{path}}.log",
-        resources:
-            mem_mb=1000,
-            runtime=30,
-        threads: 1
         retries: 0
         conda:
             "../envs/dlddrivers.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=30,
+        params:
+            sources=config["sources"],
+            on_mismatch=config.get("on_checksum_mismatch", "warn"),
         script:
             "../scripts/retrieve.py"

@@ -15,17 +15,17 @@ for _stage in STAGE_NAMES:
                 category="{study}",
                 subcategory=_stage,
             ),
-        params:
-            stage=_stage,
         log:
             f"{RESULTS}/logs/{{study}}/{_stage}.log",
         benchmark:
             f"{RESULTS}/benchmarks/{{study}}/{_stage}.tsv"
+        conda:
+            "../envs/dlddrivers.yaml"
+        threads: 1
         resources:
             mem_mb=2000,
             runtime=20,
-        threads: 1
-        conda:
-            "../envs/dlddrivers.yaml"
+        params:
+            stage=_stage,
         script:
             "../scripts/stage.py"
