@@ -92,3 +92,12 @@ def test_short_units_reported_and_reproducible():
     pd.testing.assert_frame_equal(a, b)
     u0 = a[a["unit"] == "U0"]
     assert len(u0) == 1 and u0["status"].iloc[0].startswith("insufficient_data: 5 complete years")
+
+
+def test_plot_writes_png(tmp_path):
+    from dlddrivers.plots import attribution as plot_mod
+
+    df = make(n_units=4)
+    tables = at.compute(df, DICT, STUDY, {"bootstrap_draws": 20})
+    paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
+    assert paths and all(p.exists() for p in paths)

@@ -71,3 +71,12 @@ def test_interaction_and_loss_years():
     assert ly.iloc[0]["n_units_above_p90"] >= 8
     assert ly.iloc[0]["ci_low"] <= ly.iloc[0]["mean_loss"] <= ly.iloc[0]["ci_high"]
     assert (ly["estimand"] == "descriptive").all()
+
+
+def test_plot_writes_png(tmp_path):
+    from dlddrivers.plots import impacts as plot_mod
+
+    df = make(n_units=6, n_years=15)
+    tables = im.compute(df, DICT, STUDY, {"bootstrap_draws": 29})
+    paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
+    assert paths and all(p.exists() for p in paths)

@@ -168,3 +168,12 @@ def test_wild_bootstrap_matches_wildboottest_enumerated():
     # all-minus-ones sign vectors) inconsistently between runs: allow two of 256 draws
     assert ours["p_wild"] == pytest.approx(float(ref["p-value"].iloc[0]), abs=2 / 256 + 1e-12)
     assert ours["p_wild"] == pytest.approx(80 / 256, abs=1e-12)  # our enumeration, ties counted
+
+
+def test_plot_writes_png(tmp_path):
+    from dlddrivers.plots import panel_regression as plot_mod
+
+    df = make_panel(seed=6)
+    tables = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 29})
+    paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
+    assert paths and all(p.exists() and p.stat().st_size > 0 for p in paths)

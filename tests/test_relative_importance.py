@@ -120,3 +120,12 @@ def test_subset_r2_matches_refit():
     for m in [1, 6, 13, 31]:
         cols = [j for j in range(5) if m >> j & 1]
         assert R2[m] == pytest.approx(_r2(X[:, cols], y), abs=1e-10)
+
+
+def test_plot_writes_png(tmp_path):
+    from dlddrivers.plots import relative_importance as plot_mod
+
+    df, dic, study = make_panel(n_units=8, betas=[1, 0.5, 1, 0.2])
+    tables = ri.compute(df, dic, study, {"bootstrap_draws": 30})
+    paths = plot_mod.plot(tables, df, dic, study, tmp_path)
+    assert paths and all(p.exists() for p in paths)

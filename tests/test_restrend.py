@@ -82,3 +82,12 @@ def test_residual_drivers_recover_anthropogenic_effect():
     assert rd.loc["sheep", "p_wild"] < 0.05
     assert rd.loc["sheep", "estimand"] == "association"
     assert "generated regressors" in rd.loc["sheep", "note"]
+
+
+def test_plot_writes_png(tmp_path):
+    from dlddrivers.plots import restrend as plot_mod
+
+    df = make(n_units=5)
+    tables = rt.compute(df, DICT, STUDY, {"bootstrap_draws": 29})
+    paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
+    assert paths and all(p.exists() for p in paths)
