@@ -23,7 +23,8 @@ LABEL = ("how much of the outcome's change between period A and B each driver's 
          "explains")
 _COLS = ["outcome", "node", "domain", "baseline", "recent", "contribution", "contribution_ci_low",
          "contribution_ci_high", "share_of_change", "ci_low", "ci_high", "ci_level",
-         "observed_change", "estimand", "label", "method", "panel_handling", "num_samples",
+         "observed_change", "modelled_change", "modelled_change_ci_low",
+         "modelled_change_ci_high", "estimand", "label", "method", "panel_handling", "num_samples",
          "n_bootstrap", "n_units", "n_years", "n_obs", "n_obs_baseline", "n_obs_recent",
          "n_dropped", "status"]
 
@@ -62,7 +63,7 @@ def _contributions(graph, old, new, outcome, num_samples, shapley) -> dict:
 
 
 def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
-                       baseline: list[int], recent: list[int], *, n_bootstrap: int = 20,
+                       baseline: list[int], recent: list[int], *, n_bootstrap: int = 10,
                        num_samples: int = 500, num_permutations: int = 10,
                        ci_level: float = 0.95, seed: int = 0,
                        domains: dict[str, str] | None = None, min_obs: int = 10) -> pd.DataFrame:
@@ -124,6 +125,11 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
     total = sum(point.values())
     lo_q, hi_q = 50 * (1 - ci_level), 100 - 50 * (1 - ci_level)
     observed = float(new[outcome].mean() - old[outcome].mean())
+    tot_lo, tot_hi = (np.percentile([sum(b.values()) for b in boots], [lo_q, hi_q])
+                      if boots else (np.nan, np.nan))
+    if boots and tot_lo <= 0 <= tot_hi:
+        status = ("ok: modelled change not distinguishable from 0 (its CI includes 0); "
+                  "shares are unstable, read contributions")
     rows = []
     for n in nodes:
         c = float(point.get(n, 0.0))
@@ -138,5 +144,7 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
                      "share_of_change": c / total if total != 0 else np.nan,
                      "ci_low": np.percentile(bs, lo_q) if len(bs) else np.nan,
                      "ci_high": np.percentile(bs, hi_q) if len(bs) else np.nan,
-                     "observed_change": observed, "status": status})
+                     "observed_change": observed, "modelled_change": total,
+                     "modelled_change_ci_low": tot_lo, "modelled_change_ci_high": tot_hi,
+                     "status": status})
     return pd.DataFrame(rows, columns=_COLS)

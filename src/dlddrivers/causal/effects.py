@@ -196,7 +196,11 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
          {"placebo_type": PlaceboType.PERMUTE, "treatment_names": [treatment]}),
         ("random_common_cause", refute_random_common_cause, {}),
         ("data_subset", refute_data_subset, {"subset_fraction": options["subset_fraction"]}),
-        ("bootstrap", refute_bootstrap, {"noise": options["bootstrap_noise"]}),
+        # noise goes to the adjustment set only (DoWhy would also pick instruments that the
+        # graph implies but the linear fit does not use)
+        ("bootstrap", refute_bootstrap,
+         {"noise": options["bootstrap_noise"],
+          "required_variables": list(ie.get_adjustment_set()) or False}),
     ]
     for k, (name, func, kw) in enumerate(calls):
         rs = seed + 1000 * (k + 1)

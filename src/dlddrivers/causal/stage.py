@@ -67,10 +67,11 @@ DEFAULTS: dict[str, Any] = {
     # Granger tests: lags 1..granger_maxlag on first differences, per unit.
     "granger_maxlag": 2,
     # Change attribution: periods as [first_year, last_year]; None = first/last
-    # `period_years` years. Small defaults keep it fast: 20 bootstrap refits of both
-    # periods, 500 Monte-Carlo samples, 10 Shapley permutations when > 5 mechanisms.
+    # `period_years` years. Small defaults keep it fast: 10 bootstrap refits of both
+    # periods (crude percentile CI), 500 Monte-Carlo samples, 10 Shapley permutations
+    # when > 5 mechanisms (exact Shapley otherwise).
     "change_attribution": {"baseline": None, "recent": None, "period_years": 5,
-                           "bootstrap": 20, "num_samples": 500, "num_permutations": 10,
+                           "bootstrap": 10, "num_samples": 500, "num_permutations": 10,
                            "min_obs": 10},
     # Graph audit with PC (causal-learn): conditional independence test and level.
     "discovery": "pc",
