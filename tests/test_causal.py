@@ -229,3 +229,16 @@ def test_compute_returns_all_tables_with_honesty_columns():
     again = compute(panel, dic, study, FAST, confounded_graph())
     pd.testing.assert_frame_equal(tabs["refutations"], again["refutations"])
     pd.testing.assert_frame_equal(tabs["change_attribution"], again["change_attribution"])
+
+
+def test_plots_write_files(tmp_path):
+    from dlddrivers.plots.causal import plot
+
+    panel = confounded_panel(effect=0.5, seed=9)
+    dic = _dictionary({"clim": "climate", "press": "grazing", "y": "outcome"})
+    study = {"name": "syn", "outcomes": ["y"], "seed": 1}
+    tabs = compute(panel, dic, study, FAST, confounded_graph())
+    paths = plot(tabs, confounded_graph(), dic, study, tmp_path)
+    assert {p.name for p in paths} == {"causal_graph.png", "causal_effects.png",
+                                      "causal_change_attribution.png"}
+    assert all(p.stat().st_size > 1000 for p in paths)
