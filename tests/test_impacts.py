@@ -80,3 +80,20 @@ def test_plot_writes_png(tmp_path):
     tables = im.compute(df, DICT, STUDY, {"bootstrap_draws": 29})
     paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
     assert paths and all(p.exists() for p in paths)
+
+
+def test_catalogue_lagged_driver_is_not_lagged_twice():
+    """A driver defined as lag(x, 1) in the catalogue enters at lag 0 (no double lag)."""
+    import pandas as pd
+
+    from dlddrivers.methods.impacts import default_lags
+
+    d = pd.DataFrame({
+        "indicator": ["sheep_units_per_km2_prev", "sheep_units_per_km2", "t2m_djf", "spei3_jja_prev"],
+        "domain": ["grazing", "grazing", "climate", "climate"],
+        "role": ["driver"] * 4,
+        "formula": ["lag(sheep_units_per_km2, 1)", "sheep_units_aimag / area_km2", "", "lag(spei3_jja, 1)"],
+    })
+    panel = pd.DataFrame(columns=["unit", "year", *d["indicator"]])
+    lags = default_lags(d, list(d["indicator"]), panel)
+    assert lags == {"sheep_units_per_km2_prev": 0, "sheep_units_per_km2": 1, "t2m_djf": 0, "spei3_jja_prev": 0}

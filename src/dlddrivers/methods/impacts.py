@@ -62,9 +62,20 @@ LOSS_COLUMNS = [
 
 
 def default_lags(dictionary: pd.DataFrame, drivers: list[str], panel: pd.DataFrame) -> dict[str, int]:
-    """Lag 1 for summer SPEI/biomass and grazing-domain drivers, 0 for the rest."""
+    """Lag 1 for summer SPEI/biomass and grazing-domain drivers, 0 for the rest.
+
+    Drivers that the catalogue already defines as a lag (formula ``lag(x, k)``, e.g.
+    ``sheep_units_per_km2_prev``) enter at lag 0, so that they are never lagged twice.
+    """
     doms = C.driver_domains(dictionary, drivers)
-    lags = {d: DEFAULT_LAGS.get(d, 1 if doms[d] == "grazing" else 0) for d in drivers}
+    formulas = {}
+    if "formula" in dictionary.columns:
+        formulas = dict(zip(dictionary["indicator"], dictionary["formula"].fillna("").astype(str), strict=False))
+    lags = {
+        d: 0 if formulas.get(d, "").strip().startswith("lag(")
+        else DEFAULT_LAGS.get(d, 1 if doms[d] == "grazing" else 0)
+        for d in drivers
+    }
     for d, k in DEFAULT_LAGS.items():
         if d in panel.columns:
             lags.setdefault(d, k)
