@@ -81,7 +81,7 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
     measures = (dict(zip(dictionary["indicator"], dictionary["measure"], strict=False))
                 if dictionary is not None and "measure" in dictionary else {})
     outcomes = list(dict.fromkeys(eff["outcome"]))
-    fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 1.0 + 0.45 * len(eff)), squeeze=False)
+    fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 2.2 + 0.45 * len(eff)), squeeze=False)
     for ax, y in zip(axes[:, 0], outcomes, strict=False):
         d = eff[eff["outcome"] == y].reset_index(drop=True)
         labels = [f"{t}{' (t-1)' if lag else ''} [{e.split('.')[-1]}]"
@@ -116,6 +116,7 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
            f"linear regression on two-way demeaned data); bars: {level:.0%} CI. Robust = placebo, "
            "random common cause, data subset, bootstrap and unobserved-confounder refuters all "
            "pass (rules in refutations.csv).")
+    fig.tight_layout()
     return save(fig, Path(outdir) / "causal_effects", caption=cap)
 
 
@@ -126,7 +127,7 @@ def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
     if change is None or change.empty or change["contribution"].isna().all():
         return []
     outcomes = list(dict.fromkeys(change["outcome"]))
-    fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 1 + 0.35 * len(change)),
+    fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 2.2 + 0.35 * len(change)),
                              squeeze=False)
     for ax, y in zip(axes[:, 0], outcomes, strict=False):
         d = change[change["outcome"] == y].reset_index(drop=True)
@@ -142,6 +143,7 @@ def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
     axes[0, 0].set_title(f"Change attribution (Shapley over mechanisms) - {study.get('name', '')}")
     cap = ("How much of the outcome's change between period A and B each driver's mechanism "
            "explains (dowhy.gcm); bars: bootstrap percentile intervals.")
+    fig.tight_layout()
     return save(fig, Path(outdir) / "causal_change_attribution", caption=cap)
 
 
