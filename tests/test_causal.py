@@ -242,3 +242,12 @@ def test_plots_write_files(tmp_path):
     assert {p.name for p in paths} == {"causal_graph.png", "causal_effects.png",
                                       "causal_change_attribution.png"}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_dml_with_grouped_folds_recovers_panel_effect():
+    from dlddrivers.causal.effects import estimate_pair_dml
+
+    row = estimate_pair_dml(confounded_panel(effect=0.5, seed=3), confounded_graph(), "press",
+                            "y", _opts(dml=True), seed=5)
+    assert row["estimator"] == "backdoor.econml.dml.LinearDML" and row["status"] == "ok"
+    assert row["ci_low"] < 0.5 < row["ci_high"] and abs(row["effect"] - 0.5) < 0.1
