@@ -29,7 +29,19 @@ def setup(cfg: dict) -> tuple[UnitRegistry, Catalogue, dict]:
     catalogue = Catalogue.from_yaml(cfg["catalogue"], sources)
     validate_semantics(cfg, registry, catalogue)
     check_snapshot(cfg, registry, catalogue, sources)
+    check_graphs(cfg)
     return registry, catalogue, sources
+
+
+def check_graphs(cfg: dict) -> None:
+    """Each study's causal graph is valid (acyclic, reasons given) and uses only its indicators."""
+    from .causal.graph import load_graph
+    from .config import study_indicators
+
+    for name in cfg["run"]:
+        st = cfg["studies"][name]
+        if st.get("graph"):
+            load_graph(st["graph"], panel_columns=["unit", "year", *study_indicators(st)])
 
 
 def raw_dir(cfg: dict) -> Path:
@@ -154,7 +166,9 @@ def stage_job(cfg: dict, study_name: str, stage: str, study_dir: str | Path, out
     options = stage_options(cfg, stage)
     compute_mod, plot_mod = (import_module(m) for m in STAGES[stage])
     if stage == "causal":
-        graph = compute_mod.load_graph(study["graph"], panel_columns=list(panel.columns))
+        from .causal.graph import load_graph
+
+        graph = load_graph(study["graph"], panel_columns=list(panel.columns))
         tables = compute_mod.compute(panel, dictionary, study, options, graph)
     else:
         graph = None

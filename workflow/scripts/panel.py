@@ -5,5 +5,5 @@ from pathlib import Path
 
 from dlddrivers.pipeline import panel_job
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F821
 panel_job(snakemake.config, snakemake.wildcards.study, Path(snakemake.output.panel_csv).parent)  # noqa: F821

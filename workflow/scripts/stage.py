@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dlddrivers.pipeline import stage_job
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F821
 logging.captureWarnings(True)
 warnings.simplefilter("default")
 stage_job(

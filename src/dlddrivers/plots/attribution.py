@@ -56,9 +56,9 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         lmg = lmg[lmg["value"].notna()]
         for k, (q, col) in enumerate([("biophysical_share", "biophysical"), ("anthropogenic_share", "anthropogenic")]):
             s = lmg[lmg["quantity"] == q].set_index("unit").reindex(units)
-            a2.errorbar(s["value"], x + (k - 0.5) * 0.3,
-                        xerr=[s["value"] - s["ci_low"], s["ci_high"] - s["value"]],
-                        fmt="o", color=style.DOMAIN_COLORS[col], label=col, ms=4, capsize=2, lw=1)
+            a2.plot(s["value"], x + (k - 0.5) * 0.3, "o", color=style.DOMAIN_COLORS[col], label=col, ms=4)
+            style.draw_interval(a2, x + (k - 0.5) * 0.3, s["ci_low"], s["ci_high"],
+                                color=style.DOMAIN_COLORS[col], cap=0.06)
         a2.set_yticks(x)
         a2.set_yticklabels(units, fontsize=7)
         a2.set_xlim(-0.02, 1.02)

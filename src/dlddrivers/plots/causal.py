@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from dlddrivers.plots.style import DOMAIN_COLORS, OKABE_ITO, apply_style, save
+from dlddrivers.plots.style import DOMAIN_COLORS, OKABE_ITO, apply_style, draw_interval, save
 
 ROBUST_COLORS = {"robust (all refuters pass)": OKABE_ITO[2],
                  "not robust (a refuter fails)": OKABE_ITO[5],
@@ -96,10 +96,8 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
                 key = "not robust (a refuter fails)"
             c = ROBUST_COLORS[key]
             if pd.notna(r["effect_per_sd"]):
-                ax.errorbar(r["effect_per_sd"], i,
-                            xerr=[[r["effect_per_sd"] - r["ci_low_per_sd"]],
-                                  [r["ci_high_per_sd"] - r["effect_per_sd"]]],
-                            fmt="o", color=c, capsize=3)
+                ax.plot([r["effect_per_sd"]], [i], "o", color=c)
+                draw_interval(ax, [i], [r["ci_low_per_sd"]], [r["ci_high_per_sd"]], color=c)
             else:
                 ax.plot([0], [i], "x", color=c)
         ax.axvline(0, color="#444444", lw=0.8)
@@ -132,9 +130,8 @@ def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
     for ax, y in zip(axes[:, 0], outcomes, strict=False):
         d = change[change["outcome"] == y].reset_index(drop=True)
         colors = [DOMAIN_COLORS.get(x, "#BBBBBB") for x in d["domain"]]
-        ax.barh(range(len(d)), d["contribution"], color=colors,
-                xerr=[d["contribution"] - d["contribution_ci_low"],
-                      d["contribution_ci_high"] - d["contribution"]], capsize=2)
+        ax.barh(range(len(d)), d["contribution"], color=colors)
+        draw_interval(ax, range(len(d)), d["contribution_ci_low"], d["contribution_ci_high"])
         ax.set_yticks(range(len(d)), d["node"])
         ax.invert_yaxis()
         ax.axvline(0, color="#444444", lw=0.8)

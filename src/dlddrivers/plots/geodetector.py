@@ -43,9 +43,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
                                               style.OKABE_ITO[4]) for x in d["x"]]
             q = d["q"].to_numpy(float)
             ax.barh(pos, np.nan_to_num(q), color=colors)
-            err = np.vstack([q - d["ci_low"].to_numpy(float), d["ci_high"].to_numpy(float) - q])
-            ax.errorbar(q, pos, xerr=np.clip(np.where(np.isfinite(err), err, 0), 0, None), fmt="none",
-                        ecolor="#333333", lw=0.8, capsize=2)
+            style.draw_interval(ax, pos, d["ci_low"], d["ci_high"], lw=0.8)
             for i, r in d.iterrows():
                 txt = _stars(r["p_value"]) if r["status"] == "ok" else "not computed"
                 xpos = r["ci_high"] if np.isfinite(r["ci_high"]) else (r["q"] if np.isfinite(

@@ -36,9 +36,10 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                 ax.bar(x, v, bottom=bottom, color=style.DOMAIN_COLORS.get(k, "#888888"),
                        label=k if x == 1 or k == "anthropogenic" else None, width=0.6)
                 if x == 0:
-                    ax.errorbar(x + (0.12 if k == "anthropogenic" else -0.12), bottom + v,
-                                yerr=[[v - grp.loc[k, "share_ci_low"]], [grp.loc[k, "share_ci_high"] - v]],
-                                color="black", capsize=3, lw=1)
+                    style.draw_interval(ax, [x + (0.12 if k == "anthropogenic" else -0.12)],
+                                        [bottom + grp.loc[k, "share_ci_low"]],
+                                        [bottom + grp.loc[k, "share_ci_high"]], orient="v",
+                                        color="black", cap=0.04)
                 bottom += v
         ax.set_xticks([0, 1])
         ax.set_xticklabels(["biophysical vs\nanthropogenic", "by domain"])

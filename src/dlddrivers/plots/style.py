@@ -72,3 +72,25 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
         fig.savefig(out[1], metadata={"Date": None})
     plt.close(fig)
     return out
+
+
+def draw_interval(ax, pos, lo, hi, *, orient: str = "h", color: str = "#333333", lw: float = 1.0,
+                  cap: float = 0.12) -> None:
+    """Draw intervals [lo, hi] at positions ``pos`` as lines with end caps.
+
+    Unlike ``errorbar`` this draws the interval as it is, also when a (percentile bootstrap)
+    interval does not contain the point estimate. Missing bounds are skipped.
+    """
+    import numpy as np
+
+    pos, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (pos, lo, hi))
+    ok = np.isfinite(pos) & np.isfinite(lo) & np.isfinite(hi)
+    pos, lo, hi = pos[ok], lo[ok], hi[ok]
+    if orient == "h":
+        ax.hlines(pos, lo, hi, color=color, lw=lw)
+        ax.vlines(np.concatenate([lo, hi]), np.concatenate([pos - cap, pos - cap]),
+                  np.concatenate([pos + cap, pos + cap]), color=color, lw=lw)
+    else:
+        ax.vlines(pos, lo, hi, color=color, lw=lw)
+        ax.hlines(np.concatenate([lo, hi]), np.concatenate([pos - cap, pos - cap]),
+                  np.concatenate([pos + cap, pos + cap]), color=color, lw=lw)
