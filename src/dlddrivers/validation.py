@@ -1,0 +1,596 @@
+"""Ground-truth validation: how far each attribution and causal method can be trusted.
+
+Every scenario of the grid (``config/validation.yaml``) is simulated with
+:mod:`dlddrivers.synthetic` (known truth) and run through the public functions of the
+attribution and causal stages; each estimate is compared with its truth.
+
+Methods and quantities (``recovery.csv`` rows)
+----------------------------------------------
+``lmg`` (:func:`dlddrivers.methods.relative_importance.compute`)
+    ``anthropogenic_share_variance``: group row ``anthropogenic``; truth ``share_variance``.
+``fixed_effects`` (:func:`dlddrivers.methods.panel_regression.compute`)
+    ``coef_herd``, ``coef_mining`` (wild cluster bootstrap-t interval): truth the direct
+    effects. ``anthropogenic_share_signal_variance`` = ``Var(b_h'h)/(Var(b_h'h)+Var(b_c'c))``
+    from the FE coefficients and the sample within covariance (no covariance term); interval
+    by parametric draws of the coefficients from independent normals with the Driscoll-Kraay SE
+    (a harness construction, recorded in ``status``); truth ``share_signal_variance``.
+``restrend`` (:func:`dlddrivers.methods.restrend.compute`)
+    ``residual_change``: mean over units with an accepted VPR of the residual Theil-Sen change;
+    interval mean +/- t SE across units; truth ``change_anthropogenic`` (everything non-climatic
+    is anthropogenic in the simulator). ``unit_coverage`` is the share of unit intervals that
+    cover the truth. ``residual_coef_herd``: residual-driver regression; truth ``b_herd``.
+``trend_decomposition`` / ``counterfactual`` (:func:`dlddrivers.methods.attribution.compute`)
+    pooled rows: ``anthropogenic_change`` (truth ``change_anthropogenic``),
+    ``anthropogenic_share_trend`` (their ``anthropogenic_share_of_observed``; truth
+    ``share_trend``), ``climate_share_predicted_change`` (truth ``cf_climate_share``).
+``trend_test`` (:func:`dlddrivers.methods.trends.compute`)
+    ``outcome_slope``: mean unit Theil-Sen slope of the outcome, interval across units, truth
+    ``outcome_slope``; ``unit_coverage`` of the unit intervals; ``detection_rate`` in
+    ``status``.
+``dowhy`` (:func:`dlddrivers.causal.effects.estimate_pair`, the causal stage's per-pair
+estimator with its refuters) ``effect_herd``, ``effect_mining``: total causal effects.
+
+Detection power
+---------------
+:func:`power_curve` / :func:`detectable_effect`: a known degradation (``gradual`` linear decline
+or ``abrupt`` step at mid-series) of total size ``effect`` is added to series of ``n_years`` with
+Gaussian noise of SD ``noise_sd`` (and, for RESTREND, a climate signal that the VPR removes).
+Detection = two-sided Mann-Kendall (original) at 5 % significant in the direction of the
+degradation; for RESTREND additionally the VPR F-test must pass (p <= 0.10) and the MK test is
+run on the VPR residuals, exactly as in :mod:`dlddrivers.methods.restrend` (vectorised here).
+
+How the summary uses it: for a unit whose trend (or residual trend) is not significant, compute
+``d = detectable_effect(n_years, resid_sd, kind)`` with the unit's series length and residual
+SD; write "cannot detect a change smaller than d (80 % power)" -- never "no change" -- unless
+the Theil-Sen interval of the change lies inside (-d, d).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from itertools import product
+
+import numpy as np
+import pandas as pd
+
+from . import synthetic as S
+
+#: Method options used for validation runs (fewer draws than the study defaults; recorded in
+#: every output row's ``options`` column).
+VALIDATION_OPTIONS: dict[str, dict] = {
+    "relative_importance": {"bootstrap_draws": 200},
+    "panel_regression": {"bootstrap_draws": 199},
+    "restrend": {"bootstrap_draws": 99},
+    "attribution": {"bootstrap_draws": 49},
+    "trends": {"mk_variant": "original", "n_sim": 500},
+    "causal": {"refuter_simulations": 5, "sensitivity_strengths": [0.25, 0.5, 1.0]},
+}
+
+RECOVERY_COLUMNS = [
+    "scenario", "seed", "method", "quantity", "true_value", "estimate", "bias", "abs_error",
+    "ci_low", "ci_high", "covers", "unit_coverage", "status", "n_units", "n_years",
+    "anthropogenic_share", "confounding", "noise", "hidden", "collinearity", "seconds",
+    "options",
+]
+
+SUMMARY_COLUMNS = [
+    "scenario", "method", "quantity", "n_units", "n_years", "anthropogenic_share",
+    "confounding", "noise", "hidden", "collinearity", "mean_bias", "rmse", "mean_abs_error",
+    "coverage", "mean_ci_width", "n_seeds", "n_ok",
+]
+
+
+# --------------------------------------------------------------------------- grid
+def scenario_grid(cfg: Mapping) -> list[S.Scenario]:
+    """Scenarios of the validation config: the full factorial of ``grid`` plus ``extra``.
+
+    ``cfg["grid"]`` maps ``anthropogenic_share, confounding, noise, n_units, n_years`` to lists;
+    ``cfg.get("extra")`` lists named scenarios (any :class:`~dlddrivers.synthetic.Scenario`
+    field). Names encode the factors: ``s0.5_conf1_nlow_u21_y30``.
+    """
+    g = cfg["grid"]
+    out = []
+    for sh, conf, noise, nu, ny in product(g["anthropogenic_share"], g["confounding"], g["noise"],
+                                           g["n_units"], g["n_years"]):
+        name = f"s{sh}_conf{int(bool(conf))}_n{noise}_u{nu}_y{ny}"
+        out.append(S.Scenario(name=name, anthropogenic_share=float(sh), confounding=bool(conf),
+                              noise=str(noise), n_units=int(nu), n_years=int(ny)))
+    for spec in cfg.get("extra") or []:
+        out.append(S.Scenario(**dict(spec)))
+    return out
+
+
+def seeds_of(cfg: Mapping, base_seed: int = 20261125) -> list[int]:
+    """Seeds of every scenario: ``base_seed + k`` for k < ``cfg["seeds"]``."""
+    return [int(cfg.get("base_seed", base_seed)) + k for k in range(int(cfg["seeds"]))]
+
+
+def method_options(cfg: Mapping | None = None) -> dict[str, dict]:
+    """:data:`VALIDATION_OPTIONS` updated by ``cfg["methods"]`` (per stage)."""
+    out = {k: dict(v) for k, v in VALIDATION_OPTIONS.items()}
+    for k, v in ((cfg or {}).get("methods") or {}).items():
+        out.setdefault(k, {}).update(dict(v or {}))
+    return out
+
+
+# --------------------------------------------------------------------------- runners
+def _row(method: str, quantity: str, truth: float, est: float, lo: float = np.nan,
+         hi: float = np.nan, status: str = "ok", unit_coverage: float = np.nan) -> dict:
+    est = float(est) if est is not None and pd.notna(est) else np.nan
+    lo = float(lo) if pd.notna(lo) else np.nan
+    hi = float(hi) if pd.notna(hi) else np.nan
+    covers = bool(lo <= truth <= hi) if np.isfinite(lo) and np.isfinite(hi) else pd.NA
+    return {"method": method, "quantity": quantity, "true_value": float(truth), "estimate": est,
+            "bias": est - truth, "abs_error": abs(est - truth), "ci_low": lo, "ci_high": hi,
+            "covers": covers, "unit_coverage": unit_coverage, "status": status}
+
+
+def _mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return (float(v.mean()) if len(v) else np.nan), np.nan, np.nan
+    m = float(v.mean())
+    h = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return m, m - h, m + h
+
+
+def run_lmg(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
+    from .methods import relative_importance as RI
+
+    t = RI.compute(panel, dic, study, opts)["shares"]
+    r = t[(t["level"] == "group") & (t["predictor"] == "anthropogenic")].iloc[0]
+    return [_row("lmg", "anthropogenic_share_variance", truth.share_variance, r["share"],
+                 r["share_ci_low"], r["share_ci_high"], str(r["status"]))]
+
+
+def run_fixed_effects(panel, dic, study, truth: S.Truth, opts, seed: int) -> list[dict]:
+    from .methods import _common as C
+    from .methods import panel_regression as PR
+
+    t = PR.compute(panel, dic, study, opts)["coefficients"].set_index("driver")
+    rows = [_row("fixed_effects", f"coef_{d}", truth.effect_direct[d], t.loc[d, "coef"],
+                 t.loc[d, "ci_low"], t.loc[d, "ci_high"], str(t.loc[d, "status"]))
+            for d in S.ANTHRO]
+    # share of signal variance implied by the FE coefficients
+    df, _ = C.complete_cases(panel, list(S.DRIVERS))
+    W = C.within(df[list(S.DRIVERS)].to_numpy(float), C.codes(df["unit"]), C.codes(df["year"]))
+    cov = np.cov(W.T, bias=True)
+    b = t.loc[list(S.DRIVERS), "coef"].to_numpy(float)
+    se = t.loc[list(S.DRIVERS), "se_dk"].to_numpy(float)
+
+    def share(bb: np.ndarray) -> np.ndarray:
+        bb = np.atleast_2d(bb)
+        h = np.einsum("bi,ij,bj->b", bb[:, 2:], cov[2:, 2:], bb[:, 2:])
+        c = np.einsum("bi,ij,bj->b", bb[:, :2], cov[:2, :2], bb[:, :2])
+        return h / (h + c)
+
+    rng = np.random.default_rng([seed, 61])
+    draws = share(b + se * rng.standard_normal((2000, 4)))
+    lo, hi = np.nanquantile(draws, [0.025, 0.975])
+    rows.append(_row("fixed_effects", "anthropogenic_share_signal_variance",
+                     truth.share_signal_variance, float(share(b)[0]), lo, hi,
+                     "ok; interval: parametric draws from independent normals with DK SE "
+                     "(validation harness)"))
+    return rows
+
+
+def run_restrend(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
+    from .methods import restrend as RT
+
+    out = RT.compute(panel, dic, study, opts)
+    t = out["restrend"]
+    ok = t[t["status"].astype(str).str.startswith("ok")]
+    n_ref = int(len(t) - len(ok))
+    status = f"ok; {len(ok)} of {len(t)} units with accepted VPR ({n_ref} refused)"
+    rows = []
+    if len(ok):
+        span = float(t["n_years"].max() - 1)
+        m, lo, hi = _mean_ci(ok["residual_change"].to_numpy(float))
+        uc = float(((ok["ci_low"] * span <= truth.change_anthropogenic)
+                    & (truth.change_anthropogenic <= ok["ci_high"] * span)).mean())
+        rows.append(_row("restrend", "residual_change", truth.change_anthropogenic, m, lo, hi,
+                         status, uc))
+    else:
+        rows.append(_row("restrend", "residual_change", truth.change_anthropogenic, np.nan,
+                         status=f"refused: all {len(t)} units"))
+    rd = out["residual_drivers"]
+    rd = rd[rd["driver"] == "herd"]
+    if len(rd):
+        r = rd.iloc[0]
+        rows.append(_row("restrend", "residual_coef_herd", truth.effect_direct["herd"], r["coef"],
+                         r["ci_low"], r["ci_high"], str(r["status"])))
+    return rows
+
+
+def run_attribution(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
+    from .methods import attribution as AT
+
+    t = AT.compute(panel, dic, study, opts)["attribution"]
+    p = t[t["unit"] == "pooled"].set_index("quantity")
+    rows = []
+    for method, q, src, tv in (
+        ("trend_decomposition", "anthropogenic_change", "anthropogenic", truth.change_anthropogenic),
+        ("trend_decomposition", "anthropogenic_share_trend", "anthropogenic_share_of_observed",
+         truth.share_trend),
+        ("counterfactual", "climate_share_predicted_change", "climate_share_of_predicted_change",
+         truth.cf_climate_share),
+    ):
+        if src in p.index:
+            r = p.loc[src]
+            rows.append(_row(method, q, tv, r["value"], r["ci_low"], r["ci_high"], str(r["status"])))
+        else:
+            rows.append(_row(method, q, tv, np.nan, status="missing: no pooled row"))
+    return rows
+
+
+def run_trend_test(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
+    from .methods import trends as TR
+
+    st = {**study, "drivers": [], "impacts": []}
+    t = TR.compute(panel, dic, st, opts)["trends"]
+    t = t[(t["indicator"] == S.OUTCOME) & (t["status"] == "ok")]
+    m, lo, hi = _mean_ci(t["slope"].to_numpy(float))
+    uc = float(((t["ci_low"] <= truth.outcome_slope) & (truth.outcome_slope <= t["ci_high"])).mean())
+    det = float((t["significant"].astype(bool) & (np.sign(t["slope"]) == np.sign(truth.outcome_slope))).mean())
+    return [_row("trend_test", "outcome_slope", truth.outcome_slope, m, lo, hi,
+                 f"ok; detection_rate={det:.3f} (units with a significant MK trend of the true sign)",
+                 uc)]
+
+
+def run_dowhy(panel, dic, study, truth: S.Truth, opts, graph) -> list[dict]:
+    from .causal.effects import estimate_pair, pair_seed
+    from .causal.stage import merge_options
+
+    o = merge_options(opts)
+    rows = []
+    for d in S.ANTHRO:
+        r, _ = estimate_pair(panel, graph, d, S.OUTCOME, o, pair_seed(int(study["seed"]), d, S.OUTCOME))
+        st = f"{r['status']}; refuters passed {r.get('refuters_passed', '')}; adjustment {{{r['adjustment_set']}}}"
+        rows.append(_row("dowhy", f"effect_{d}", truth.effect_total[d], r["effect"], r["ci_low"],
+                         r["ci_high"], st))
+    return rows
+
+
+METHODS = ("lmg", "fixed_effects", "restrend", "attribution", "trend_test", "dowhy")
+
+
+def run_scenario(sc: S.Scenario, seed: int, options: Mapping[str, Mapping] | None = None,
+                 methods: Sequence[str] = METHODS, graph=None) -> pd.DataFrame:
+    """Simulate scenario ``sc`` with ``seed`` and run ``methods``; rows of ``recovery.csv``.
+
+    ``graph`` overrides the causal graph given to DoWhy (default: the true graph). A method
+    that raises gets one row with ``status="error: ..."`` (the validation records failures,
+    it does not hide them).
+    """
+    opts = method_options({"methods": options or {}})
+    truth = S.calibrate(sc)
+    panel, _ = S.simulate(sc, seed, truth)
+    dic = S.dictionary()
+    study = S.study(sc, seed)
+    g = graph if graph is not None else S.graph()
+    calls = {
+        "lmg": lambda: run_lmg(panel, dic, study, truth, opts["relative_importance"]),
+        "fixed_effects": lambda: run_fixed_effects(panel, dic, study, truth, opts["panel_regression"], seed),
+        "restrend": lambda: run_restrend(panel, dic, study, truth, opts["restrend"]),
+        "attribution": lambda: run_attribution(panel, dic, study, truth, opts["attribution"]),
+        "trend_test": lambda: run_trend_test(panel, dic, study, truth, opts["trends"]),
+        "dowhy": lambda: run_dowhy(panel, dic, study, truth, opts["causal"], g),
+    }
+    rows = []
+    opt_text = ";".join(f"{k}={v}" for k, v in sorted(opts.items()))
+    for m in methods:
+        t0 = time.perf_counter()
+        try:
+            rs = calls[m]()
+        except Exception as exc:  # recorded, not hidden
+            rs = [{"method": m, "quantity": "all", "status": f"error: {type(exc).__name__}: {exc}"}]
+        dt = time.perf_counter() - t0
+        for r in rs:
+            r["seconds"] = dt / max(1, len(rs))
+        rows.extend(rs)
+    df = pd.DataFrame(rows)
+    df = df.assign(scenario=sc.name, seed=int(seed), n_units=sc.n_units, n_years=sc.n_years,
+                   anthropogenic_share=sc.anthropogenic_share, confounding=sc.confounding,
+                   noise=str(sc.noise), hidden=sc.hidden, collinearity=sc.collinearity,
+                   options=opt_text)
+    return df.reindex(columns=RECOVERY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- summaries
+def summarise(recovery: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, method and quantity: mean bias, RMSE, mean |error|, interval coverage,
+    mean interval width, ``n_seeds`` and ``n_ok`` (seeds with a finite estimate)."""
+    keys = ["scenario", "method", "quantity", "n_units", "n_years", "anthropogenic_share",
+            "confounding", "noise", "hidden", "collinearity"]
+    r = recovery.copy()
+    r["width"] = r["ci_high"] - r["ci_low"]
+    r["cov_num"] = pd.to_numeric(r["covers"].astype("object").where(r["covers"].notna()),
+                                 errors="coerce").astype(float)
+    out = []
+    for k, g in r.groupby(keys, dropna=False, sort=True):
+        fin = g[np.isfinite(g["estimate"].astype(float))]
+        out.append({**dict(zip(keys, k, strict=True)),
+                    "mean_bias": float(fin["bias"].mean()) if len(fin) else np.nan,
+                    "rmse": float(np.sqrt((fin["bias"] ** 2).mean())) if len(fin) else np.nan,
+                    "mean_abs_error": float(fin["abs_error"].mean()) if len(fin) else np.nan,
+                    "coverage": float(g["cov_num"].mean()) if g["cov_num"].notna().any() else np.nan,
+                    "mean_ci_width": float(fin["width"].mean()) if len(fin) else np.nan,
+                    "n_seeds": int(g["seed"].nunique()), "n_ok": int(len(fin))})
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+
+
+def by_factor(recovery: pd.DataFrame, factor: str = "n_units") -> pd.DataFrame:
+    """Pooled over all other factors: mean bias, RMSE, coverage per method, quantity and
+    ``factor`` level (what the figure shows), with the number of runs ``n_runs``."""
+    r = recovery.copy()
+    r["cov_num"] = pd.to_numeric(r["covers"].astype("object").where(r["covers"].notna()),
+                                 errors="coerce").astype(float)
+    r = r[np.isfinite(r["estimate"].astype(float))]
+    g = r.groupby(["method", "quantity", factor])
+    out = g.agg(mean_bias=("bias", "mean"), mean_abs_error=("abs_error", "mean"),
+                coverage=("cov_num", "mean"), n_runs=("bias", "size")).reset_index()
+    out["rmse"] = g["bias"].apply(lambda b: float(np.sqrt((b**2).mean()))).to_numpy()
+    return out
+
+
+#: Default study shapes (units x years) for ``expected_error.csv``.
+STUDY_SHAPES = {"neasia": (6, 29), "mongolia_aimag": (21, 14), "mongolia_dzud": (21, 33)}
+
+
+def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] = STUDY_SHAPES,
+                   *, confounding: bool = True, noise: str | None = None) -> pd.DataFrame:
+    """Expected absolute error and interval coverage per study shape and method quantity.
+
+    The nearest grid shape is chosen by distance in ``(log units, log years)``; rows of that
+    shape (with ``confounding``; all noise levels and shares unless ``noise`` is given) are
+    pooled, weighting scenarios by ``n_ok``. Columns: ``study, n_units, n_years, grid_n_units,
+    grid_n_years, method, quantity, expected_abs_error, rmse, mean_bias, coverage,
+    n_scenarios, n_runs, note``.
+    """
+    s = summary[(summary["hidden"] == 0) & (summary["collinearity"] == S.Scenario().collinearity)]
+    s = s[s["confounding"].astype(bool) == bool(confounding)]
+    if noise is not None:
+        s = s[s["noise"] == noise]
+    shapes_grid = s[["n_units", "n_years"]].drop_duplicates().to_numpy(float)
+    rows = []
+    for study, (nu, ny) in shapes.items():
+        if not len(shapes_grid):
+            break
+        d = np.hypot(np.log(shapes_grid[:, 0] / nu), np.log(shapes_grid[:, 1] / ny))
+        gu, gy = shapes_grid[int(np.argmin(d))]
+        sub = s[(s["n_units"] == gu) & (s["n_years"] == gy)]
+        for (m, q), g in sub.groupby(["method", "quantity"]):
+            w = g["n_ok"].to_numpy(float)
+            if w.sum() == 0:
+                continue
+
+            def wmean(col, g=g, w=w):
+                v = g[col].to_numpy(float)
+                ok = np.isfinite(v) & (w > 0)
+                return float(np.average(v[ok], weights=w[ok])) if ok.any() else np.nan
+
+            rows.append({"study": study, "n_units": nu, "n_years": ny, "grid_n_units": int(gu),
+                         "grid_n_years": int(gy), "method": m, "quantity": q,
+                         "expected_abs_error": wmean("mean_abs_error"),
+                         "rmse": float(np.sqrt(wmean_sq_of(g, w))),
+                         "mean_bias": wmean("mean_bias"), "coverage": wmean("coverage"),
+                         "n_scenarios": int(len(g)), "n_runs": int(w.sum()),
+                         "note": (f"nearest grid shape {int(gu)}x{int(gy)}; confounding "
+                                  f"{'on' if confounding else 'off'}; pooled over shares"
+                                  f"{'' if noise else ' and noise levels'}")})
+    return pd.DataFrame(rows)
+
+
+def wmean_sq_of(g: pd.DataFrame, w: np.ndarray) -> float:
+    """Weighted mean of squared RMSE (pooled mean squared error) of summary rows."""
+    v = g["rmse"].to_numpy(float) ** 2
+    ok = np.isfinite(v) & (w > 0)
+    return float(np.average(v[ok], weights=w[ok])) if ok.any() else float("nan")
+
+
+# --------------------------------------------------------------------------- power
+def _mk_z(Y: np.ndarray) -> np.ndarray:
+    """Original Mann-Kendall Z (no tie correction) of each row of ``Y`` (continuous data)."""
+    n = Y.shape[1]
+    i, j = np.triu_indices(n, 1)
+    s = np.sign(Y[:, j] - Y[:, i]).sum(axis=1)
+    var = n * (n - 1) * (2 * n + 5) / 18.0
+    return np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+
+
+def degradation(n_years: int, effect: float, kind: str) -> np.ndarray:
+    """Degradation path of total size ``effect`` (a decline): ``gradual`` linear from 0 to
+    ``-effect`` over the series, ``abrupt`` a step of ``-effect`` from the middle year on."""
+    t = np.arange(n_years, dtype=float)
+    if kind == "gradual":
+        return -effect * t / max(n_years - 1, 1)
+    if kind == "abrupt":
+        return -effect * (t >= n_years // 2)
+    raise ValueError(f"kind must be 'gradual' or 'abrupt'; got {kind!r}")
+
+
+def detection_rate(n_years: int, effect: float, kind: str, *, noise_sd: float = 1.0,
+                   method: str = "mann_kendall", n_sim: int = 2000, alpha: float = 0.05,
+                   climate_r2: float = 0.5, vpr_alpha: float = 0.10, seed: int = 0) -> float:
+    """Share of simulated series in which ``method`` detects the injected degradation.
+
+    Series: ``y = climate + degradation + e`` with ``e ~ N(0, noise_sd^2)`` iid. For
+    ``mann_kendall`` there is no climate term (``noise_sd`` is the SD around the trend that
+    the test sees). For ``restrend`` a climate driver ``c ~ N(0,1)`` enters with coefficient
+    such that the climate signal explains ``climate_r2`` of the non-trend variance; the VPR
+    (OLS of y on c with intercept) must pass its F-test at ``vpr_alpha`` and the MK test runs
+    on its residuals (refused series count as not detected).
+    """
+    from scipy import stats
+
+    rng = np.random.default_rng([seed, n_years, 11])
+    zc = float(stats.norm.ppf(1 - alpha / 2))
+    D = degradation(n_years, effect, kind)[None, :]
+    e = noise_sd * rng.standard_normal((n_sim, n_years))
+    if method == "mann_kendall":
+        z = _mk_z(D + e)
+        return float(np.mean(z < -zc))
+    if method != "restrend":
+        raise ValueError(f"method must be 'mann_kendall' or 'restrend'; got {method!r}")
+    c = rng.standard_normal((n_sim, n_years))
+    beta = noise_sd * np.sqrt(climate_r2 / (1 - climate_r2))
+    y = beta * c + D + e
+    cc = c - c.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    b = (cc * yc).sum(axis=1) / (cc**2).sum(axis=1)
+    resid = yc - b[:, None] * cc
+    ssr = (resid**2).sum(axis=1)
+    sst = (yc**2).sum(axis=1)
+    f = (sst - ssr) / (ssr / (n_years - 2))
+    vpr_ok = stats.f.sf(f, 1, n_years - 2) <= vpr_alpha
+    z = _mk_z(resid)
+    return float(np.mean(vpr_ok & (z < -zc)))
+
+
+@lru_cache(maxsize=512)
+def _detectable_std(n_years: int, kind: str, method: str, power: float, n_sim: int,
+                    climate_r2: float, seed: int) -> float:
+    lo, hi = 0.0, 1.0
+    while detection_rate(n_years, hi, kind, method=method, n_sim=n_sim, climate_r2=climate_r2,
+                         seed=seed) < power:
+        lo, hi = hi, hi * 2
+        if hi > 1e4:
+            return float("nan")
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        if detection_rate(n_years, mid, kind, method=method, n_sim=n_sim, climate_r2=climate_r2,
+                          seed=seed) >= power:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 0.005 * hi:
+            break
+    return float(hi)
+
+
+def detectable_effect(n_years: int, noise_sd: float, kind: str, *, method: str = "mann_kendall",
+                      power: float = 0.8, n_sim: int = 2000, climate_r2: float = 0.5,
+                      seed: int = 0) -> float:
+    """Smallest total degradation (outcome units) detected with ``power`` (default 80 %).
+
+    Parameters
+    ----------
+    n_years : length of the annual series.
+    noise_sd : SD of the year-to-year noise around the degradation path (for
+        ``method="restrend"``: of the VPR residual noise), in outcome units.
+    kind : ``"gradual"`` (linear decline of that total size over the series) or ``"abrupt"``
+        (a step of that size at mid-series).
+    method : ``"mann_kendall"`` (two-sided MK at 5 % on the series) or ``"restrend"`` (VPR
+        accepted and MK on the residuals).
+
+    Returns
+    -------
+    float: the effect size (total change, same units as ``noise_sd``); the smallest effect on a
+    bisection grid whose detection rate (common random numbers, seeded) reaches ``power``.
+    MK is scale-invariant, so this is ``noise_sd`` times a factor that depends on
+    ``n_years``, ``kind`` and ``method`` only. Serial correlation of the noise lowers power
+    further (not modelled here).
+    """
+    return float(noise_sd) * _detectable_std(int(n_years), str(kind), str(method), float(power),
+                                             int(n_sim), float(climate_r2), int(seed))
+
+
+def power_table(n_years: Sequence[int] = (14, 15, 29, 30, 33),
+                effects: Sequence[float] = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0),
+                kinds: Sequence[str] = ("gradual", "abrupt"),
+                methods: Sequence[str] = ("mann_kendall", "restrend"), *, n_sim: int = 2000,
+                seed: int = 0) -> pd.DataFrame:
+    """Detection rates on a grid (effect in noise SDs, ``noise_sd = 1``) plus one row per
+    (method, kind, n_years) with ``quantity="detectable_effect_80"``.
+
+    Columns: ``method, kind, n_years, quantity (power | detectable_effect_80), effect_sd,
+    value, n_sim, estimand``.
+    """
+    rows = []
+    for m, k, n in product(methods, kinds, n_years):
+        for e in effects:
+            rows.append({"method": m, "kind": k, "n_years": n, "quantity": "power",
+                         "effect_sd": e, "value": detection_rate(n, e, k, method=m, n_sim=n_sim,
+                                                                 seed=seed),
+                         "n_sim": n_sim, "estimand": "detection"})
+        d = detectable_effect(n, 1.0, k, method=m, n_sim=n_sim, seed=seed)
+        rows.append({"method": m, "kind": k, "n_years": n, "quantity": "detectable_effect_80",
+                     "effect_sd": d, "value": 0.8, "n_sim": n_sim, "estimand": "detection"})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- file-level jobs
+def load_config(path: str = "config/validation.yaml", preset: str | None = None) -> dict:
+    """Read the validation config; keys of ``presets[preset]`` replace the top-level ones."""
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh)
+    presets = cfg.pop("presets", {}) or {}
+    if preset:
+        if preset not in presets:
+            raise KeyError(f"validation preset {preset!r} not in {path} (have {sorted(presets)})")
+        cfg.update(presets[preset])
+    return cfg
+
+
+def scenario_by_name(cfg: Mapping, name: str) -> S.Scenario:
+    """The grid scenario called ``name`` (KeyError naming the known ones otherwise)."""
+    for sc in scenario_grid(cfg):
+        if sc.name == name:
+            return sc
+    raise KeyError(f"scenario {name!r} is not in the validation grid")
+
+
+def run_job(cfg: Mapping, scenario: str, seed: int, out: str) -> pd.DataFrame:
+    """One Snakemake job: simulate ``scenario`` with ``seed``, run every method, write CSV."""
+    from pathlib import Path
+
+    df = run_scenario(scenario_by_name(cfg, scenario), int(seed), cfg.get("methods"))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    return df
+
+
+def summary_job(run_files: Sequence[str], outdir: str) -> dict[str, str]:
+    """Gather run CSVs into ``recovery.csv``, ``summary.csv``, ``by_units.csv``,
+    ``by_years.csv`` and ``expected_error.csv`` in ``outdir``."""
+    from pathlib import Path
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = pd.concat([pd.read_csv(f) for f in run_files], ignore_index=True)
+    rec = rec.sort_values(["scenario", "seed", "method", "quantity"]).reset_index(drop=True)
+    summ = summarise(rec)
+    paths = {"recovery": out / "recovery.csv", "summary": out / "summary.csv",
+             "by_units": out / "by_units.csv", "by_years": out / "by_years.csv",
+             "expected_error": out / "expected_error.csv"}
+    rec.to_csv(paths["recovery"], index=False)
+    summ.to_csv(paths["summary"], index=False)
+    base = rec[(rec["hidden"] == 0) & (rec["collinearity"] == S.Scenario().collinearity)]
+    by_factor(base, "n_units").to_csv(paths["by_units"], index=False)
+    by_factor(base, "n_years").to_csv(paths["by_years"], index=False)
+    ee = pd.concat([expected_error(summ, confounding=True), expected_error(summ, confounding=False)],
+                   ignore_index=True)
+    ee.to_csv(paths["expected_error"], index=False)
+    return {k: str(v) for k, v in paths.items()}
+
+
+def power_job(cfg: Mapping, out: str) -> pd.DataFrame:
+    """``power.csv`` from ``cfg["power"]`` (see :func:`power_table`)."""
+    from pathlib import Path
+
+    p = dict(cfg.get("power") or {})
+    df = power_table(n_years=p.get("n_years", (14, 15, 29, 30, 33)),
+                     effects=p.get("effects", (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)),
+                     kinds=p.get("kinds", ("gradual", "abrupt")),
+                     methods=p.get("methods", ("mann_kendall", "restrend")),
+                     n_sim=int(p.get("n_sim", 2000)), seed=int(cfg.get("base_seed", 0)))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    return df

@@ -1,0 +1,115 @@
+# Ground-truth validation (issue 6): its own target, `snakemake validate --cores all`.
+# Every scenario x seed is one job (spreads over local cores or a SLURM cluster).
+import os
+
+from dlddrivers.validation import load_config as _val_load, scenario_grid, seeds_of
+
+VAL_CONFIG = os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml")
+VAL_PRESET = os.environ.get("DLD_VALIDATION_PRESET") or None
+VAL = _val_load(VAL_CONFIG, VAL_PRESET)
+VAL_DIR = f"{RESULTS}/validation"
+VAL_SCENARIOS = [s.name for s in scenario_grid(VAL)]
+VAL_SEEDS = seeds_of(VAL)
+
+
+wildcard_constraints:
+    scenario="[A-Za-z0-9_.]+",
+    seed="[0-9]+",
+
+
+rule validate:
+    input:
+        f"{VAL_DIR}/recovery.csv",
+        f"{VAL_DIR}/summary.csv",
+        f"{VAL_DIR}/expected_error.csv",
+        f"{VAL_DIR}/power.csv",
+        f"{VAL_DIR}/recovery_by_units.png",
+        f"{VAL_DIR}/power.png",
+
+
+rule validate_run:
+    output:
+        f"{VAL_DIR}/runs/{{scenario}}/{{seed}}.csv",
+    log:
+        f"{RESULTS}/logs/validation/{{scenario}}_{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/{{scenario}}_{{seed}}.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config_file=VAL_CONFIG,
+        preset=VAL_PRESET,
+    script:
+        "../scripts/validate_run.py"
+
+
+rule validate_summary:
+    input:
+        expand(
+            f"{VAL_DIR}/runs/{{scenario}}/{{seed}}.csv",
+            scenario=VAL_SCENARIOS,
+            seed=VAL_SEEDS,
+        ),
+    output:
+        recovery=f"{VAL_DIR}/recovery.csv",
+        summary=f"{VAL_DIR}/summary.csv",
+        by_units=f"{VAL_DIR}/by_units.csv",
+        by_years=f"{VAL_DIR}/by_years.csv",
+        expected_error=f"{VAL_DIR}/expected_error.csv",
+    log:
+        f"{RESULTS}/logs/validation/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/summary.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/validate_summary.py"
+
+
+rule validate_power:
+    output:
+        f"{VAL_DIR}/power.csv",
+    log:
+        f"{RESULTS}/logs/validation/power.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/power.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        config_file=VAL_CONFIG,
+        preset=VAL_PRESET,
+    script:
+        "../scripts/validate_power.py"
+
+
+rule validate_plot:
+    input:
+        by_units=f"{VAL_DIR}/by_units.csv",
+        power=f"{VAL_DIR}/power.csv",
+    output:
+        recovery=f"{VAL_DIR}/recovery_by_units.png",
+        power=f"{VAL_DIR}/power.png",
+    log:
+        f"{RESULTS}/logs/validation/plot.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/plot.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/validate_plot.py"

@@ -1,0 +1,9 @@
+"""Thin adapter: gather the validation runs (dlddrivers.validation.summary_job)."""
+
+import logging
+from pathlib import Path
+
+from dlddrivers.validation import summary_job
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+summary_job(list(snakemake.input), str(Path(snakemake.output.recovery).parent))  # noqa: F821
