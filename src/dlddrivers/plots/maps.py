@@ -1,0 +1,474 @@
+"""Choropleth maps of stage results (no statistics computed here: values come from stage tables).
+
+Geometry comes only from the boundary files in the raw snapshot, drawn with matplotlib patches
+(no GIS stack): Mongolian aimags (OCHA COD-AB, :func:`dlddrivers.sources.boundaries_mng.read_geometries`),
+Chinese provinces (OCHA COD-AB, simplified) and Japanese prefectures (geoBoundaries, simplified).
+There is no boundary file for DPR Korea, the Republic of Korea or Russia: the national map shows
+every country as a labelled tile instead and draws the outlines it has beside the tiles.
+Coordinates are lon/lat drawn with the aspect ``1/cos(mean latitude)``.
+
+Entry points: :func:`mongolia_maps` (aimag studies) and :func:`national_map` (country study);
+both return the PNG paths they wrote (an empty list when the table they need is absent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .style import DOMAIN_COLORS, apply_style, save
+
+Ring = np.ndarray
+Geometry = list[list[Ring]]  # polygons, each [outer ring, hole, ...]
+
+#: Boundary files in the raw snapshot folder (path relative to it, code field, provider).
+BOUNDARY_FILES: dict[str, dict[str, str]] = {
+    "MNG": {"path": "ocha_cod_ab/mng_admbnda_adm1_nso_v3.geojson", "field": "ADM1_PCODE",
+            "provider": "OCHA COD-AB Mongolia admin-1 (source NSO Mongolia)"},
+    "CHN": {"path": "ocha_cod_ab/chn_adm1_ocha_2020_simplified.geojson", "field": "ADM1_PCODE",
+            "provider": "OCHA COD-AB China admin-1 2020 (simplified)"},
+    "JPN": {"path": "geoboundaries/geoBoundaries-JPN-ADM1_simplified_cartogramcpp.geojson",
+            "field": "ISO_Code", "provider": "geoBoundaries gbOpen JPN ADM1 (simplified)"},
+}
+
+#: Features of the China file that are not part of WDI's "China" (CHN) and are left unfilled.
+CHN_OUTSIDE_WDI = {"CN071": "Taiwan", "CN081": "Hong Kong SAR", "CN082": "Macao SAR"}
+
+#: Tile grid of the six NEASPEC members: unit -> (x, y, width, height) in tile units.
+TILES: dict[str, tuple[float, float, float, float]] = {
+    "RUS": (0.0, 2.0, 4.0, 1.0),
+    "MNG": (0.0, 1.0, 2.0, 1.0),
+    "PRK": (2.0, 1.0, 1.0, 1.0),
+    "JPN": (3.0, 0.0, 1.0, 2.0),
+    "CHN": (0.0, 0.0, 2.0, 1.0),
+    "KOR": (2.0, 0.0, 1.0, 1.0),
+}
+
+NO_DATA_COLOR = "#DDDDDD"
+OUTSIDE_COLOR = "#F4F4F4"
+
+
+# ------------------------------------------------------------------------------------------
+# geometry
+
+
+def read_rings(path: str | Path, code_field: str) -> dict[str, Geometry]:
+    """Polygons per feature code from a GeoJSON FeatureCollection (Polygon/MultiPolygon, lon/lat)."""
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    out: dict[str, Geometry] = {}
+    for f in data["features"]:
+        code = str(f["properties"][code_field]).strip()
+        geom = f["geometry"]
+        coords = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+        out[code] = [[np.asarray(r, dtype=float)[:, :2] for r in poly] for poly in coords]
+    return out
+
+
+def boundary_geometries(raw_dir: str | Path, countries: Sequence[str] = ("MNG", "CHN", "JPN")
+                        ) -> dict[str, dict[str, Geometry]]:
+    """Sub-national polygons per country for the countries whose boundary file exists."""
+    out: dict[str, dict[str, Geometry]] = {}
+    for iso in countries:
+        spec = BOUNDARY_FILES.get(iso)
+        if spec is None:
+            continue
+        p = Path(raw_dir) / spec["path"]
+        if p.is_file():
+            out[iso] = read_rings(p, spec["field"])
+    return out
+
+
+def aimag_geometries(path: str | Path) -> dict[str, Geometry]:
+    """Aimag polygons keyed by unit id (``MN<code>``), via the project's boundary reader."""
+    from ..sources.boundaries_mng import read_geometries
+
+    return read_geometries(path)
+
+
+def _patches(geom: Geometry):
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MPath
+
+    out = []
+    for poly in geom:
+        verts, codes = [], []
+        for ring in poly:
+            r = np.asarray(ring)
+            verts.append(r)
+            c = np.full(len(r), MPath.LINETO, dtype=np.uint8)
+            c[0] = MPath.MOVETO
+            codes.append(c)
+        out.append(PathPatch(MPath(np.concatenate(verts), np.concatenate(codes))))
+    return out
+
+
+def draw_units(ax, geoms: Mapping[str, Geometry], colors: Mapping[str, object], *,
+               edgecolor: str = "white", linewidth: float = 0.4, default: object = NO_DATA_COLOR,
+               hatch: Mapping[str, str] | None = None) -> None:
+    """Fill each unit's polygons with ``colors[unit]`` (``default`` when absent)."""
+    from matplotlib.collections import PatchCollection
+
+    for unit, geom in geoms.items():
+        pc = PatchCollection(_patches(geom), facecolor=colors.get(unit, default),
+                             edgecolor=edgecolor, linewidth=linewidth,
+                             hatch=(hatch or {}).get(unit))
+        ax.add_collection(pc)
+
+
+def _extent(geoms: Mapping[str, Geometry]) -> tuple[float, float, float, float]:
+    pts = np.concatenate([r for g in geoms.values() for poly in g for r in poly[:1]])
+    return float(pts[:, 0].min()), float(pts[:, 0].max()), float(pts[:, 1].min()), float(pts[:, 1].max())
+
+
+def _frame(ax, geoms: Mapping[str, Geometry], pad: float = 0.5) -> None:
+    x0, x1, y0, y1 = _extent(geoms)
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_aspect(1 / np.cos(np.radians((y0 + y1) / 2)))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for s in ax.spines.values():
+        s.set_visible(False)
+
+
+def _centroid(geom: Geometry) -> tuple[float, float]:
+    """Label point: vertex mean of the largest outer ring (placement only, not a statistic)."""
+    ring = max((poly[0] for poly in geom), key=len)
+    return float(ring[:, 0].mean()), float(ring[:, 1].mean())
+
+
+def _unit_labels(ax, geoms: Mapping[str, Geometry], units, min_size: float = 1.5) -> None:
+    """Write each unit's code (without ``MN``) in it; units smaller than ``min_size`` degrees
+    across are left unlabelled so labels never overlap."""
+    for u in units:
+        if u not in geoms:
+            continue
+        x0, x1, y0, y1 = _extent({u: geoms[u]})
+        if max(x1 - x0, y1 - y0) < min_size:
+            continue
+        x, y = _centroid(geoms[u])
+        ax.text(x, y, str(u).removeprefix("MN"), ha="center", va="center", fontsize=6,
+                color="#111111", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+
+
+def _norm(values: pd.Series, diverging: bool, fixed: tuple[float, float] | None = None):
+    from matplotlib.colors import Normalize, TwoSlopeNorm
+
+    if fixed is not None:
+        return Normalize(*fixed)
+    v = values.replace([np.inf, -np.inf], np.nan).dropna()
+    if v.empty:
+        return Normalize(0, 1)
+    if diverging:
+        m = float(np.nanmax(np.abs(v))) or 1.0
+        return TwoSlopeNorm(0.0, -m, m)
+    lo, hi = float(v.min()), float(v.max())
+    return Normalize(lo, hi if hi > lo else lo + 1)
+
+
+def choropleth(ax, geoms: Mapping[str, Geometry], values: pd.Series, *, cmap: str,
+               diverging: bool, label: str, marked: Sequence[str] = (),
+               outside: Sequence[str] = (), fixed: tuple[float, float] | None = None) -> None:
+    """One choropleth panel: ``values`` indexed by unit; ``marked`` units hatched (e.g. not
+    significant); ``outside`` units drawn light grey (not in the study)."""
+    import matplotlib.pyplot as plt
+
+    norm = _norm(values, diverging, fixed)
+    cm = plt.get_cmap(cmap)
+    colors: dict[str, object] = {u: cm(norm(v)) for u, v in values.items() if np.isfinite(v)}
+    for u in outside:
+        colors[u] = OUTSIDE_COLOR
+    draw_units(ax, geoms, colors, hatch={u: "////" for u in marked})
+    _frame(ax, geoms)
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cm)
+    cb = ax.figure.colorbar(sm, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02, shrink=0.8)
+    cb.set_label(label, fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+
+
+def _legend(ax, entries: Sequence[tuple[str, object, str | None]]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=c, edgecolor="#888888", hatch=h, label=lab) for lab, c, h in entries]
+    ax.legend(handles=handles, loc="lower left", frameon=False, fontsize=7)
+
+
+# ------------------------------------------------------------------------------------------
+# Mongolia (aimag studies)
+
+
+def _measure(dictionary: pd.DataFrame, indicator: str) -> str:
+    m = dictionary.loc[dictionary["indicator"] == indicator, "measure"]
+    return str(m.iloc[0]) if len(m) else ""
+
+
+def _label(dictionary: pd.DataFrame, indicator: str) -> str:
+    m = dictionary.loc[dictionary["indicator"] == indicator, "label"]
+    return str(m.iloc[0]) if len(m) else indicator
+
+
+def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
+              indicator: str, study: str, path: str | Path, *, caption_source: str) -> list[Path]:
+    """Theil-Sen slope per decade of ``indicator`` per aimag; hatched where Mann-Kendall p >= 0.05."""
+    import matplotlib.pyplot as plt
+
+    t = trends[(trends["indicator"] == indicator) & (trends["unit"] != "pooled")].set_index("unit")
+    if t.empty:
+        return []
+    vals = t["slope_per_decade"].astype(float)
+    notsig = [u for u in t.index if not bool(t.loc[u, "significant"])]
+    outside = [u for u in geoms if u not in t.index]
+    years = f"{int(t['first_year'].min())}-{int(t['last_year'].max())}"
+    measure = _measure(dictionary, indicator)
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    choropleth(ax, geoms, vals, cmap="BrBG" if trends.loc[trends["indicator"] == indicator, "role"].iloc[0] == "outcome" else "PuOr_r",
+               diverging=True, label=f"Theil-Sen slope, {measure} per decade", marked=notsig,
+               outside=outside)
+    _unit_labels(ax, geoms, t.index)
+    ax.set_title(f"{study}: trend of {_label(dictionary, indicator)}, {years}\n"
+                 "(estimand: trend; hatched = Mann-Kendall p >= 0.05)", fontsize=9)
+    _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, None)])
+    return save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv "
+                f"(aimag codes are NSO codes). {caption_source}")
+
+
+def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], outcome: str,
+                    study: str, path: str | Path, *, caption_source: str) -> list[Path]:
+    """Per aimag: LMG anthropogenic share of explained variance, and whether the three
+    attribution methods name the same larger group."""
+    import matplotlib.pyplot as plt
+
+    a = attribution[(attribution["outcome"] == outcome) & (attribution["unit"].astype(str) != "pooled")]
+    lmg = a[(a["method"] == "lmg") & (a["quantity"] == "anthropogenic_share")].set_index("unit")
+    if lmg.empty:
+        return []
+    outside = [u for u in geoms if u not in set(a["unit"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    choropleth(axes[0], geoms, lmg["value"].astype(float), cmap="cividis", diverging=False,
+               label="anthropogenic share of explained variance (fraction of R²)", outside=outside,
+               fixed=(0.0, 1.0))
+    _unit_labels(axes[0], geoms, lmg.index)
+    axes[0].set_title("LMG: anthropogenic share of within-aimag R²\n(estimand: share_of_explained_variance)",
+                      fontsize=9)
+    agree = a.drop_duplicates("unit").set_index("unit")
+    cats = {
+        "all methods: anthropogenic larger": DOMAIN_COLORS["anthropogenic"],
+        "all methods: biophysical larger": DOMAIN_COLORS["biophysical"],
+        "methods disagree": "#F0E442",
+        "undetermined": NO_DATA_COLOR,
+    }
+    colors: dict[str, object] = {u: OUTSIDE_COLOR for u in outside}
+    for u, r in agree.iterrows():
+        if r["ranking_agreement"] == "agree":
+            key = f"all methods: {r['larger_group_lmg']} larger"
+        elif r["ranking_agreement"] == "disagree":
+            key = "methods disagree"
+        else:
+            key = "undetermined"
+        colors[u] = cats.get(key, NO_DATA_COLOR)
+    draw_units(axes[1], geoms, colors)
+    _frame(axes[1], geoms)
+    axes[1].set_title("Do LMG, trend decomposition and counterfactual\nname the same larger group?",
+                      fontsize=9)
+    from matplotlib.patches import Patch
+
+    _unit_labels(axes[1], geoms, agree.index)
+    axes[1].legend(handles=[Patch(facecolor=c, edgecolor="#888888", label=k) for k, c in cats.items()]
+                   + [Patch(facecolor=OUTSIDE_COLOR, edgecolor="#888888", label="not in study")],
+                   loc="upper left", bbox_to_anchor=(0.0, -0.02), ncol=2, frameon=False, fontsize=7)
+    fig.suptitle(f"{study}: attribution of {outcome} per aimag", fontsize=10)
+    return save(fig, path, caption="From attribution/attribution.csv (per-aimag rows; LMG on each aimag's "
+                "time series, intervals in the table). Share of explained variance is not a share of "
+                f"the change. {caption_source}")
+
+
+def mongolia_maps(study_dir: str | Path, boundary_file: str | Path, outdir: str | Path,
+                  study: str | None = None) -> list[Path]:
+    """Maps for an aimag study: outcome/impact trend, grazing-pressure trend, attribution."""
+    apply_style()
+    d = Path(study_dir)
+    study = study or d.name
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
+    geoms = aimag_geometries(boundary_file)
+    src = ("Boundaries: " + BOUNDARY_FILES["MNG"]["provider"] + "; grey: Ulaanbaatar and aimags "
+           "outside the study.")
+    written: list[Path] = []
+    tpath = d / "trends" / "trends.csv"
+    if tpath.is_file():
+        trends = pd.read_csv(tpath)
+        roles = trends.drop_duplicates("indicator").set_index("indicator")
+        key = [i for i, r in roles.iterrows() if r["role"] in ("outcome", "impact")]
+        grazing = [i for i, r in roles.iterrows() if r["role"] == "driver" and r["domain"] == "grazing"]
+        for ind in [*key, *grazing]:
+            prov = dictionary.loc[dictionary["indicator"] == ind, "provider"]
+            s = f"Data: {prov.iloc[0]}. " if len(prov) else ""
+            written += trend_map(trends, geoms, dictionary, ind, study, out / f"map_trend_{ind}.png",
+                                 caption_source=s + src)
+    apath = d / "attribution" / "attribution.csv"
+    if apath.is_file():
+        attr = pd.read_csv(apath)
+        for outcome in attr["outcome"].dropna().unique():
+            written += attribution_map(attr, geoms, str(outcome), study,
+                                       out / f"map_attribution_{outcome}.png", caption_source=src)
+    if not written:
+        written += _placeholder(out / "map_none.png", f"{study}: no trends or attribution table to map yet")
+    return written
+
+
+def _placeholder(path: Path, text: str) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
+    return save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------
+# national study
+
+
+def _country_panel(ax, geoms_by_country: Mapping[str, Mapping[str, Geometry]], values: pd.Series,
+                   cmap, norm) -> None:
+    """Draw every sub-national feature of a country in the country's colour (no inner edges)."""
+    allg: dict[str, Geometry] = {}
+    for iso, geoms in geoms_by_country.items():
+        v = values.get(iso, np.nan)
+        col = cmap(norm(v)) if np.isfinite(v) else NO_DATA_COLOR
+        colors = {}
+        for code, g in geoms.items():
+            key = f"{iso}:{code}"
+            allg[key] = g
+            outside = iso == "CHN" and code in CHN_OUTSIDE_WDI
+            colors[key] = OUTSIDE_COLOR if outside else col
+        draw_units(ax, {f"{iso}:{c}": g for c, g in geoms.items()}, colors, edgecolor="white",
+                   linewidth=0.15)
+    _frame(ax, allg, pad=1.0)
+    for iso, geoms in geoms_by_country.items():
+        x0, x1, y0, y1 = _extent(geoms)
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, iso, ha="center", va="center", fontsize=8, weight="bold",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+
+
+def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, intervals) -> None:
+    from matplotlib.patches import Rectangle
+
+    for iso, (x, y, w, h) in TILES.items():
+        v = values.get(iso, np.nan)
+        col = cmap(norm(v)) if np.isfinite(v) else NO_DATA_COLOR
+        ax.add_patch(Rectangle((x + 0.04, y + 0.04), w - 0.08, h - 0.08, facecolor=col,
+                               edgecolor="white"))
+        rgb = np.asarray(col[:3]) if not isinstance(col, str) else np.array([0.87, 0.87, 0.87])
+        txt_col = "white" if rgb @ np.array([0.299, 0.587, 0.114]) < 0.5 else "black"
+        lab = f"{names.get(iso, iso)}\n{fmt(v) if np.isfinite(v) else 'no value'}"
+        if iso in intervals and np.isfinite(v):
+            lab += f"\n{intervals[iso]}"
+        ax.text(x + w / 2, y + h / 2, lab, ha="center", va="center", fontsize=7, color=txt_col)
+    ax.set_xlim(0, 4)
+    ax.set_ylim(0, 3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def national_map(study_dir: str | Path, raw_dir: str | Path, outdir: str | Path,
+                 study: str | None = None) -> list[Path]:
+    """Per outcome: the LMG anthropogenic share per country (attribution table) and the
+    outcome's Theil-Sen trend per country (trends table), as tiles for all six countries and as
+    filled outlines for the countries with a boundary file."""
+    import matplotlib.pyplot as plt
+
+    apply_style()
+    d = Path(study_dir)
+    study = study or d.name
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
+    cov = pd.read_csv(d / "coverage.csv", usecols=["unit", "unit_name"]).drop_duplicates("unit")
+    names = dict(zip(cov["unit"], cov["unit_name"], strict=False))
+    geoms = boundary_geometries(raw_dir)
+    drawn = sorted(geoms)
+    missing = [u for u in TILES if u not in geoms]
+    src_b = "; ".join(BOUNDARY_FILES[i]["provider"] for i in drawn)
+    cap_geo = (f"Outlines drawn from the boundary files in the snapshot ({src_b}); no boundary file for "
+               + ", ".join(names.get(u, u) for u in missing)
+               + " (tiles only). Taiwan, Hong Kong and Macao are outside WDI's China and left unfilled.")
+    written: list[Path] = []
+    specs = []
+    apath = d / "attribution" / "attribution.csv"
+    if apath.is_file():
+        attr = pd.read_csv(apath)
+        for outcome in attr["outcome"].dropna().unique():
+            a = attr[(attr["outcome"] == outcome) & (attr["method"] == "lmg")
+                     & (attr["quantity"] == "anthropogenic_share") & (attr["unit"] != "pooled")].set_index("unit")
+            if a.empty:
+                continue
+            iv = {u: f"[{r.ci_low:.2f}, {r.ci_high:.2f}]" for u, r in a.iterrows() if np.isfinite(r.ci_low)}
+            specs.append((f"map_lmg_{outcome}", a["value"].astype(float), "cividis", (0.0, 1.0),
+                          f"anthropogenic share of explained variance of {outcome} (fraction of R²)",
+                          f"{study}: LMG anthropogenic share, {_label(dictionary, str(outcome))}\n"
+                          "(estimand: share_of_explained_variance; per-country time series)",
+                          lambda v: f"{v:.2f}", iv,
+                          "Values and intervals from attribution/attribution.csv (method lmg, per-country rows; "
+                          "per-country LMG on one short series per country overfits: read the status column)."))
+    tpath = d / "trends" / "trends.csv"
+    if tpath.is_file():
+        tr = pd.read_csv(tpath)
+        for outcome in tr.loc[tr["role"] == "outcome", "indicator"].unique():
+            t = tr[(tr["indicator"] == outcome) & (tr["unit"] != "pooled")].set_index("unit")
+            measure = _measure(dictionary, str(outcome))
+            iv = {u: f"[{r.ci_low * 10:.2g}, {r.ci_high * 10:.2g}]" for u, r in t.iterrows()
+                  if np.isfinite(r.ci_low)}
+            years = f"{int(t['first_year'].min())}-{int(t['last_year'].max())}"
+            specs.append((f"map_trend_{outcome}", t["slope_per_decade"].astype(float), "BrBG_r", None,
+                          f"Theil-Sen slope, {measure} per decade",
+                          f"{study}: trend of {_label(dictionary, str(outcome))}, {years}\n(estimand: trend)",
+                          lambda v: f"{v:+.2g}/decade", iv,
+                          "Slopes and 95 % intervals (per decade) from trends/trends.csv. "
+                          + str(dictionary.loc[dictionary["indicator"] == outcome, "provider"].iloc[0]) + "."))
+    for name, vals, cmap_name, fixed, clabel, title, fmt, iv, cap in specs:
+        cmap = plt.get_cmap(cmap_name)
+        norm = _norm(vals, fixed is None, fixed)
+        fig = plt.figure(figsize=(11, 5.2))
+        ax_map = fig.add_axes([0.0, 0.12, 0.58, 0.78])
+        ax_tiles = fig.add_axes([0.60, 0.12, 0.40, 0.78])
+        if geoms:
+            _country_panel(ax_map, geoms, vals, cmap, norm)
+            ax_map.set_title("Countries with a boundary file", fontsize=8)
+        else:
+            ax_map.axis("off")
+            ax_map.text(0.5, 0.5, "no boundary file in the snapshot", ha="center", transform=ax_map.transAxes)
+        _tiles(ax_tiles, vals, names, cmap, norm, fmt, iv)
+        ax_tiles.set_title("All six countries (tile grid, not to scale)", fontsize=8)
+        cax = fig.add_axes([0.15, 0.06, 0.3, 0.025])
+        cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
+        cb.set_label(clabel, fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+        fig.suptitle(title, fontsize=10)
+        written += save(fig, out / f"{name}.png", caption=cap + " " + cap_geo)
+    if not written:
+        written += _placeholder(out / "map_none.png", f"{study}: no trends or attribution table to map yet")
+    return written
+
+
+def study_maps(study_dir: str | Path, level: str, raw_dir: str | Path, boundary_mng: str | Path,
+               outdir: str | Path) -> list[Path]:
+    """The maps of one study by its level: ``aimag`` -> :func:`mongolia_maps`, ``country`` ->
+    :func:`national_map`; other levels get a placeholder saying no map is drawn."""
+    if level == "aimag":
+        return mongolia_maps(study_dir, boundary_mng, outdir)
+    if level == "country":
+        return national_map(study_dir, raw_dir, outdir)
+    apply_style()
+    return _placeholder(Path(outdir) / "map_none.png", f"no map for level '{level}'")
+
+
+__all__ = ["read_rings", "boundary_geometries", "aimag_geometries", "draw_units", "choropleth",
+           "trend_map", "attribution_map", "mongolia_maps", "national_map", "study_maps"]
