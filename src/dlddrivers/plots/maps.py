@@ -69,18 +69,22 @@ def read_rings(path: str | Path, code_field: str) -> dict[str, Geometry]:
     return out
 
 
-def boundary_geometries(raw_dir: str | Path, countries: Sequence[str] = ("MNG", "CHN", "JPN")
-                        ) -> dict[str, dict[str, Geometry]]:
-    """Sub-national polygons per country for the countries whose boundary file exists."""
+def boundary_geometries(files: Mapping[str, str | Path]) -> dict[str, dict[str, Geometry]]:
+    """Sub-national polygons per country (ISO3) from ``{iso3: boundary file}``; files that are
+    absent or countries without an entry in :data:`BOUNDARY_FILES` are skipped."""
     out: dict[str, dict[str, Geometry]] = {}
-    for iso in countries:
+    for iso, path in files.items():
         spec = BOUNDARY_FILES.get(iso)
-        if spec is None:
+        if spec is None or not path or not Path(path).is_file():
             continue
-        p = Path(raw_dir) / spec["path"]
-        if p.is_file():
-            out[iso] = read_rings(p, spec["field"])
+        out[iso] = read_rings(path, spec["field"])
     return out
+
+
+def boundary_files(raw_dir: str | Path) -> dict[str, Path]:
+    """The boundary files of :data:`BOUNDARY_FILES` that exist under ``raw_dir``."""
+    return {iso: Path(raw_dir) / spec["path"] for iso, spec in BOUNDARY_FILES.items()
+            if (Path(raw_dir) / spec["path"]).is_file()}
 
 
 def aimag_geometries(path: str | Path) -> dict[str, Geometry]:
@@ -378,7 +382,7 @@ def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, int
     ax.axis("off")
 
 
-def national_map(study_dir: str | Path, raw_dir: str | Path, outdir: str | Path,
+def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], outdir: str | Path,
                  study: str | None = None) -> list[Path]:
     """Per outcome: the LMG anthropogenic share per country (attribution table) and the
     outcome's Theil-Sen trend per country (trends table), as tiles for all six countries and as
@@ -393,7 +397,7 @@ def national_map(study_dir: str | Path, raw_dir: str | Path, outdir: str | Path,
     dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
     cov = pd.read_csv(d / "coverage.csv", usecols=["unit", "unit_name"]).drop_duplicates("unit")
     names = dict(zip(cov["unit"], cov["unit_name"], strict=False))
-    geoms = boundary_geometries(raw_dir)
+    geoms = boundary_geometries(boundaries)
     drawn = sorted(geoms)
     missing = [u for u in TILES if u not in geoms]
     src_b = "; ".join(BOUNDARY_FILES[i]["provider"] for i in drawn)
@@ -458,17 +462,18 @@ def national_map(study_dir: str | Path, raw_dir: str | Path, outdir: str | Path,
     return written
 
 
-def study_maps(study_dir: str | Path, level: str, raw_dir: str | Path, boundary_mng: str | Path,
+def study_maps(study_dir: str | Path, level: str, boundaries: Mapping[str, str | Path],
                outdir: str | Path) -> list[Path]:
-    """The maps of one study by its level: ``aimag`` -> :func:`mongolia_maps`, ``country`` ->
-    :func:`national_map`; other levels get a placeholder saying no map is drawn."""
+    """The maps of one study by its level: ``aimag`` -> :func:`mongolia_maps` (needs
+    ``boundaries["MNG"]``), ``country`` -> :func:`national_map`; other levels get a placeholder
+    saying no map is drawn."""
     if level == "aimag":
-        return mongolia_maps(study_dir, boundary_mng, outdir)
+        return mongolia_maps(study_dir, boundaries["MNG"], outdir)
     if level == "country":
-        return national_map(study_dir, raw_dir, outdir)
+        return national_map(study_dir, boundaries, outdir)
     apply_style()
     return _placeholder(Path(outdir) / "map_none.png", f"no map for level '{level}'")
 
 
-__all__ = ["read_rings", "boundary_geometries", "aimag_geometries", "draw_units", "choropleth",
+__all__ = ["read_rings", "boundary_geometries", "boundary_files", "aimag_geometries", "draw_units", "choropleth",
            "trend_map", "attribution_map", "mongolia_maps", "national_map", "study_maps"]

@@ -1,0 +1,83 @@
+# Results for people: maps per study and a summary (markdown + HTML) generated from the result
+# files. The Snakemake report (`snakemake --report results/report.html`) opens on workflow.rst.
+from dlddrivers.config import study_config
+from dlddrivers.plots.maps import BOUNDARY_FILES
+from dlddrivers.pipeline import raw_dir
+
+
+report: "../report/workflow.rst"
+
+
+rule maps:
+    input:
+        stages=lambda w: [
+            f"{RESULTS}/{w.study}/{s}"
+            for s in ("trends", "attribution")
+            if s in STAGE_NAMES
+        ],
+        dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
+        coverage=f"{RESULTS}/{{study}}/coverage.csv",
+        # Mongolia from the configured source; China and Japan only when in the snapshot.
+        boundary_mng=str(
+            raw_dir(config) / SOURCES["boundaries_mng"]["files"]["adm1"]["path"]
+        ),
+        boundary_chn=lambda w: [
+            str(p)
+            for p in [raw_dir(config) / BOUNDARY_FILES["CHN"]["path"]]
+            if p.is_file()
+        ],
+        boundary_jpn=lambda w: [
+            str(p)
+            for p in [raw_dir(config) / BOUNDARY_FILES["JPN"]["path"]]
+            if p.is_file()
+        ],
+    output:
+        report(
+            directory(f"{RESULTS}/{{study}}/maps"),
+            patterns=["{name}.png"],
+            caption="../report/maps.rst",
+            category="{study}",
+            subcategory="maps",
+            labels={"figure": "{name}"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{study}}/maps.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{study}}/maps.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        level=lambda w: study_config(config, w.study)["level"],
+    script:
+        "../scripts/maps.py"
+
+
+# Reads <results>/validation/expected_error.csv when present (the `validate` target makes it);
+# not an input, so the default target never starts the validation: after `snakemake validate`,
+# add `-R summary` to the next run.
+rule summary:
+    input:
+        panels=panel_outputs(STUDIES),
+        stages=stage_outputs(STUDIES),
+        maps=[f"{RESULTS}/{s}/maps" for s in STUDIES],
+    output:
+        md=f"{RESULTS}/summary.md",
+        html=f"{RESULTS}/summary.html",
+    log:
+        f"{RESULTS}/logs/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summary.tsv"
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        studies=STUDIES,
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,21 @@
+"""Thin adapter: write results/summary.md and summary.html (dlddrivers.summary.write_summary).
+
+The validation table (``<results>/validation/expected_error.csv``) is read when present.
+"""
+
+import logging
+from pathlib import Path
+
+from dlddrivers.summary import VALIDATION_TABLE, write_summary
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+logging.captureWarnings(True)
+results = Path(snakemake.output.md).parent  # noqa: F821
+md, html = write_summary(
+    results,
+    snakemake.params.studies,  # noqa: F821
+    snakemake.output.md,  # noqa: F821
+    snakemake.output.html,  # noqa: F821
+    validation=results / VALIDATION_TABLE,
+)
+logging.info("summary written: %s, %s", md, html)
