@@ -10,7 +10,7 @@ for _stage in STAGE_NAMES:
         output:
             report(
                 directory(f"{RESULTS}/{{study}}/{_stage}"),
-                patterns=["{name}.png"],
+                patterns=["{name}.png", "{name}.csv"],
                 caption=f"../report/{_stage}.rst",
                 category="{study}",
                 subcategory=_stage,
