@@ -353,8 +353,11 @@ def _country_panel(ax, geoms_by_country: Mapping[str, Mapping[str, Geometry]], v
             allg[key] = g
             outside = iso == "CHN" and code in CHN_OUTSIDE_WDI
             colors[key] = OUTSIDE_COLOR if outside else col
-        draw_units(ax, {f"{iso}:{c}": g for c, g in geoms.items()}, colors, edgecolor="white",
-                   linewidth=0.15)
+        feats = {f"{iso}:{c}": g for c, g in geoms.items()}
+        # country outline without dissolving: thick dark edges first, then the fills on top
+        # cover the inner half of every edge, so only the outer boundary stays visible
+        draw_units(ax, feats, colors, edgecolor="#333333", linewidth=1.4)
+        draw_units(ax, feats, colors, edgecolor="white", linewidth=0.15)
     _frame(ax, allg, pad=1.0)
     for iso, geoms in geoms_by_country.items():
         x0, x1, y0, y1 = _extent(geoms)
@@ -362,10 +365,19 @@ def _country_panel(ax, geoms_by_country: Mapping[str, Mapping[str, Geometry]], v
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
-def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, intervals) -> None:
+def tile_layout(units: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
+    """:data:`TILES` when every unit is a NEASPEC member, else a plain 4-column grid."""
+    if set(units) <= set(TILES):
+        return {u: TILES[u] for u in TILES if u in set(units)}
+    rows = (len(units) + 3) // 4
+    return {u: (float(i % 4), float(rows - 1 - i // 4), 1.0, 1.0) for i, u in enumerate(sorted(units))}
+
+
+def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, intervals,
+           layout: Mapping[str, tuple[float, float, float, float]] = TILES) -> None:
     from matplotlib.patches import Rectangle
 
-    for iso, (x, y, w, h) in TILES.items():
+    for iso, (x, y, w, h) in layout.items():
         v = values.get(iso, np.nan)
         col = cmap(norm(v)) if np.isfinite(v) else NO_DATA_COLOR
         ax.add_patch(Rectangle((x + 0.04, y + 0.04), w - 0.08, h - 0.08, facecolor=col,
@@ -376,8 +388,8 @@ def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, int
         if iso in intervals and np.isfinite(v):
             lab += f"\n{intervals[iso]}"
         ax.text(x + w / 2, y + h / 2, lab, ha="center", va="center", fontsize=7, color=txt_col)
-    ax.set_xlim(0, 4)
-    ax.set_ylim(0, 3)
+    ax.set_xlim(0, max(x + w for x, _, w, _ in layout.values()))
+    ax.set_ylim(0, max(y + h for _, y, _, h in layout.values()))
     ax.set_aspect("equal")
     ax.axis("off")
 
@@ -398,12 +410,14 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
     cov = pd.read_csv(d / "coverage.csv", usecols=["unit", "unit_name"]).drop_duplicates("unit")
     names = dict(zip(cov["unit"], cov["unit_name"], strict=False))
     geoms = boundary_geometries(boundaries)
+    layout = tile_layout(sorted(names))
+    geoms = {iso: g for iso, g in geoms.items() if iso in names}
     drawn = sorted(geoms)
-    missing = [u for u in TILES if u not in geoms]
+    missing = [u for u in layout if u not in geoms]
     src_b = "; ".join(BOUNDARY_FILES[i]["provider"] for i in drawn)
-    cap_geo = (f"Outlines drawn from the boundary files in the snapshot ({src_b}); no boundary file for "
-               + ", ".join(names.get(u, u) for u in missing)
-               + " (tiles only). Taiwan, Hong Kong and Macao are outside WDI's China and left unfilled.")
+    cap_geo = (f"Outlines drawn from the boundary files in the snapshot ({src_b or 'none'}); no boundary "
+               "file for " + ", ".join(names.get(u, u) for u in missing) + " (tiles only)."
+               + (" Taiwan, Hong Kong and Macao are outside WDI's China and left unfilled." if "CHN" in geoms else ""))
     written: list[Path] = []
     specs = []
     apath = d / "attribution" / "attribution.csv"
@@ -449,8 +463,8 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
         else:
             ax_map.axis("off")
             ax_map.text(0.5, 0.5, "no boundary file in the snapshot", ha="center", transform=ax_map.transAxes)
-        _tiles(ax_tiles, vals, names, cmap, norm, fmt, iv)
-        ax_tiles.set_title("All six countries (tile grid, not to scale)", fontsize=8)
+        _tiles(ax_tiles, vals, names, cmap, norm, fmt, iv, layout)
+        ax_tiles.set_title(f"All {len(layout)} countries (tile grid, not to scale)", fontsize=8)
         cax = fig.add_axes([0.15, 0.06, 0.3, 0.025])
         cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
         cb.set_label(clabel, fontsize=8)
