@@ -10,8 +10,9 @@ logging.captureWarnings(True)
 inp = snakemake.input  # noqa: F821
 boundaries = {"MNG": inp.boundary_mng}
 for iso, key in (("CHN", "boundary_chn"), ("JPN", "boundary_jpn")):
-    if inp.get(key):
-        boundaries[iso] = inp.get(key)
+    files = inp.get(key)  # [] when the file is not in the snapshot, else [path]
+    if files:
+        boundaries[iso] = files if isinstance(files, str) else files[0]
 written = study_maps(
     Path(inp.dictionary).parent,
     snakemake.params.level,  # noqa: F821
