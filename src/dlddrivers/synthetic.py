@@ -70,6 +70,7 @@ is ``r2`` (``noise="low"``: 0.7, ``"high"``: 0.3).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import permutations
@@ -376,9 +377,13 @@ def study(sc: Scenario, seed: int, units: Sequence[str] | None = None) -> dict:
 def simulate(sc: Scenario, seed: int, truth: Truth | None = None,
              units: Sequence[str] | None = None) -> tuple[pd.DataFrame, Truth]:
     """Simulate one panel of scenario ``sc`` (columns ``unit, year, precip, temp, herd, mining,
-    veg``; the hidden confounder is not a column). Returns ``(panel, truth)``."""
+    veg``; the hidden confounder is not a column). Returns ``(panel, truth)``.
+
+    The random stream is seeded by ``seed`` and the scenario name, so different scenarios with
+    the same seed are independent replications."""
     truth = truth or calibrate(sc)
-    rng = np.random.default_rng([int(seed), 6])
+    # the scenario name enters the stream: scenarios with the same seed are independent draws
+    rng = np.random.default_rng([int(seed), zlib.crc32(sc.name.encode()), 6])
     N, T = sc.n_units, sc.n_years
     kw = {"kappa": truth.kappa, "g0": truth.gamma0, "g1": truth.gamma1, "omega": truth.omega,
           "s_trend": truth.s_trend}

@@ -459,8 +459,8 @@ def _detectable_std(n_years: int, kind: str, method: str, power: float, n_sim: i
     while detection_rate(n_years, hi, kind, method=method, n_sim=n_sim, climate_r2=climate_r2,
                          seed=seed) < power:
         lo, hi = hi, hi * 2
-        if hi > 1e4:
-            return float("nan")
+        if hi > 64:  # never reached on 1..64 noise SDs
+            return float("inf")
     for _ in range(30):
         mid = 0.5 * (lo + hi)
         if detection_rate(n_years, mid, kind, method=method, n_sim=n_sim, climate_r2=climate_r2,
@@ -494,7 +494,11 @@ def detectable_effect(n_years: int, noise_sd: float, kind: str, *, method: str =
     bisection grid whose detection rate (common random numbers, seeded) reaches ``power``.
     MK is scale-invariant, so this is ``noise_sd`` times a factor that depends on
     ``n_years``, ``kind`` and ``method`` only. Serial correlation of the noise lowers power
-    further (not modelled here).
+    further (not modelled here). ``inf`` when the power is not reached for any total change up
+    to 64 noise SDs: RESTREND on short series, where its power *falls* again for large
+    degradations because the degradation swamps the climate relation and the VPR is refused
+    (14 years: at most about 60 % power). The search is by doubling from 1 noise SD and then
+    bisection, so it returns the smallest effect on the rising part of the power curve.
     """
     return float(noise_sd) * _detectable_std(int(n_years), str(kind), str(method), float(power),
                                              int(n_sim), float(climate_r2), int(seed))
