@@ -174,6 +174,12 @@ def test_validation_section(tmp_path):
     pd.DataFrame({"shape": ["linear"], "method": ["lmg"], "bias": [0.0123], "coverage": [0.94]}).to_csv(p, index=False)
     md = S.validation_section(p)
     assert "| linear | lmg | 0.0123 | 0.940 |" in md
+    q = tmp_path / "by_study.csv"
+    pd.DataFrame({"study": ["a", "b"], "method": ["lmg", "dowhy"], "mean_bias": [0.5, -0.25],
+                  "coverage": [0.9, 0.8]}).to_csv(q, index=False)
+    md = S.validation_section(q, "b")
+    assert "| dowhy | -0.250 | 0.800 |" in md and "lmg" not in md
+    assert "no row for study `c`" in S.validation_section(q, "c")
 
 
 def _write_study(root: Path, name: str, stages: dict[str, dict[str, pd.DataFrame]]) -> None:

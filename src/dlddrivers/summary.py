@@ -569,21 +569,27 @@ def caveats_section(dictionary: pd.DataFrame | None, config: Mapping | None = No
     return "\n".join(f"- {c}" for c in dict.fromkeys(out))
 
 
-def validation_section(path: str | Path | None) -> str:
-    """The expected error of each method from the validation on synthetic panels."""
+def validation_section(path: str | Path | None, study: str | None = None) -> str:
+    """The expected error of each method from the validation on synthetic panels; with
+    ``study`` and a ``study`` column, only that study's rows (its panel shape)."""
     if path is None or not Path(path).is_file():
         return ("Validation not run (no `validation/expected_error.csv`): the expected error of the "
                 "methods on synthetic panels with known answers is not known for this run.")
     t = pd.read_csv(path)
+    if study is not None and "study" in t.columns:
+        t = t[t["study"].astype(str) == study].drop(columns="study")
+        if t.empty:
+            return f"Validation table has no row for study `{study}`."
     if t.empty:
         return "Validation table is empty."
     show = t.copy()
     for c in show.columns:
         if pd.api.types.is_float_dtype(show[c]):
             show[c] = show[c].map(fmt_num)
-    show = show.astype(str)
+    show = show.fillna("").astype(str)
     return (f"Expected error of each method on synthetic panels with a known answer "
-            f"(`{VALIDATION_TABLE.as_posix()}`, {len(t)} rows):\n\n" + md_table(show))
+            f"(`{VALIDATION_TABLE.as_posix()}`, {len(t)} rows; `coverage` is the share of runs whose "
+            f"interval held the true value):\n\n" + md_table(show))
 
 
 def _figure(path: Path, rel_to: Path, alt: str) -> str:
@@ -604,7 +610,7 @@ def figures_section(res: StudyResults, rel_to: Path,
 
 
 def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
-                  stages: Sequence[str] = STAGE_ORDER) -> str:
+                  stages: Sequence[str] = STAGE_ORDER, validation: str | Path | None = None) -> str:
     """The markdown summary of one study from its result folder."""
     res = read_study(study_dir, stages)
     rel = Path(rel_to) if rel_to is not None else res.path.parent
@@ -635,6 +641,7 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     else:
         imp = "Impacts stage missing."
     parts += ["### Impacts (what it costs)", imp]
+    parts += ["### Expected error (validation)", validation_section(validation, res.name)]
     parts += ["### Data caveats", caveats_section(dic, res.config, res.drops)]
     figs = figures_section(res, rel)
     if figs:
@@ -663,8 +670,12 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
         "model intervals at the level shown.",
         "Studies: " + ", ".join(f"`{s}`" for s in studies) + ".",
     ]
-    body = [study_summary(root / s, rel, stages) for s in studies]
-    tail = ["## Expected error (validation)", validation_section(val)]
+    body = [study_summary(root / s, rel, stages, val) for s in studies]
+    if val.is_file() and "study" in pd.read_csv(val, nrows=0).columns:
+        tail = ["## Expected error (validation)",
+                f"Per study above; all rows in `{VALIDATION_TABLE.as_posix()}`."]
+    else:
+        tail = ["## Expected error (validation)", validation_section(val)]
     return "\n\n".join(head + body + tail) + "\n"
 
 
