@@ -35,3 +35,22 @@ def snapshot() -> Path:
 def _in_repo(monkeypatch):
     """Config paths are relative to the repository root, as in the workflow."""
     monkeypatch.chdir(REPO)
+
+
+def run_snakemake(*args: str, timeout: int = 1800):
+    """Run the workflow's snakemake (from this venv) in the repository; return the process."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
+    return subprocess.run([exe, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def default_results(snapshot, tmp_path_factory) -> Path:
+    """Every default study built once by the workflow on the snapshot (shared by the e2e tests)."""
+    out = tmp_path_factory.mktemp("workflow") / "results"
+    r = run_snakemake("--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}")
+    assert r.returncode == 0, r.stderr[-4000:]
+    return out

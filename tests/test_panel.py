@@ -220,7 +220,7 @@ def test_user_csv_indicator(cfg, tmp_path):
     cp.write_text(yaml.safe_dump(cat))
     c2 = dict(cfg, catalogue=str(cp))
     c2 = load_config("config/config.yaml", overrides={"snapshot_dir": cfg["snapshot_dir"], "catalogue": str(cp),
-                                                      "studies": {"neasia": {"carry": ["ndvi_user"]}}})
+                                                      "studies": {"neasia": {"carry": ["ndvi_user"], "graph": None}}})
     reg, catl, src = setup(c2)
     res = build_panel(study_config(c2, "neasia"), catl, src, reg, c2["snapshot_dir"])
     assert _val(res, "MNG", 2000, "ndvi_user") == 0.21 and _val(res, "MNG", 2001, "ndvi_user") == 0.25
