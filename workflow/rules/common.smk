@@ -25,16 +25,9 @@ def panel_outputs(studies):
     return [f"{RESULTS}/{s}/{n}" for s in studies for n in names]
 
 
-def available_stages():
-    """Stages whose modules are present (all of dlddrivers.pipeline.STAGES once built)."""
-    from importlib.util import find_spec
+from dlddrivers.pipeline import STAGES
 
-    from dlddrivers.pipeline import STAGES
-
-    return [s for s, (m, p) in STAGES.items() if find_spec(m) and find_spec(p)]
-
-
-STAGE_NAMES = available_stages()
+STAGE_NAMES = list(STAGES)
 
 
 def stage_outputs(studies):
