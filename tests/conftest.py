@@ -52,6 +52,6 @@ def default_results(snapshot, tmp_path_factory) -> Path:
     """Every default study built once by the workflow on the snapshot (shared by the e2e tests)."""
     out = tmp_path_factory.mktemp("workflow") / "results"
     r = run_snakemake("--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}",
-                      "validation=false")  # the validation has its own tests
+                      "validation=False")  # the validation has its own tests
     assert r.returncode == 0, r.stderr[-4000:]
     return out

@@ -258,7 +258,7 @@ def built_results(default_results, snapshot) -> tuple[Path, float]:
     (results, seconds to build the report)."""
     repo = Path(__file__).resolve().parents[1]
     out = default_results
-    args = ["--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=false"]
+    args = ["--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=False"]
     t0 = time.perf_counter()
     r = subprocess.run([_exe("snakemake"), *args, "--report", str(out / "report.html")], cwd=repo,
                        capture_output=True, text=True, timeout=900)

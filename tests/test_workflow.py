@@ -38,14 +38,14 @@ def test_default_studies_end_to_end(repo, snapshot, default_results):
     assert (out / "summary.md").stat().st_size > 0 and (out / "summary.html").stat().st_size > 0
     # a second dry run on the finished tree has nothing to do
     r2 = _snakemake(repo, "-n", "--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}",
-                    "validation=false")
+                    "validation=False")
     assert r2.returncode == 0 and "Nothing to be done" in r2.stdout + r2.stderr
 
 
 def test_drylands_config_end_to_end(repo, snapshot, tmp_path):
     out = tmp_path / "results"
     r = _snakemake(repo, "--cores", "2", "--configfile", "config/drylands.yaml", "--config",
-                   f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=false")
+                   f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=False")
     assert r.returncode == 0, r.stderr[-3000:]
     panel = pd.read_csv(out / "drylands" / "panel.csv")
     assert panel["unit"].nunique() == 13

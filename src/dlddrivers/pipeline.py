@@ -23,6 +23,9 @@ def load_sources(path: str | Path) -> dict:
 
 def setup(cfg: dict) -> tuple[UnitRegistry, Catalogue, dict]:
     """Validate a (merged) config and load the registry, catalogue and source list it names."""
+    # `--config validation=false` arrives as the string 'false' (Snakemake only parses True/False)
+    if isinstance(cfg.get("validation"), str) and cfg["validation"].lower() in ("true", "false"):
+        cfg["validation"] = cfg["validation"].lower() == "true"
     validate_schema(cfg)
     sources = load_sources(cfg["sources"])
     registry = UnitRegistry.from_yaml(cfg["registry"])

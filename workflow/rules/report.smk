@@ -57,7 +57,7 @@ rule maps:
 
 
 # With `validation: true` (the default) the summary waits for the ground-truth validation, whose
-# expected errors it states per study; with `--config validation=false` it skips them and says so.
+# expected errors it states per study; with `--config validation=False` it skips them and says so.
 rule summary:
     input:
         validation=(
