@@ -124,6 +124,7 @@ def test_attribution_section_names_estimand_and_interval():
     assert "| trend_decomposition | `share_of_trend` | observed change (Theil-Sen) | -1.23 (95 % interval -2.50 to -0.110) | % of land area |" in md
     assert "anthropogenic share of observed change | 63.0 % (95 % interval 20.0 % to 110.0 %)" in md
     assert "climate share of predicted change | 24.7 % (95 % interval -10.0 % to 50.0 %)" in md
+    assert "(here 1 anthropogenic and 1 biophysical)" in md  # driver counts from the dictionary
     # no bare "X % human": every share row carries its estimand
     for line in md.splitlines():
         if "share" in line and line.startswith("| ") and "---" not in line and "estimand" not in line:

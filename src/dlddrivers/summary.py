@@ -356,6 +356,18 @@ def _attr_row(a: pd.DataFrame, method: str, quantity: str) -> pd.Series | None:
     return None if r.empty else r.iloc[0]
 
 
+def _lmg_group_caveat(dictionary: pd.DataFrame | None) -> str:
+    """A sentence on what LMG group shares depend on, with this study's driver counts."""
+    if dictionary is None or dictionary.empty or "role" not in dictionary.columns:
+        return ""
+    drivers = dictionary[dictionary["role"] == "driver"]
+    n_bio = int((drivers["domain"] == "climate").sum())
+    n_anth = int(drivers["domain"].isin(["grazing", "agriculture", "mining", "land_use", "population"]).sum())
+    return (f" LMG group shares also depend on how many drivers each group has (here {n_anth} "
+            f"anthropogenic and {n_bio} biophysical) and on shared trends: drivers that merely trend "
+            "alongside the outcome take a share of the within R²; read them as association, not cause.")
+
+
 def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None,
                         shares: pd.DataFrame | None = None) -> str:
     """Anthropogenic vs biophysical shares per method (pooled rows), each with its estimand and
@@ -402,7 +414,7 @@ def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFra
                    + "\n\nStatus: " + "; ".join(status) + ". Shares of the observed or predicted change are "
                    "ratios of components: they can be negative or larger than the whole when components "
                    "offset each other, and are not defined when the change is near zero; read the "
-                   "components in outcome units first.")
+                   "components in outcome units first." + _lmg_group_caveat(dictionary))
     return "\n\n".join(out) if out else "Attribution table has no pooled rows."
 
 
