@@ -101,3 +101,20 @@ def test_plot_writes_png(tmp_path):
     tables = at.compute(df, DICT, STUDY, {"bootstrap_draws": 20})
     paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
     assert paths and all(p.exists() for p in paths)
+
+
+def test_pooled_shares_are_ratios_of_pooled_components():
+    # one unit with no observed change (Theil-Sen change exactly 0): its own share is undefined,
+    # but the pooled share must still be the ratio of the pooled components shown beside it
+    df = make(n_units=5, seed=2)
+    df.loc[df.unit == "U0", "bare"] = 10.0
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 30})["attribution"]
+    p = tab[tab["unit"] == "pooled"].set_index("quantity")["value"]
+    assert p["observed_change"] != 0
+    for q in ("climate_change", "climate_variability", "anthropogenic", "remainder"):
+        assert np.isfinite(p[f"{q}_share_of_observed"])
+        assert p[f"{q}_share_of_observed"] == pytest.approx(p[q] / p["observed_change"])
+    assert p["climate_share_of_predicted_change"] == pytest.approx(
+        p["climate_attributable_change"] / p["predicted_change"])
+    ci = tab[(tab["unit"] == "pooled") & (tab["quantity"] == "anthropogenic_share_of_observed")].iloc[0]
+    assert np.isfinite(ci["ci_low"]) and np.isfinite(ci["ci_high"])

@@ -24,7 +24,9 @@ quantity, every row naming its ``estimand``):
     * ``remainder``            = observed - (the three above); never folded into "human".
 
     The four components add up to the observed change (asserted). Shares of the observed
-    change (``*_share_of_observed``) are reported too. Pooled row = mean over units.
+    change (``*_share_of_observed``) are reported too. Pooled row = mean over units of each
+    component; a pooled share is the ratio of the pooled components (not a mean of per-unit
+    ratios).
 
 (c) **Counterfactual** (``method="counterfactual"``, estimand ``share_of_trend``; model-based
     from the same association model, not a causal design): predicted change = mean predicted
@@ -198,6 +200,22 @@ def _with_shares(comp: pd.DataFrame) -> pd.DataFrame:
     return comp
 
 
+def _pooled_ratios(values: pd.Series) -> pd.Series:
+    """Recompute the share quantities of a pooled (mean over units) row from its pooled
+    components, so that each pooled share is the ratio of the pooled numbers shown beside it
+    (a mean of per-unit ratios is undefined as soon as one unit has a zero change, and is
+    dominated by units whose change is near zero)."""
+    v = values.copy()
+    with np.errstate(all="ignore"):
+        for q in TREND_Q[1:]:
+            v[f"{q}_share_of_observed"] = (v[q] / v["observed_change"]
+                                           if v["observed_change"] != 0 else np.nan)
+        v["climate_share_of_predicted_change"] = (
+            v["climate_attributable_change"] / v["predicted_change"]
+            if v["predicted_change"] != 0 else np.nan)
+    return v
+
+
 def _larger(bio: float, anth: float) -> str | None:
     if not (np.isfinite(bio) and np.isfinite(anth)):
         return None
@@ -284,8 +302,9 @@ def attribute_outcome(
             bs, _ = fit_unit_fe(yv[idx], X[idx], codes_b)
             cb = _with_shares(_all_components(arrays, yv, bs, nc, sorted({good[k] for k in pick}), opts))
             weights = pd.Series(pick).map(lambda k: good[k]).value_counts()
-            pooled_boot.append(cb.mul(weights.reindex(cb.index), axis=0).sum() / weights.sum())
-    pooled = comp_s.mean()
+            pooled_boot.append(_pooled_ratios(
+                cb.mul(weights.reindex(cb.index), axis=0).sum() / weights.sum()))
+    pooled = _pooled_ratios(comp_s.mean())
     pooled_boot_df = pd.DataFrame(pooled_boot)
     quantities = [*TREND_Q, *[f"{q}_share_of_observed" for q in TREND_Q[1:]], *CF_Q]
 
