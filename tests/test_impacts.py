@@ -97,3 +97,25 @@ def test_catalogue_lagged_driver_is_not_lagged_twice():
     panel = pd.DataFrame(columns=["unit", "year", *d["indicator"]])
     lags = default_lags(d, list(d["indicator"]), panel)
     assert lags == {"sheep_units_per_km2_prev": 0, "sheep_units_per_km2": 1, "t2m_djf": 0, "spei3_jja_prev": 0}
+
+
+def test_interaction_found_for_catalogue_lagged_drought():
+    """The dzud study names the drought driver ``spei3_jja_prev`` (catalogue ``lag(spei3_jja, 1)``):
+    the drought x grazing interaction must still be estimated, not silently dropped."""
+    df = make(seed=4, b_int=-0.3)
+    df = df.sort_values(["unit", "year"])
+    df["spei3_jja_prev"] = df.groupby("unit")["spei3_jja"].shift(1)
+    df["sheep_units_per_km2_prev"] = df.groupby("unit")["sheep_units_per_km2"].shift(1)
+    d = pd.DataFrame({
+        "indicator": ["mort_sfu", "spei3_jja_prev", "t2m_djf", "sheep_units_per_km2_prev"],
+        "role": ["impact", "driver", "driver", "driver"],
+        "domain": ["impact", "climate", "climate", "grazing"],
+        "measure": ["% of herd", "SPEI", "degC", "SFU per km2"],
+        "formula": ["", "lag(spei3_jja, 1)", "", "lag(sheep_units_per_km2, 1)"],
+    })
+    study = {**STUDY, "drivers": ["spei3_jja_prev", "t2m_djf", "sheep_units_per_km2_prev"]}
+    e = im.compute(df, d, study, {"bootstrap_draws": 99})["effects"].set_index("driver")
+    inter = "spei3_jja_prev_x_sheep_units_per_km2_prev"
+    assert inter in e.index
+    assert e.loc[inter, "term"].startswith("interaction")
+    assert e.loc[inter, "coef"] == pytest.approx(-0.3, abs=0.1)

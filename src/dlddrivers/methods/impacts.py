@@ -82,6 +82,14 @@ def default_lags(dictionary: pd.DataFrame, drivers: list[str], panel: pd.DataFra
     return lags
 
 
+def _catalogue_lag_of(dictionary: pd.DataFrame, column: str) -> str | None:
+    """The indicator that ``column`` lags when its dictionary formula is ``lag(x, k)``, else None."""
+    f = C.indicator_meta(dictionary, column, "formula").strip()
+    if not f.startswith("lag(") or "," not in f:
+        return None
+    return f[len("lag("):].split(",", 1)[0].strip()
+
+
 def loss_years(panel: pd.DataFrame, impact: str, *, top: int = 5, ci: float = 0.95,
                draws: int = 999, rng: np.random.Generator | None = None, measure: str = "") -> pd.DataFrame:
     """Years with the largest unweighted mean ``impact`` across units (see module docstring)."""
@@ -136,6 +144,10 @@ def compute(
     inter = None
     if opts["interaction"]:
         dcol = mapping.get(opts["drought"], opts["drought"])
+        if dcol not in xs:
+            # the drought driver may be a catalogue lag of it (formula ``lag(spei3_jja, 1)``,
+            # e.g. ``spei3_jja_prev`` in the dzud study): use that column
+            dcol = next((x for x in xs if _catalogue_lag_of(dictionary, x) == opts["drought"]), dcol)
         gcols = [x for x in xs if doms[x] == "grazing"]
         if dcol in xs and gcols:
             inter = f"{dcol}_x_{gcols[0]}"
