@@ -261,7 +261,8 @@ def test_mining_active_2020_counted_differently(files, registry):
     log = DropLog()
     df = mining_licences.read(files["mining_licences"], registry, log)
     assert set(df["indicator"]) == set(mining_licences.INDICATORS)
-    assert set(df["year"]) == set(range(1992, 2021))
+    # no values after 2018, the year of the latest GIVEN_DATE (2018-12-28)
+    assert set(df["year"]) == set(range(1992, 2019))
     assert df["measure"].str.contains("lower bound").all()
     # independent count: plain json, ISO date strings compared as text, Umnugovi = code 46
     seen: dict[str, dict] = {}
@@ -274,11 +275,11 @@ def test_mining_active_2020_counted_differently(files, registry):
     for code, unit in [("46", "MN46"), ("44", "MN44")]:
         active = [c for c in seen.values()
                   if c["CODE"].startswith(code) and c["LICENSE_NUMBER"][:2] in ("MV", "XV")
-                  and c["GIVEN_DATE"] <= "2020-12-31" and c["EXPIRED_DATE"] > "2020-01-01"]
-        assert _value(df, unit, 2020, "licences_active_n") == len(active)
-        assert _value(df, unit, 2020, "licences_mining_n") == sum(
+                  and c["GIVEN_DATE"] <= "2018-12-31" and c["EXPIRED_DATE"] > "2018-01-01"]
+        assert _value(df, unit, 2018, "licences_active_n") == len(active)
+        assert _value(df, unit, 2018, "licences_mining_n") == sum(
             c["LICENSE_NUMBER"].startswith("MV") for c in active)
-        assert _value(df, unit, 2020, "licences_active_area_ha") == pytest.approx(
+        assert _value(df, unit, 2018, "licences_active_area_ha") == pytest.approx(
             sum(float(c["AREA_M2"]) for c in active))
     n = df.pivot_table(index=["unit", "year"], columns="indicator", values="value")
     assert (n["licences_active_n"] == n["licences_mining_n"] + n["licences_exploration_n"]).all()
@@ -290,6 +291,25 @@ def test_mining_active_2020_counted_differently(files, registry):
     assert set(with_pet["year"]) == {2017}
     assert (with_pet.loc[with_pet["indicator"] == "licences_active_n", "value"].sum()
             > df.loc[(df["indicator"] == "licences_active_n") & (df["year"] == 2017), "value"].sum())
+
+
+def test_mining_no_counts_after_latest_grant(files, registry):
+    """No grant after 2018-12-28 is in the snapshot: 2019+ counts would fall by construction
+    (Dornogovi MN44: 396 active in 2018, 181 in 2024), so those years are not emitted."""
+    log = DropLog()
+    df = mining_licences.read(files["mining_licences"], registry, log, years=list(range(2015, 2025)))
+    assert df["year"].max() == 2018
+    assert _value(df, "MN44", 2018, "licences_active_n") == 396
+    lf = log.frame()
+    late = lf.loc[lf["reason"].str.startswith("year after the snapshot's latest grant")]
+    # 6 years (2019-2024) x 22 units of Mongolia (with Ulaanbaatar) x 4 indicators
+    assert late["rows"].sum() == 6 * 22 * 4 and "2018-12-28" in late["detail"].iloc[0]
+    # explicit override: no cut-off
+    full = mining_licences.read(files["mining_licences"], registry, DropLog(), years=[2024],
+                                last_year=None)
+    assert _value(full, "MN44", 2024, "licences_active_n") == 181
+    with pytest.raises(ConfigError):
+        mining_licences.read(files["mining_licences"], registry, DropLog(), last_year="2018")
 
 
 # ----------------------------------------------------------------------------- boundaries
@@ -398,7 +418,7 @@ def test_mining_unknown_code_and_bad_date(tmp_path, registry):
     paths["eiti1"].write_text(json.dumps([rec("MV-1", "4613"), rec("XV-2", "4613", given="n/a"),
                                           rec("MV-1", "4613")]), encoding="utf-8")
     log = DropLog()
-    df = mining_licences.read(paths, registry, log, years=[2010, 2031])
+    df = mining_licences.read(paths, registry, log, years=[2010, 2031], last_year=None)
     lf = log.frame()
     assert lf.loc[lf["reason"].str.startswith("unparsable"), "rows"].sum() == 1
     assert lf.loc[lf["reason"].str.startswith("duplicate"), "rows"].sum() == 1

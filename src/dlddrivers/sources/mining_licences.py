@@ -29,6 +29,12 @@ Petroleum contract blocks (``ГТ``) are not mineral licences: they are left out
 and counted in the log, unless option ``include_petroleum=True`` (then they enter
 ``licences_active_n`` and ``licences_active_area_ha`` only).
 
+**No values after the snapshot's latest grant.** The newest ``GIVEN_DATE`` in the files is
+2018-12-28: licences granted later are unknown, so counts for 2019 on would fall by construction
+(2018: 3,119 active; 2024: 1,525, only because nothing new is granted). Years after the year of
+the latest ``GIVEN_DATE`` are not emitted (missing in the panel) and counted in the log; option
+``last_year`` (default ``"auto"`` = that year; an int; or None for no cut-off) overrides this.
+
 **Lower bound.** The snapshot holds only the licences listed by the portal in February 2020;
 licences that expired or were revoked earlier are absent. Counts and areas for past years are
 therefore survivor-biased lower bounds of the licences active then, and the bias grows going
@@ -171,13 +177,33 @@ def active_matrix(table: pd.DataFrame, years: Iterable[int]) -> np.ndarray:
 
 def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
          years: Iterable[int] | None = None, include_petroleum: bool = False,
-         **options: object) -> pd.DataFrame:
-    """Active licence counts and areas per aimag and year (tidy; lower bounds, see module doc)."""
+         last_year: int | str | None = "auto", **options: object) -> pd.DataFrame:
+    """Active licence counts and areas per aimag and year (tidy; lower bounds, see module doc).
+
+    Years after ``last_year`` (``"auto"``: the year of the latest ``GIVEN_DATE`` in the files)
+    are not emitted: later grants are not in the snapshot. They are counted in ``log``.
+    """
     yrs = list(DEFAULT_YEARS if years is None else years)
     if not yrs or any(isinstance(y, bool) or not isinstance(y, int | np.integer) for y in yrs):
         raise ConfigError("mining_licences.years", years, "a non-empty list of years (int)")
+    if not (last_year is None or last_year == "auto"
+            or (isinstance(last_year, int | np.integer) and not isinstance(last_year, bool))):
+        raise ConfigError("mining_licences.last_year", last_year, "'auto', a year (int) or null")
     table = licence_table(files, registry, log)
     first_file = Path(files[FILE_KEYS[0]])
+    latest = table["given"].max()
+    if last_year == "auto":
+        horizon = None if pd.isna(latest) else int(latest.year)
+    else:
+        horizon = None if last_year is None else int(last_year)
+    if horizon is not None:
+        late = [y for y in yrs if y > horizon]
+        n_units = sum(1 for u in registry.of_level("aimag") if u.country == "MNG")
+        log.add(SOURCE, first_file, "year after the snapshot's latest grant (later licences "
+                "unknown); not emitted", len(late) * n_units * len(INDICATORS),
+                f"years {late[0]}-{late[-1]} > {horizon}; latest GIVEN_DATE "
+                f"{'n/a' if pd.isna(latest) else latest.date()}" if late else "")
+        yrs = [y for y in yrs if y <= horizon]
     petroleum = table["type"] == "petroleum"
     other = table["type"] == "other"
     if not include_petroleum:
