@@ -251,3 +251,23 @@ def test_dml_with_grouped_folds_recovers_panel_effect():
                             "y", _opts(dml=True), seed=5)
     assert row["estimator"] == "backdoor.econml.dml.LinearDML" and row["status"] == "ok"
     assert row["ci_low"] < 0.5 < row["ci_high"] and abs(row["effect"] - 0.5) < 0.1
+
+
+def test_subset_and_bootstrap_refuters_draw_different_samples():
+    """Each simulation of the data-subset and bootstrap refuters must use a new sample; with an
+    int random_state DoWhy reuses one sample, so the refuter distribution collapses (p = 0)."""
+    import dowhy.datasets
+
+    np.random.seed(3)
+    data = dowhy.datasets.linear_dataset(beta=10, num_common_causes=2, num_instruments=0,
+                                         num_samples=300, treatment_is_binary=False)
+    df = data["df"].copy()
+    t, y = data["treatment_name"][0], data["outcome_name"]
+    df["unit"] = [f"U{i % 15:02d}" for i in range(len(df))]
+    df["year"] = [2000 + i // 15 for i in range(len(df))]
+    g = nx.DiGraph(nx.parse_gml(data["gml_graph"]))
+    _, refs = estimate_pair(df, g, t, y, _opts(bootstrap_noise=0.0), seed=5)
+    by = {r["refuter"]: r for r in refs}
+    for name in ("data_subset", "bootstrap"):
+        assert by[name]["refuter_p_value"] > 0.05, name
+        assert by[name]["passed"], name

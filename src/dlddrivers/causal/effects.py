@@ -205,7 +205,11 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
     for k, (name, func, kw) in enumerate(calls):
         rs = seed + 1000 * (k + 1)
         with quiet_and_seeded(rs):
-            ref = func(data, ie, ce, num_simulations=nsim, random_state=rs, n_jobs=1, **kw)
+            # a RandomState object, not the int: DoWhy's data-subset and bootstrap refuters
+            # reseed every simulation with an int random_state, so all simulations would draw
+            # the same subset/resample (a one-point "distribution", p = 0)
+            ref = func(data, ie, ce, num_simulations=nsim, random_state=np.random.RandomState(rs),
+                       n_jobs=1, **kw)
         new = float(np.ravel(ref.new_effect)[0])
         p = float(ref.refutation_result["p_value"]) if ref.refutation_result else np.nan
         if name == "placebo_treatment":
