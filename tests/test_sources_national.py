@@ -263,6 +263,19 @@ def test_coal_shift(read_all):
     assert drops(log, "not in unit registry", "Asia and Oceania") > 0
 
 
+def test_coal_shift_interior_zeros_are_gaps(read_all):
+    """Japan is 0 in 2002-2015 between 0.074 EJ (2001) and 0.029 EJ (2016); BP gives
+    0.024-0.032 EJ for those years: a reporting gap, not zero production."""
+    df, log, _ = read_all["coal_shift"]
+    jpn = df[df["unit"] == "JPN"].set_index("year")["value"]
+    assert not set(range(2002, 2016)) & set(jpn.index)
+    assert jpn[2001] == pytest.approx(0.074014, abs=1e-6) and jpn[2016] == pytest.approx(0.029079, abs=1e-6)
+    assert drops(log, getattr(coal_shift, "GAP_REASON", "?"), "Japan 2002") == 14
+    # an all-zero series (Turkmenistan 1992-2016: no coal production) stays zero
+    tkm = df[df["unit"] == "TKM"]
+    assert len(tkm) == 25 and (tkm["value"] == 0).all()
+
+
 # --------------------------------------------------------------------------- SDG
 def test_sdg15(read_all):
     df, log, _ = read_all["sdg15"]

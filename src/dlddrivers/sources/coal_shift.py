@@ -6,6 +6,10 @@ Oceania, OECD, ...). Columns are matched to registry countries by name; the othe
 Russia from 1992: only years >= 1992 go to RUS, the earlier values are counted as USSR.
 Early decades hold many exact zeros (e.g. Mongolia, South Korea, Afghanistan before ~1950):
 they are kept and counted in the drop log, since a 0 may stand for "no data" upstream.
+A run of zeros *between* non-zero years of the same country is a reporting gap, not a stop of
+production (Japan 2002-2015 is 0 here, 0.074 EJ in 2001 and 0.029 EJ in 2016, while BP gives
+0.024-0.032 EJ, about 1.2 Mt a year): such interior zeros are not emitted (missing) and are
+counted under :data:`GAP_REASON`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ RUSSIA_USSR = "Russian Federation & USSR"
 FIRST_RUSSIA_YEAR = 1992
 USSR_REASON = "USSR, not a study unit"
 ZERO_REASON = "zero value (may mean not reported upstream)"
+GAP_REASON = "zero between non-zero years of the same country (reporting gap); not emitted"
 
 #: provider code emitted -> unit
 INDICATORS: dict[str, str] = {CODE: "EJ"}
@@ -65,6 +70,13 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
             log_rows(log, SOURCE, path, USSR_REASON,
                      pd.Series([f"{col} < {FIRST_RUSSIA_YEAR}"] * int(early.sum()), dtype=object))
             has &= ~early
+        nonzero = has & (value != 0)
+        if nonzero.any():
+            pos = (year[nonzero]).astype(int)
+            gap = has & (value == 0) & (year > pos.min()) & (year < pos.max())
+            log_rows(log, SOURCE, path, GAP_REASON,
+                     pd.Series([f"{col} {y}" for y in year[gap]], dtype=object))
+            has &= ~gap
         parts.append(pd.DataFrame({"unit": ids[col], "year": year[has], "indicator": CODE,
                                    "value": value[has]}))
     if not parts:
