@@ -135,3 +135,16 @@ def test_snapshot_missing_file_named_before_work(base, tmp_path):
         setup(cfg)
     msg = str(exc.value)
     assert str(tmp_path) in msg and "https://" in msg
+
+
+def test_catalogue_rejects_unknown_entry_keys(tmp_path):
+    """An unquoted comma in a flow-style entry splits a label into a new key: an error, not a
+    silently truncated label."""
+    text = open("config/catalogue.yaml").read() + (
+        "  broken: {label: Winter temperature (DJF, labelled by January year), domain: climate, "
+        "level: aimag, source: era5_aimag, code: t2m_djf, measure: degC}\n")
+    p = tmp_path / "catalogue.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        Catalogue.from_yaml(p)
+    assert exc.value.key == "indicators.broken.labelled by January year)"

@@ -13,6 +13,9 @@ DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "populatio
 BIOPHYSICAL = ("climate",)
 ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
 LEVELS = ("country", "aimag")
+#: The keys a catalogue entry may have.
+ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
+                        "how", "path", "note"})
 
 
 @dataclass
@@ -61,6 +64,11 @@ class Catalogue:
             key = f"indicators.{iid}"
             if not isinstance(spec, dict):
                 raise ConfigError(key, spec, "a mapping", str(path))
+            unknown_keys = sorted(set(spec) - ENTRY_KEYS)
+            if unknown_keys:
+                raise ConfigError(f"{key}.{unknown_keys[0]}", spec[unknown_keys[0]],
+                                  f"only the keys {sorted(ENTRY_KEYS)} (an unquoted comma in a "
+                                  "flow-style entry splits a value into a new key)", str(path))
             for req in ("domain", "level", "measure"):
                 if req not in spec:
                     raise ConfigError(f"{key}.{req}", None, "a value", str(path))
