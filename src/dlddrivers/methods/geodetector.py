@@ -77,7 +77,9 @@ METHODS = ("quantile", "equal", "natural")
 
 NOTE = (
     "q is the share of variance between strata (association, not cause); it grows with the "
-    "number of strata and depends on the binning (edges and stratum sizes reported)"
+    "number of strata and depends on the binning (edges and stratum sizes reported); the F-test "
+    "p-value treats unit-years as independent, so with serial correlation within units it is "
+    "optimistic (the unit-block bootstrap interval is the safer guide)"
 )
 
 
