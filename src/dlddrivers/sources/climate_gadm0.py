@@ -26,7 +26,7 @@ from ..contracts import MONTHLY, tidy
 from ..errors import ConfigError, RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._national import NOT_IN_REGISTRY, file_path, log_counts, numeric, read_csv, require_columns
+from ._common import NOT_IN_REGISTRY, file_path, log_counts, numeric, read_csv, require_columns
 
 SOURCE = "climate_gadm0"
 EMPTY_REASON = "all-empty column"

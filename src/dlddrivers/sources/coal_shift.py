@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..units import UnitRegistry
 from . import DropLog
-from ._national import (
+from ._common import (
     NOT_IN_REGISTRY,
     file_path,
     finish,

@@ -27,6 +27,7 @@ from ..contracts import tidy
 from ..errors import ConfigError, RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import number_cells, read_text_table
 
 SOURCE = "era5_aimag"
 FILE_KEY = "seasonal"
@@ -37,35 +38,19 @@ INDICATORS: dict[str, str] = {code: "°C" for code in SEASONS.values()}
 INCOMPLETE: tuple[tuple[str, int], ...] = (("DJF", 2026),)
 
 
-def _numeric(s: pd.Series, col: str, path: Path, *, allow_empty: bool) -> pd.Series:
-    s = s.str.strip()
-    num = pd.to_numeric(s, errors="coerce")
-    bad = num.isna() & ((s != "") | (not allow_empty))
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise RawFileError(path, col, "a number", f"{s.iloc[i]!r} on data row {i + 1}")
-    return num
-
-
 def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
          drop_after: int | None = None, **options: object) -> pd.DataFrame:
     """Seasonal 2 m temperature per aimag and year (tidy, ``t2m_djf`` ... ``t2m_son``)."""
     if drop_after is not None and (isinstance(drop_after, bool) or not isinstance(drop_after, int)):
         raise ConfigError("era5_aimag.drop_after", drop_after, "a year (int) or null")
     path = Path(files[FILE_KEY])
-    if not path.exists():
-        raise RawFileError(path, None, "an existing file")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    df.columns = [c.strip() for c in df.columns]
-    for col in COLUMNS:
-        if col not in df.columns:
-            raise RawFileError(path, col, f"a column '{col}' (columns {COLUMNS})", list(df.columns))
+    df = read_text_table(path, COLUMNS)
     df["Season"] = df["Season"].str.strip()
     bad_season = sorted(set(df["Season"]) - set(SEASONS))
     if bad_season:
         raise RawFileError(path, "Season", f"one of {list(SEASONS)}", bad_season)
-    year = _numeric(df["Year"], "Year", path, allow_empty=False).astype(int)
-    value = _numeric(df["Seasonal_Temp_C"], "Seasonal_Temp_C", path, allow_empty=True)
+    year = number_cells(df["Year"], path, "Year", allow_empty=False).astype(int)
+    value = number_cells(df["Seasonal_Temp_C"], path, "Seasonal_Temp_C", allow_empty=True)
     names = registry.map_names(df["Aimag"].str.strip(), "aimag", file=str(path), field="Aimag")
 
     keep = pd.Series(True, index=df.index)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..units import UnitRegistry
 from . import DropLog
-from ._national import (
+from ._common import (
     file_path,
     finish,
     map_codes,

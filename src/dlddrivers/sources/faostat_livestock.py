@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._national import (
+from ._common import (
     file_path,
     finish,
     log_rows,

@@ -25,6 +25,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import number_cells, read_text_table
 
 SOURCE = "mortality_aimag"
 FILE_KEY = "rates"
@@ -48,14 +49,8 @@ SPECIES_OF = {"mort_horse": "horse", "mort_cattle": "cattle", "mort_camel": "cam
 def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **options: object) -> pd.DataFrame:
     """Mortality rates per aimag, year and species (tidy, ``mort_*``)."""
     path = Path(files[FILE_KEY])
-    if not path.exists():
-        raise RawFileError(path, None, "an existing file")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    df.columns = [c.strip() for c in df.columns]
     needed = ["Aimag", "Year", *COLUMN_CODES]
-    for col in needed:
-        if col not in df.columns:
-            raise RawFileError(path, col, f"a column '{col}' (columns {needed})", list(df.columns))
+    df = read_text_table(path, needed)
     df = df[needed].apply(lambda s: s.str.strip())
     year = pd.to_numeric(df["Year"], errors="coerce")
     if year.isna().any() or (year % 1 != 0).any():
@@ -67,13 +62,8 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
 
     parts = []
     for col, code in COLUMN_CODES.items():
-        s = df[col]
-        num = pd.to_numeric(s, errors="coerce")
-        bad = num.isna() & (s != "")
-        if bad.any():
-            i = int(bad.to_numpy().nonzero()[0][0])
-            raise RawFileError(path, col, "a number (fraction) or an empty cell",
-                               f"{s.iloc[i]!r} on data row {i + 1}")
+        num = number_cells(df[col], path, col, allow_empty=True,
+                           expected="a number (fraction) or an empty cell")
         neg = num < 0
         if neg.any():
             raise RawFileError(path, col, "a rate >= 0", num[neg].iloc[0])

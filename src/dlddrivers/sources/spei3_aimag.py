@@ -18,6 +18,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import number_cells, read_text_table
 
 SOURCE = "spei3_aimag"
 FILE_KEY = "jja"
@@ -25,29 +26,12 @@ COLUMNS = ["Aimag", "Year", "JJA_Mean_SPEI3"]
 INDICATORS: dict[str, str] = {"spei3_jja": "dimensionless (standardised index)"}
 
 
-def _numeric(df: pd.DataFrame, col: str, path: Path, *, allow_empty: bool) -> pd.Series:
-    """``df[col]`` as numbers; a non-empty unparsable cell raises naming file and field."""
-    s = df[col].str.strip()
-    num = pd.to_numeric(s, errors="coerce")
-    bad = num.isna() & ((s != "") | (not allow_empty))
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise RawFileError(path, col, "a number", f"{s.iloc[i]!r} on data row {i + 1}")
-    return num
-
-
 def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **options: object) -> pd.DataFrame:
     """JJA SPEI-3 per aimag and year (tidy, indicator ``spei3_jja``)."""
     path = Path(files[FILE_KEY])
-    if not path.exists():
-        raise RawFileError(path, None, "an existing file")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    df.columns = [c.strip() for c in df.columns]
-    for col in COLUMNS:
-        if col not in df.columns:
-            raise RawFileError(path, col, f"a column '{col}' (columns {COLUMNS})", list(df.columns))
-    year = _numeric(df, "Year", path, allow_empty=False)
-    value = _numeric(df, "JJA_Mean_SPEI3", path, allow_empty=True)
+    df = read_text_table(path, COLUMNS)
+    year = number_cells(df["Year"], path, "Year", allow_empty=False)
+    value = number_cells(df["JJA_Mean_SPEI3"], path, "JJA_Mean_SPEI3", allow_empty=True)
     names = registry.map_names(df["Aimag"].str.strip(), "aimag", file=str(path), field="Aimag")
     empty = value.isna()
     log.add(SOURCE, path, "empty value", int(empty.sum()))

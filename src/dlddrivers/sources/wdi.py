@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._national import (
+from ._common import (
     AGGREGATE,
     NOT_IN_REGISTRY,
     finish,

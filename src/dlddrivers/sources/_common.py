@@ -1,4 +1,4 @@
-"""Shared helpers of the country-level (national) source readers.
+"""Shared helpers of the source readers (national and sub-national).
 
 Private to ``dlddrivers.sources``: reading a provider CSV with errors that name the file,
 checking columns and numbers, mapping provider codes or names to registry units while counting
@@ -55,6 +55,36 @@ def numeric(values: pd.Series, path: Path, field: str) -> pd.Series:
     if bad.any():
         raise RawFileError(path, field, "a number", values[bad].iloc[0])
     return out.astype(float)
+
+
+def read_text_table(path: Path, columns: Iterable[str]) -> pd.DataFrame:
+    """A provider CSV read as text (no NA guessing), header names stripped, ``columns`` required.
+
+    Errors name the file (missing or unreadable) and the first missing column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RawFileError(path, None, "an existing file")
+    df = read_csv(path, dtype=str, keep_default_na=False)
+    df.columns = [c.strip() for c in df.columns]
+    columns = list(columns)
+    for col in columns:
+        if col not in df.columns:
+            raise RawFileError(path, col, f"a column '{col}' (columns {columns})", list(df.columns))
+    return df
+
+
+def number_cells(values: pd.Series, path: Path, field: str, *, allow_empty: bool,
+                 expected: str = "a number") -> pd.Series:
+    """Text cells as numbers; an unparsable cell (or an empty one unless ``allow_empty``) raises
+    :class:`RawFileError` naming the file, the field, the value and its data row."""
+    s = values.astype(str).str.strip()
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna() & ((s != "") | (not allow_empty))
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise RawFileError(path, field, expected, f"{s.iloc[i]!r} on data row {i + 1}")
+    return num
 
 
 def years(values: pd.Series, path: Path, field: str) -> pd.Series:
