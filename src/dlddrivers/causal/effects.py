@@ -241,29 +241,28 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
     return rows
 
 
-def estimate_pair(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, outcome: str,
-                  options: dict, seed: int) -> tuple[dict, list[dict]]:
-    """Identify, estimate and refute the effect of ``treatment`` on ``outcome``.
+def _prepare_pair(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, outcome: str,
+                  options: dict, estimator: str, refuters_passed: str):
+    """What every estimator of one treatment-outcome pair shares: the empty result row, backdoor
+    identification, the (lagged, demeaned, complete-case) data and the data-support status.
 
-    Returns (effect row, refutation rows). When the data cannot support the estimate the
-    effect row has a non-``ok`` ``status`` and NaN numbers, and no refutation rows.
+    Returns (row, identified estimand or None, adjustment set, data, status, residual df); when
+    the effect is not identified the row's status says so and the estimand is None.
     """
     lag = bool(options["lag_treatment"])
-    level = float(options["ci_level"])
     row: dict[str, Any] = {
-        "outcome": outcome, "treatment": treatment,
-        "treatment_lag": 1 if lag else 0, "estimator": "backdoor.linear_regression",
-        "estimand": "causal_effect", "identification": "backdoor", "adjustment_set": "",
-        "panel_handling": TWO_WAY, "ci_level": level,
+        "outcome": outcome, "treatment": treatment, "treatment_lag": 1 if lag else 0,
+        "estimator": estimator, "estimand": "causal_effect", "identification": "backdoor",
+        "adjustment_set": "", "panel_handling": TWO_WAY, "ci_level": float(options["ci_level"]),
         "effect": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
         "driver_sd_within": np.nan, "effect_per_sd": np.nan, "ci_low_per_sd": np.nan,
         "ci_high_per_sd": np.nan, "n_units": 0, "n_years": 0, "n_obs": 0, "n_dropped": 0,
-        "df_resid": np.nan, "refuters_passed": "", "robust": pd.NA, "status": "ok",
+        "df_resid": np.nan, "refuters_passed": refuters_passed, "robust": pd.NA, "status": "ok",
     }
     ie = identify(graph, treatment, outcome)
     if ie is None:
         row["status"] = "not_identified: no directed path or no backdoor set in the graph"
-        return row, []
+        return row, None, [], None, row["status"], np.nan
     adjust = sorted(ie.get_backdoor_variables())
     row["adjustment_set"] = ";".join(adjust)
     data, dropped = prepare_data(panel, treatment, outcome, adjust, lag)
@@ -271,6 +270,21 @@ def estimate_pair(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, outcom
     row["n_dropped"] = dropped
     status, df_resid = _status_for(data, len(adjust), options)
     row["df_resid"] = df_resid
+    return row, ie, adjust, data, status, df_resid
+
+
+def estimate_pair(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, outcome: str,
+                  options: dict, seed: int) -> tuple[dict, list[dict]]:
+    """Identify, estimate and refute the effect of ``treatment`` on ``outcome``.
+
+    Returns (effect row, refutation rows). When the data cannot support the estimate the
+    effect row has a non-``ok`` ``status`` and NaN numbers, and no refutation rows.
+    """
+    level = float(options["ci_level"])
+    row, ie, adjust, data, status, df_resid = _prepare_pair(
+        panel, graph, treatment, outcome, options, "backdoor.linear_regression", "")
+    if ie is None:
+        return row, []
     sd_t = float(data[treatment].std()) if len(data) > 1 else 0.0
     if status == "ok" and not sd_t > 1e-12 * max(1.0, float(panel[treatment].abs().max())):
         status = "insufficient_data: driver has no within-unit, within-year variation"
@@ -304,29 +318,11 @@ def estimate_pair_dml(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, ou
     """LinearDML (econml through DoWhy ``backdoor.econml.dml.LinearDML``) on the same two-way
     demeaned data, with cross-fitting folds that keep each unit's years together
     (``groups=unit`` -> GroupKFold). Not refuted (the linear estimate is)."""
-    lag = bool(options["lag_treatment"])
     level = float(options["ci_level"])
-    row: dict[str, Any] = {
-        "outcome": outcome, "treatment": treatment, "treatment_lag": 1 if lag else 0,
-        "estimator": "backdoor.econml.dml.LinearDML", "estimand": "causal_effect",
-        "identification": "backdoor", "adjustment_set": "", "panel_handling": TWO_WAY,
-        "ci_level": level, "effect": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-        "p_value": np.nan, "driver_sd_within": np.nan, "effect_per_sd": np.nan,
-        "ci_low_per_sd": np.nan, "ci_high_per_sd": np.nan, "n_units": 0, "n_years": 0,
-        "n_obs": 0, "n_dropped": 0, "df_resid": np.nan, "refuters_passed": "not refuted",
-        "robust": pd.NA, "status": "ok",
-    }
-    ie = identify(graph, treatment, outcome)
+    row, ie, adjust, data, status, df_resid = _prepare_pair(
+        panel, graph, treatment, outcome, options, "backdoor.econml.dml.LinearDML", "not refuted")
     if ie is None:
-        row["status"] = "not_identified: no directed path or no backdoor set in the graph"
         return row
-    adjust = sorted(ie.get_backdoor_variables())
-    row["adjustment_set"] = ";".join(adjust)
-    data, dropped = prepare_data(panel, treatment, outcome, adjust, lag)
-    row.update(panel_shape(data))
-    row["n_dropped"] = dropped
-    status, df_resid = _status_for(data, len(adjust), options)
-    row["df_resid"] = df_resid
     folds = int(options["dml_folds"])
     if status == "ok" and row["n_units"] < folds:
         status = f"insufficient_data: {row['n_units']} units < {folds} grouped folds"
