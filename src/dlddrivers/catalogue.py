@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError
+from .yamlio import load_yaml
 
 DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "impact", "outcome")
 BIOPHYSICAL = ("climate",)
@@ -35,6 +34,8 @@ class Entry:
     path: str | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
+    #: The entry as written in the catalogue (for config slices and provenance).
+    spec: dict = field(default_factory=dict)
 
     @property
     def derived(self) -> bool:
@@ -53,11 +54,15 @@ class Catalogue:
     @classmethod
     def from_yaml(cls, path: str | Path, sources: dict | None = None) -> Catalogue:
         """Load and check the catalogue: required keys, known domain/level/source, valid formulas."""
+        return cls.from_dict(load_yaml(path) or {}, sources, path)
+
+    @classmethod
+    def from_dict(cls, raw: dict, sources: dict | None = None,
+                  path: str | Path = "config/catalogue.yaml") -> Catalogue:
+        """Build and check a catalogue from its parsed mapping (``{"indicators": {...}}``);
+        ``path`` names the file in errors."""
         from .derived import parse_formula
 
-        path = Path(path)
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
         entries: dict[str, Entry] = {}
         known = set((raw.get("indicators") or {}).keys())
         for iid, spec in (raw.get("indicators") or {}).items():
@@ -120,6 +125,7 @@ class Catalogue:
                 extra={k: v for k, v in spec.items() if k not in {
                     "label", "domain", "level", "measure", "source", "code", "formula", "months",
                     "how", "path", "note"}},
+                spec=dict(spec),
             )
         cat = cls(entries=entries, path=str(path))
         cat.dependency_order(list(entries))  # raises on cycles

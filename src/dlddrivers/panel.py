@@ -89,6 +89,22 @@ def _raw_entries_by_source(study: dict, catalogue: Catalogue) -> dict[str, list[
     return by_source
 
 
+def lead_years(catalogue: Catalogue, order: list[str]) -> int:
+    """Years read before a study's first year: at least :data:`LEAD_YEARS`, and the longest
+    chain of lags in the study's formulas, so that lagged values exist at the first year."""
+    from .derived import lag_orders
+
+    total: dict[str, int] = {}
+    for iid in order:  # dependency order: dependencies first
+        e = catalogue.entries[iid]
+        if not e.derived:
+            total[iid] = 0
+            continue
+        lags = lag_orders(parse_formula(e.formula))
+        total[iid] = max((total.get(d, 0) + lags.get(d, 0) for d in catalogue.dependencies(iid)), default=0)
+    return max([LEAD_YEARS, *total.values()])
+
+
 # --------------------------------------------------------------------------- reading
 def read_raw(
     study: dict,
@@ -97,6 +113,7 @@ def read_raw(
     registry: UnitRegistry,
     raw_dir: str | Path,
     log: DropLog,
+    lead: int = LEAD_YEARS,
 ) -> tuple[pd.DataFrame, list[RawFile]]:
     """Read all raw indicators of a study as one tidy table with catalogue ids as indicators."""
     y0, y1 = study["years"]
@@ -129,7 +146,7 @@ def read_raw(
                 for e in entries
             ]
         if source == "mining_licences":
-            options["years"] = list(range(y0 - LEAD_YEARS, y1 + 1))
+            options["years"] = list(range(y0 - lead, y1 + 1))
         reader = get_reader(sources_cfg[source]["reader"])
         df = reader({k: rf.path for k, rf in files.items()}, registry, log, **options)
         used += list(files.values())
@@ -198,7 +215,8 @@ def build_panel(
     y0, y1 = study["years"]
     roles = study_indicators(study)
     order = catalogue.closure(list(roles))
-    tidy, used = read_raw(study, catalogue, sources_cfg, registry, raw_dir, log)
+    lead = lead_years(catalogue, order)
+    tidy, used = read_raw(study, catalogue, sources_cfg, registry, raw_dir, log, lead=lead)
 
     # keep study units; count the rest per source
     outside = ~tidy["unit"].isin(units)
@@ -210,7 +228,7 @@ def build_panel(
     static = tidy[tidy["year"].isna()]
     timed = tidy[tidy["year"].notna()].copy()
     timed["year"] = timed["year"].astype(int)
-    lo = y0 - LEAD_YEARS
+    lo = y0 - lead
     out_of_range = (timed["year"] < lo) | (timed["year"] > y1)
     for src, n in timed[out_of_range].groupby("source").size().items():
         log.add(str(src), "-", f"year outside {lo}-{y1}", int(n))
@@ -323,3 +341,50 @@ def check_study_sources(study: dict, catalogue: Catalogue, sources_cfg: dict) ->
     for source in _raw_entries_by_source(study, catalogue):
         if source != "csv" and source not in sources_cfg:
             raise ConfigError("sources", source, "a source declared in config/sources.yaml")
+
+
+def check_support(study: dict, panel: pd.DataFrame) -> list[str]:
+    """Does the study's period and unit list hold data for what it analyses?
+
+    Errors (:class:`~dlddrivers.errors.ConfigError`, naming the study key and value):
+
+    * an outcome, impact or driver with no observation in the study's years;
+    * a unit with no observation of any outcome or impact, or of some driver, in those years
+      (every model would drop it by listwise deletion, without a word).
+
+    Returns warnings (text) for an outcome, impact or driver observed only in part of the
+    period, naming the years it covers.
+    """
+    name = study.get("name", "?")
+    y0, y1 = study["years"]
+    warnings: list[str] = []
+    targets = list(study.get("outcomes") or []) + list(study.get("impacts") or [])
+    analysed = [("outcome", i) for i in study.get("outcomes") or []] + [
+        ("impact", i) for i in study.get("impacts") or []] + [("driver", i) for i in study.get("drivers") or []]
+    for role, ind in analysed:
+        if ind not in panel.columns:
+            continue
+        obs = panel.loc[panel[ind].notna(), "year"]
+        if obs.empty:
+            raise ConfigError(
+                f"studies.{name}.years", [y0, y1],
+                f"a period in which {role} '{ind}' has observations (it has none in {y0}-{y1} "
+                "for the study's units); change the years or remove the indicator")
+        first, last = int(obs.min()), int(obs.max())
+        if first > y0 or last < y1:
+            warnings.append(f"study {name}: {role} '{ind}' is observed only in {first}-{last} "
+                            f"of the study period {y0}-{y1}")
+    for i, unit in enumerate(study["units"]):
+        rows = panel[panel["unit"] == unit]
+        if targets and not rows[[t for t in targets if t in rows]].notna().any().any():
+            raise ConfigError(
+                f"studies.{name}.units[{i}]", unit,
+                f"a unit with observations of an outcome or impact ({', '.join(targets)}) in "
+                f"{y0}-{y1}; it has none in the raw files")
+        for d in study.get("drivers") or []:
+            if d in rows and not rows[d].notna().any():
+                raise ConfigError(
+                    f"studies.{name}.units[{i}]", unit,
+                    f"a unit with observations of driver '{d}' in {y0}-{y1} (it has none, so "
+                    "every model would drop the unit); remove the unit or the driver")
+    return warnings

@@ -2,7 +2,12 @@
 # Every scenario x seed is one job (spreads over local cores or a SLURM cluster).
 import os
 
-from dlddrivers.validation import load_config as _val_load, scenario_grid, seeds_of
+from dlddrivers.validation import (
+    load_config as _val_load,
+    scenario_grid,
+    scenario_slice,
+    seeds_of,
+)
 
 VAL_CONFIG = os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml")
 VAL_PRESET = os.environ.get("DLD_VALIDATION_PRESET") or None
@@ -41,8 +46,8 @@ rule validate_run:
         mem_mb=2000,
         runtime=30,
     params:
-        config_file=VAL_CONFIG,
-        preset=VAL_PRESET,
+        # the scenario's fields and the method options (not the rest of the grid)
+        slice=lambda w: scenario_slice(VAL, w.scenario),
     script:
         "../scripts/validate_run.py"
 
@@ -88,8 +93,8 @@ rule validate_power:
         mem_mb=1000,
         runtime=10,
     params:
-        config_file=VAL_CONFIG,
-        preset=VAL_PRESET,
+        power=VAL.get("power") or {},
+        base_seed=int(VAL.get("base_seed", 0)),
     script:
         "../scripts/validate_power.py"
 
