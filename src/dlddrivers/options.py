@@ -67,7 +67,7 @@ def default_bounds(key: str, default: Any) -> tuple[float | None, float | None, 
     k = key.lower()
     if isinstance(default, float) and 0 < default < 1 and (
             k in _UNIT_INTERVAL or any(k.endswith("_" + u) or k.startswith(u + "_") for u in _UNIT_INTERVAL)):
-        return 0.0, 1.0, True
+        return 0, 1, True
     if default >= 0 and any(p in k for p in _AT_LEAST_ONE) and isinstance(default, int):
         return 1, None, False
     if default >= 0:
