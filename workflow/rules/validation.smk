@@ -9,7 +9,11 @@ from dlddrivers.validation import (
     seeds_of,
 )
 
-VAL_CONFIG = os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml")
+from dlddrivers.config import resolve_path
+
+VAL_CONFIG = resolve_path(
+    os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml"), ROOT
+)
 VAL_PRESET = os.environ.get("DLD_VALIDATION_PRESET") or None
 VAL = _val_load(VAL_CONFIG, VAL_PRESET)
 VAL_DIR = f"{RESULTS}/validation"
