@@ -270,6 +270,8 @@ def test_cached_file_is_not_fetched_again(server: _State, tmp_path: Path) -> Non
     # a recorded checksum is still verified on the cached copy
     wrong = dataclasses.replace(spec, sha256="0" * 64)
     with pytest.warns(R.ChecksumMismatchWarning, match="demo/file.csv"):
+        R.fetch(wrong, tmp_path, **FAST, on_checksum_mismatch="warn")
+    with pytest.raises(R.ChecksumMismatchError, match="demo/file.csv"):  # the default policy
         R.fetch(wrong, tmp_path, **FAST)
     assert server.hits["/f.csv"] == 1
 

@@ -79,6 +79,27 @@ def check_snapshot(cfg: dict, registry, catalogue, sources) -> None:
                 )
 
 
+def verify_raw_files(cfg: dict, study: dict, catalogue, sources) -> dict[str, str]:
+    """Check every raw file a study reads against its sha256 recorded in ``sources.yaml``
+    before anything is read, in snapshot and online mode alike.
+
+    Policy ``cfg['on_checksum_mismatch']``: ``error`` (default) raises
+    :class:`~dlddrivers.retrieve.ChecksumMismatchError` naming the file, both hashes, the
+    ``sources.yaml`` key and the command that records a new checksum deliberately; ``warn``
+    warns and goes on. Files without a recorded checksum (user CSVs) are not checked.
+    Returns each checked path's sha256.
+    """
+    from .panel import required_files
+    from .retrieve import verify_file
+
+    policy = cfg.get("on_checksum_mismatch") or "error"
+    out: dict[str, str] = {}
+    for f in required_files(study, catalogue, sources, raw_dir(cfg)):
+        if f.sha256 and f.path.is_file():
+            out[str(f.path)] = verify_file(f.path, f.sha256, policy=policy, url=f.url, key=f.record_key)
+    return out
+
+
 def panel_job(cfg: dict, study_name: str, outdir: str | Path) -> dict[str, Path]:
     """Build a study's panel and write panel.csv/.parquet, coverage, dictionary, drops, provenance."""
     from .panel import build_panel, coverage_summary
@@ -86,6 +107,7 @@ def panel_job(cfg: dict, study_name: str, outdir: str | Path) -> dict[str, Path]
 
     registry, catalogue, sources = setup(cfg)
     study = study_config(cfg, study_name)
+    verify_raw_files(cfg, study, catalogue, sources)
     res = build_panel(study, catalogue, sources, registry, raw_dir(cfg))
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)

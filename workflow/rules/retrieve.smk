@@ -16,6 +16,7 @@ if not config.get("snapshot_dir"):
             runtime=30,
         params:
             sources=config["sources"],
-            on_mismatch=config.get("on_checksum_mismatch", "warn"),
+            on_mismatch=config.get("on_checksum_mismatch", "error"),
+            deadline=config.get("download_deadline", 900),
         script:
             "../scripts/retrieve.py"

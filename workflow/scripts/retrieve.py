@@ -11,4 +11,5 @@ specs = resolve(load_sources(snakemake.params.sources), wdi_codes(cfg))  # noqa:
 spec = spec_for_path(specs, snakemake.wildcards.path)  # noqa: F821
 with open(snakemake.log[0], "w") as log:  # noqa: F821
     sys.stderr = log
-    fetch(spec, Path(cfg["raw_dir"]), on_checksum_mismatch=snakemake.params.on_mismatch, progress=log)  # noqa: F821
+    fetch(spec, Path(cfg["raw_dir"]), on_checksum_mismatch=snakemake.params.on_mismatch,  # noqa: F821
+          deadline=float(snakemake.params.deadline), progress=log)  # noqa: F821
