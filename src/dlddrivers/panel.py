@@ -308,7 +308,8 @@ def build_panel(
         if not e.derived:
             continue
         vals, nfill = evaluate(parse_formula(e.formula), wide)
-        wide[iid] = _check_derived(vals, wide, e, catalogue, used, study.get("on_implausible", "error"), log)
+        wide[iid] = _check_derived(vals, wide, e, catalogue, used, study.get("on_implausible", "error"), log,
+                                  study.get("climate_product", "cru"))
         deps = [d for d in catalogue.dependencies(iid) if d in interp.columns]
         interp[iid] = interp[deps].any(axis=1) if deps else False
         observed[iid] = wide[iid].notna() & ~interp[iid]
@@ -327,7 +328,7 @@ def build_panel(
 
 
 def _check_derived(vals: pd.Series, wide: pd.DataFrame, e: Entry, catalogue: Catalogue,
-                   used: list[RawFile], policy: str, log: DropLog) -> pd.Series:
+                   used: list[RawFile], policy: str, log: DropLog, product: str = "cru") -> pd.Series:
     """A derived indicator's values checked against its plausible range after derivation.
 
     An implausible value raises (naming the indicator, formula, inputs and the raw files they
@@ -336,14 +337,15 @@ def _check_derived(vals: pd.Series, wide: pd.DataFrame, e: Entry, catalogue: Cat
     bad = e.implausible(pd.Series(vals, index=wide.index))
     if not bad.any():
         return vals
-    raw = [d for d in catalogue.closure([e.id]) if not catalogue.entries[d].derived]
-    srcs = {catalogue.entries[d].source for d in raw}
-    files = sorted({str(rf.path) for rf in used if rf.source in srcs})
+    raw = [catalogue.entries[d] for d in catalogue.closure([e.id]) if not catalogue.entries[d].derived]
+    files = sorted({_file_of(r.provider_code(product) or r.id,
+                             {rf.key: rf for rf in used if rf.source == r.source})
+                    for r in raw if any(rf.source == r.source for rf in used)})
     rows = wide.loc[bad]
     cells = [f"{u} {int(y)}: {float(v)!r}" for u, y, v in zip(rows["unit"], rows["year"], vals[bad], strict=True)]
     if policy != "drop":
         first = rows.index[0]
-        inputs = ", ".join(f"{d}={wide.loc[first, d]!r}" for d in sorted(catalogue.dependencies(e.id))
+        inputs = ", ".join(f"{d}={float(wide.loc[first, d])!r}" for d in sorted(catalogue.dependencies(e.id))
                            if d in wide.columns)
         raise RawFileError(
             "; ".join(files) or "derived", e.id,

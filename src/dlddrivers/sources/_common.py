@@ -118,7 +118,21 @@ def read_csv(path: Path, *, final_newline: bool = True, **kwargs: Any) -> pd.Dat
                            _line_of(exc)) from exc
     except (ValueError, TypeError) as exc:
         raise RawFileError(path, None, "a readable CSV file", str(exc)[:200]) from exc
-    # a last row cut short parses silently (missing cells become NA): compare its field count
+    if "index_col" not in kwargs and not isinstance(df.index, pd.RangeIndex):
+        # pandas silently turns the extra leading fields of longer rows into an index
+        skip = kwargs.get("skiprows") if isinstance(kwargs.get("skiprows"), int) else 0
+        sep = kwargs.get("sep", ",")
+        rows = csv.reader(io.StringIO(text), delimiter=sep)
+        width, line = None, 0
+        for line, row in enumerate(rows, start=1):
+            if line <= skip or not row:
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) > width:
+                break
+        raise RawFileError(path, None, f"at most {width} fields per row (the header's)",
+                           f"more on line {line}") from None    # a last row cut short parses silently (missing cells become NA): compare its field count
     lines = text.rstrip("\r\n").rsplit("\n", 1)
     if len(lines) == 2 and "\"" not in lines[1] and len(df) > 0:
         nfields = len(next(csv.reader([lines[1]]), []))
@@ -151,7 +165,8 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
-        what = "the JSON text ends early (truncated file)" if exc.pos >= len(text.rstrip()) else exc.msg
+        early = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+        what = f"the JSON text ends early (truncated file?): {exc.msg}" if early else exc.msg
         raise RawFileError(path, None, "valid JSON", f"{what} at line {exc.lineno}, column {exc.colno}") from exc
 
 
