@@ -378,3 +378,22 @@ def test_warn_policy_reads_a_changed_file_with_a_warning(base, snapshot, tmp_pat
     rec_ = next(r for r in prov["raw_files"] if r["path"].endswith(WDI_ARABLE))
     assert rec_["recorded_sha256_matches"] is False
     shutil.rmtree(tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------
+# generated pages
+
+
+def test_html_in_labels_and_descriptions_is_escaped_in_summary_html():
+    from dlddrivers import summary as S
+
+    dic = pd.DataFrame([{"indicator": "x", "role": "driver", "label": "<img src=x onerror=alert(1)>",
+                         "measure": "m", "note": "<script>alert('note')</script> & [click](javascript:alert(2))"}])
+    md = "## Study `s`: <b onclick=alert(3)>desc</b>\n\n" + S.caveats_section(dic)
+    page = S.markdown_to_html(md)
+    body = page.split("<body>", 1)[1]
+    assert "<img src=x" not in body and "<script>" not in body and "<b onclick" not in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body and "&lt;script&gt;" in body
+    assert 'href="javascript' not in body
+    # ordinary markdown still renders
+    assert "<h2>" in body and "<li>" in body and "<code>x</code>" in body
