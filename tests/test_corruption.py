@@ -397,3 +397,31 @@ def test_html_in_labels_and_descriptions_is_escaped_in_summary_html():
     assert 'href="javascript' not in body
     # ordinary markdown still renders
     assert "<h2>" in body and "<li>" in body and "<code>x</code>" in body
+
+
+def _cru_with(snapshot: Path, date: str, iso3: str, value: str) -> bytes:
+    lines = gzip.decompress((snapshot / CRU_PRE).read_bytes()).decode().split("\n")
+    col = lines[0].split(",").index(iso3)
+    i = next(k for k, ln in enumerate(lines) if ln.startswith(date + ","))
+    cells = lines[i].split(",")
+    cells[col] = value
+    lines[i] = ",".join(cells)
+    return gzip.compress("\n".join(lines).encode())
+
+
+def test_monthly_climate_sentinel_is_caught_before_the_annual_sum(base, snapshot, tmp_path, clean):
+    """-999 mm in one month: the annual sum would still look plausible (a few hundred mm)."""
+    raw = mirror(snapshot, tmp_path, CRU_PRE, _cru_with(snapshot, "X200507", "MNG", "-999"))
+    with pytest.raises(RawFileError) as err:
+        build(base, "neasia", raw)
+    msg = str(err.value)
+    assert CRU_PRE in msg and "MNG 2005-07: -999.0" in msg and "cru_pre" in msg
+    res = build(base, "neasia", raw, on_implausible="drop")
+    ref = clean["neasia"].panel
+    cell = (res.panel["unit"] == "MNG") & (res.panel["year"] == 2005)
+    assert res.panel.loc[cell, "precip_annual"].isna().all() and res.panel.loc[cell, "precip_gs"].isna().all()
+    pd.testing.assert_frame_equal(res.panel.loc[~cell], ref.loc[~cell])
+    same = ref.columns.difference(["precip_annual", "precip_gs"])
+    pd.testing.assert_frame_equal(res.panel[same], ref[same])
+    d = res.drops[res.drops["reason"].str.startswith("implausible monthly value")]
+    assert d["rows"].sum() == 1 and "MNG 2005-07: -999.0" in d["detail"].iloc[0]

@@ -142,6 +142,7 @@ def read_raw(
                 {"name": e.id, "code": e.provider_code(product), "months": e.months, "how": e.how}
                 for e in entries
             ]
+            options["on_implausible"] = policy
         if source == "mining_licences":
             options["years"] = list(range(y0 - LEAD_YEARS, y1 + 1))
         reader = get_reader(sources_cfg[source]["reader"])
