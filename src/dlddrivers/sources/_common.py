@@ -68,6 +68,11 @@ def read_text(path: Path, *, final_newline: bool = False) -> str:
     and, when ``final_newline``, for a last line without its line end (a file cut mid-line;
     provider CSVs end every line).
     """
+    return _decoded(path, final_newline)[1]
+
+
+def _decoded(path: Path, final_newline: bool) -> tuple[bytes, str]:
+    """The (decompressed) bytes of a raw file and their checked text (see :func:`read_text`)."""
     data = read_bytes(path)
     try:
         text = data.decode("utf-8")
@@ -85,7 +90,7 @@ def read_text(path: Path, *, final_newline: bool = False) -> str:
         line = text.count("\n") + 1
         raise RawFileError(path, None, "a last line that ends with a line break (file complete)",
                            f"line {line} ends mid-line: {last[-60:]!r} (truncated file?)")
-    return text
+    return data, text
 
 
 def _line_of(exc: Exception) -> str:
@@ -108,9 +113,10 @@ def read_csv(path: Path, *, final_newline: bool = True, **kwargs: Any) -> pd.Dat
     import csv
     import io
 
-    text = read_text(path, final_newline=final_newline)
+    data, text = _decoded(path, final_newline)
     try:
-        df = pd.read_csv(io.StringIO(text), **kwargs)
+        # parse the checked bytes (pandas' C reader decodes them faster than it reads a str)
+        df = pd.read_csv(io.BytesIO(data), **{"encoding": "utf-8-sig", **kwargs})
     except pd.errors.EmptyDataError as exc:
         raise RawFileError(path, None, "a CSV file with a header row", str(exc)[:200]) from exc
     except pd.errors.ParserError as exc:
@@ -206,8 +212,15 @@ def numeric(values: pd.Series, path: Path, field: str) -> pd.Series:
     out = pd.to_numeric(values, errors="coerce")
     bad = out.isna() & values.notna() & (values.astype(str).str.strip() != "")
     if bad.any():
-        raise RawFileError(path, field, "a number", values[bad].iloc[0])
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise RawFileError(path, field, f"a number{_row(values, i)}", values[bad].iloc[0])
     return out.astype(float)
+
+
+def _row(values: pd.Series, i: int) -> str:
+    """' (data row N)' for position ``i`` of ``values`` (its index is the row order of the file)."""
+    idx = values.index[i]
+    return f" (data row {int(idx) + 1})" if isinstance(idx, (int, np.integer)) else ""
 
 
 def read_text_table(path: Path, columns: Iterable[str]) -> pd.DataFrame:
@@ -245,7 +258,8 @@ def years(values: pd.Series, path: Path, field: str) -> pd.Series:
     out = numeric(values, path, field)
     bad = out.isna() | (out != out.round())
     if bad.any():
-        raise RawFileError(path, field, "an integer year", values[bad].iloc[0])
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise RawFileError(path, field, f"an integer year{_row(values, i)}", values[bad].iloc[0])
     return out.astype("Int64")
 
 
