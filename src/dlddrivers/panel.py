@@ -221,7 +221,7 @@ def check_plausible(df: pd.DataFrame, entry: Entry, file: str, policy: str, log:
             + (f" ({len(rows)} implausible values: {'; '.join(cells[:5])})" if len(rows) > 1 else ""),
         )
     log.add(str(rows["source"].iloc[0]) if "source" in rows else entry.id, file,
-            f"{IMPLAUSIBLE}: {entry.id} {entry.valid_range_text()}", len(rows), "; ".join(cells[:30]))
+            f"{IMPLAUSIBLE}: {entry.id} {entry.valid_range_text()}", len(rows), "; ".join(cells[:30]) + (f"; ... ({len(cells) - 30} more)" if len(cells) > 30 else ""))
     return df.loc[~bad]
 
 
@@ -357,7 +357,7 @@ def _check_derived(vals: pd.Series, wide: pd.DataFrame, e: Entry, catalogue: Cat
             + (f" ({len(rows)} implausible values: {'; '.join(cells[:5])})" if len(rows) > 1 else ""),
         )
     log.add("derived", "; ".join(Path(f).name for f in files) or "-",
-            f"{IMPLAUSIBLE}: {e.id} {e.valid_range_text()}", len(rows), "; ".join(cells[:30]))
+            f"{IMPLAUSIBLE}: {e.id} {e.valid_range_text()}", len(rows), "; ".join(cells[:30]) + (f"; ... ({len(cells) - 30} more)" if len(cells) > 30 else ""))
     out = pd.Series(vals, index=wide.index).copy()
     out[bad] = np.nan
     return out

@@ -89,7 +89,7 @@ def check_monthly(out: pd.DataFrame, code: str, path: Path, log: DropLog, policy
         raise RawFileError(path, code, f"monthly values in [{lo:g}, {hi:g}] {INDICATORS[code]} and no "
                            f"sentinel {list(SENTINELS)} (or on_implausible: drop)",
                            f"{len(rows)} implausible: " + "; ".join(cells[:5]))
-    log.add(SOURCE, path, f"{IMPLAUSIBLE_REASON}: {code} [{lo:g}, {hi:g}]", len(rows), "; ".join(cells[:30]))
+    log.add(SOURCE, path, f"{IMPLAUSIBLE_REASON}: {code} [{lo:g}, {hi:g}]", len(rows), "; ".join(cells[:30]) + (f"; ... ({len(cells) - 30} more)" if len(cells) > 30 else ""))
     out = out.copy()
     out.loc[bad, "value"] = float("nan")
     return out
