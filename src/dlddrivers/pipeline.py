@@ -134,6 +134,7 @@ def check_data_support(cfg: dict, study_name: str, registry: UnitRegistry, catal
     if marker is not None and marker.exists():
         warnings = json.loads(marker.read_text())["warnings"]
     else:
+        verify_raw_files(study, catalogue, sources, raw_dir(cfg), cfg.get("on_checksum_mismatch") or "error")
         res = build_panel(study, catalogue, sources, registry, raw_dir(cfg))
         warnings = check_support(study, res.panel)
         if marker is not None:
@@ -177,6 +178,27 @@ def check_snapshot(cfg: dict, registry, catalogue, sources) -> None:
                 )
 
 
+def verify_raw_files(study: dict, catalogue, sources, raw_root: str | Path,
+                     policy: str = "error") -> dict[str, str]:
+    """Check every raw file a study reads against its sha256 recorded in ``sources.yaml``
+    before anything is read, in snapshot and online mode alike.
+
+    Policy ``on_checksum_mismatch``: ``error`` (default) raises
+    :class:`~dlddrivers.retrieve.ChecksumMismatchError` naming the file, both hashes, the
+    ``sources.yaml`` key and the command that records a new checksum deliberately; ``warn``
+    warns and goes on. Files without a recorded checksum (user CSVs) are not checked.
+    Returns each checked path's sha256.
+    """
+    from .panel import required_files
+    from .retrieve import verify_file
+
+    out: dict[str, str] = {}
+    for f in required_files(study, catalogue, sources, Path(raw_root)):
+        if f.sha256 and f.path.is_file():
+            out[str(f.path)] = verify_file(f.path, f.sha256, policy=policy, url=f.url, key=f.record_key)
+    return out
+
+
 # --------------------------------------------------------------------------- config slices
 def canonical(obj):
     """A JSON-equal copy with mapping keys sorted (stable Snakemake params: key order in a YAML
@@ -206,6 +228,7 @@ def panel_slice(cfg: dict, study_name: str, registry: UnitRegistry, catalogue: C
         "indicators": indicators,
         "registry": units_raw,
         "sources": {s: sources[s] for s in used_sources},
+        "on_checksum_mismatch": cfg.get("on_checksum_mismatch") or "error",
     })
 
 
@@ -241,6 +264,8 @@ def panel_job(slice_: dict, raw_root: str | Path, outdir: str | Path) -> dict[st
     registry = UnitRegistry.from_dict(slice_["registry"], "config slice of the unit registry")
     catalogue = Catalogue.from_dict({"indicators": slice_["indicators"]}, slice_["sources"],
                                     "config slice of the catalogue")
+    verify_raw_files(study, catalogue, slice_["sources"], raw_root,
+                     slice_.get("on_checksum_mismatch") or "error")
     res = build_panel(study, catalogue, slice_["sources"], registry, Path(raw_root))
     warnings = check_support(study, res.panel)
     out = Path(outdir)
