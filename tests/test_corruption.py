@@ -21,8 +21,8 @@ import pytest
 from dlddrivers.config import load_config, study_config
 from dlddrivers.errors import ConfigError, RawFileError
 from dlddrivers.panel import build_panel
-from dlddrivers.pipeline import panel_slice, raw_dir, setup
 from dlddrivers.pipeline import panel_job as _panel_job
+from dlddrivers.pipeline import panel_slice, raw_dir, setup
 from dlddrivers.pipeline import verify_raw_files as _verify_raw_files
 from dlddrivers.retrieve import ChecksumMismatchError, ChecksumMismatchWarning
 from dlddrivers.sources import DropLog
