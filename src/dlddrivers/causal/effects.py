@@ -221,16 +221,30 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
          {"noise": options["bootstrap_noise"],
           "required_variables": list(ie.get_adjustment_set()) or False}),
     ]
+    engine = options.get("refuter_engine", "arrays")
+    if engine not in ("arrays", "dowhy"):
+        raise ValueError(f"methods.causal.refuter_engine: {engine!r}; expected 'arrays' or 'dowhy'")
+    adjust = list(ie.get_adjustment_set())
     for k, (name, func, kw) in enumerate(calls):
         rs = seed + 1000 * (k + 1)
-        with quiet_and_seeded(rs):
-            # a RandomState object, not the int: DoWhy's data-subset and bootstrap refuters
-            # reseed every simulation with an int random_state, so all simulations would draw
-            # the same subset/resample (a one-point "distribution", p = 0)
-            ref = func(data, ie, ce, num_simulations=nsim, random_state=np.random.RandomState(rs),
-                       n_jobs=1, **kw)
-        new = float(np.ravel(ref.new_effect)[0])
-        p = float(ref.refutation_result["p_value"]) if ref.refutation_result else np.nan
+        if engine == "arrays":
+            # the same draws and arithmetic as DoWhy's refuter, as array algebra (equal to
+            # the last bit; dlddrivers.causal.fastrefute)
+            from dlddrivers.causal.fastrefute import refute
+
+            new, p = refute(name, data, treatment, outcome, adjust, float(ce.value), nsim, rs,
+                            subset_fraction=float(options["subset_fraction"]),
+                            noise=float(options["bootstrap_noise"]))
+        else:
+            with quiet_and_seeded(rs):
+                # a RandomState object, not the int: DoWhy's data-subset and bootstrap
+                # refuters reseed every simulation with an int random_state, so all
+                # simulations would draw the same subset/resample (a one-point
+                # "distribution", p = 0)
+                ref = func(data, ie, ce, num_simulations=nsim,
+                           random_state=np.random.RandomState(rs), n_jobs=1, **kw)
+            new = float(np.ravel(ref.new_effect)[0])
+            p = float(ref.refutation_result["p_value"]) if ref.refutation_result else np.nan
         if name == "placebo_treatment":
             ratio, pmin = rules["placebo_max_ratio"], rules["placebo_min_p"]
             passed = abs(new) < ratio * abs(est["effect"]) or p > pmin
