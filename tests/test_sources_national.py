@@ -107,7 +107,8 @@ CLIMATE_SPECS = [
 
 @pytest.fixture(scope="module")
 def read_all(snapshot_dir, registry, sources_cfg):
-    """Every national reader on the snapshot: {source: (frame, log, seconds)}."""
+    """Every national reader on the snapshot: {source: (frame, log, seconds)} (the seconds are
+    informative only: speed is measured by `make bench`, never asserted in a test)."""
     out = {}
     for src in NATIONAL:
         assert sources_cfg[src]["reader"] == src
@@ -139,11 +140,6 @@ def test_contract_and_indicators(read_all, src):
         pairs = df[["indicator", "measure"]].drop_duplicates()
         for ind, meas in zip(pairs["indicator"], pairs["measure"], strict=True):
             assert meas == mod.INDICATORS[ind], (ind, meas)
-
-
-def test_all_readers_fast(read_all):
-    total = sum(t for _, _, t in read_all.values())
-    assert total < 2.0, {k: round(t, 3) for k, (_, _, t) in read_all.items()}
 
 
 # --------------------------------------------------------------------------- WDI
