@@ -11,7 +11,7 @@ QUIET ?= --quiet rules host
 CONFIGFILE ?=
 CONFIGARG := $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
 
-.PHONY: install run test report lint clean check-repro
+.PHONY: install run test report lint clean check-repro bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,12 @@ run: install
 # under results/ must be byte-identical (timings live in run.json and benchmarks/, not CSVs).
 check-repro: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m dlddrivers.repro --snapshot $(abspath $(SNAPSHOT))
+
+# Speed (issue 16): the default run cold, each rule, the no-op, start-up, LMG vs pingouin;
+# writes benchmarks/results.json and benchmarks/RESULTS.md (quoted by the README).
+bench: install
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run.py --snapshot $(abspath $(SNAPSHOT)) --cores 2
 
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest

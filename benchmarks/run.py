@@ -1,0 +1,260 @@
+"""Benchmarks of the whole workflow (issue 16): ``make bench`` or ``python benchmarks/run.py``.
+
+Times, on this machine, and writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md``
+(the README quotes the latter):
+
+* the default target (three studies, validation included) from a fresh export of the
+  committed tree (cold: no ``.snakemake``, no results), wall seconds on ``--cores`` cores;
+* every job of that run from Snakemake's own ``benchmark:`` files, summed per rule (serial
+  seconds) and the slowest job per rule;
+* a no-op dry run (``snakemake -n`` when everything is built), best of three;
+* the Snakefile's start-up work outside Snakemake (imports, config validation, registry,
+  catalogue, graphs, cached data-support checks), best of three, and the heaviest imports from
+  ``python -X importtime``;
+* the LMG of 12 predictors with 1,000 unit-block bootstrap draws, and one LMG fit against
+  pingouin's ``linear_regression(relimp=True)`` on the same (two-way demeaned) data, in the
+  same run, with the ratio and the largest share difference (pingouin is optional: without it
+  the comparison is reported as skipped).
+
+Timings depend on the load of the machine (other users share it): the load average before and
+after each measurement is recorded next to it. Nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def export_tree(dest: Path) -> None:
+    """The committed tree (HEAD) exported into ``dest`` (a fresh clone's content)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def snakemake(work: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(work / "src")}
+    t0 = time.perf_counter()
+    r = subprocess.run([str(BIN / "snakemake"), *args], cwd=work, env=env, capture_output=True,
+                       text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(f"snakemake {' '.join(args)} failed in {work}:\n{r.stderr[-3000:]}")
+    return dt, r
+
+
+def job_table(results: Path) -> pd.DataFrame:
+    """One row per job from Snakemake's benchmark files: rule, wildcards, seconds."""
+    rows = []
+    for f in sorted((results / "benchmarks").rglob("*.tsv")):
+        rel = f.relative_to(results / "benchmarks")
+        s = float(pd.read_csv(f, sep="\t")["s"].iloc[0])
+        group = rel.parts[0] if len(rel.parts) > 1 else ""
+        rule = rel.stem
+        if group == "validation" and rule not in ("summary", "power", "plot"):
+            rule = "validate_run"  # one file per scenario (x seed) or batch
+        elif group == "validation":
+            rule = f"validate_{rule}"
+        rows.append({"group": group, "rule": rule, "job": str(rel), "seconds": s})
+    return pd.DataFrame(rows)
+
+
+def startup(work: Path, snapshot: str) -> dict:
+    """Seconds of the Snakefile's own work (imports + setup) in a fresh interpreter."""
+    code = (
+        "import time; t0 = time.perf_counter()\n"
+        "from dlddrivers.config import load_config\n"
+        "from dlddrivers.pipeline import setup\n"
+        "cfg = load_config('config/config.yaml')\n"
+        f"cfg['snapshot_dir'] = {snapshot!r}\n"
+        "t1 = time.perf_counter()\n"
+        "setup(cfg, config_files=['config/config.yaml'], root='.', check_data=True,\n"
+        "      cache_dir='.snakemake/dlddrivers')\n"
+        "import dlddrivers.validation\n"
+        "t2 = time.perf_counter()\n"
+        "print(t1 - t0, t2 - t1)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(work / "src")}
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
+                           text=True, check=True)
+        wall = time.perf_counter() - t0
+        imp, setup_s = (float(v) for v in r.stdout.split())
+        if best is None or wall < best["process_seconds"]:
+            best = {"process_seconds": wall, "import_seconds": imp, "setup_seconds": setup_s}
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                        "import dlddrivers.pipeline, dlddrivers.validation, dlddrivers.config"],
+                       cwd=work, env=env, capture_output=True, text=True, check=True)
+    heavy = []
+    for line in r.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[1].isdigit() and parts[2] and not parts[2].startswith(" "):
+            heavy.append((int(parts[1]) / 1e6, parts[2]))
+    heavy = sorted(heavy, reverse=True)[:8]
+    best["top_imports_cumulative_seconds"] = {name: round(s, 3) for s, name in heavy}
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in best.items()}
+
+
+def lmg_vs_pingouin(p: int = 12, n_units: int = 21, n_years: int = 30, draws: int = 1000) -> dict:
+    """Our LMG (12 predictors, 1000 draws) and one fit vs pingouin's relimp on the same data."""
+    from dlddrivers.methods.relative_importance import _transform, compute, lmg
+
+    rng = np.random.default_rng(1)
+    units = [f"U{i:02d}" for i in range(n_units)]
+    years = np.arange(1991, 1991 + n_years)
+    df = pd.MultiIndex.from_product([units, years], names=["unit", "year"]).to_frame(index=False)
+    X = rng.normal(size=(len(df), p))
+    names = [f"x{j}" for j in range(p)]
+    for j in range(p):
+        df[names[j]] = X[:, j]
+    df["y"] = X @ rng.normal(size=p) + rng.normal(size=len(df))
+    domains = ["climate"] * 4 + ["grazing", "agriculture", "mining", "land_use", "population"] * 3
+    dictionary = pd.DataFrame({"indicator": ["y", *names], "role": ["outcome"] + ["driver"] * p,
+                               "domain": ["outcome", *domains[:p]]})
+    study = {"name": "bench", "outcomes": ["y"], "drivers": names, "seed": 1}
+    t0 = time.perf_counter()
+    compute(df, dictionary, study, {"bootstrap_draws": draws})
+    ours_draws = time.perf_counter() - t0
+    # the same (two-way demeaned) data for both one-fit timings
+    unit = pd.factorize(df["unit"])[0]
+    year = pd.factorize(df["year"])[0]
+    Z = _transform(df[["y", *names]].to_numpy(float), unit, year, True)
+    reps = 20
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        shares, r2 = lmg(Z[:, 1:], Z[:, 0])
+    ours_one = (time.perf_counter() - t0) / reps
+    out = {"p": p, "n_units": n_units, "n_years": n_years, "draws": draws,
+           "ours_seconds_with_draws": round(ours_draws, 3), "ours_seconds_one_fit": ours_one}
+    try:
+        import pingouin as pg
+    except ImportError:
+        out["pingouin"] = "skipped: pingouin not installed (pip install pingouin)"
+        return out
+    Xd = pd.DataFrame(Z[:, 1:], columns=names)
+    t0 = time.perf_counter()
+    res = pg.linear_regression(Xd, Z[:, 0], relimp=True)
+    pg_one = time.perf_counter() - t0
+    pg_shares = res.set_index("names").loc[names, "relimp"].to_numpy()
+    ours = np.asarray(shares, dtype=float)
+    # both as absolute R2 parts (pingouin's relimp sums to R2)
+    if abs(ours.sum() - 1) < 1e-9:
+        ours = ours * r2
+    out.update({"pingouin_version": pg.__version__, "pingouin_seconds_one_fit": round(pg_one, 4),
+                "ratio_pingouin_over_ours_one_fit": round(pg_one / ours_one, 1),
+                "pingouin_seconds_for_1001_fits_estimated": round(pg_one * (draws + 1), 1),
+                "max_abs_share_difference": float(np.max(np.abs(pg_shares - ours)))})
+    out["ours_seconds_one_fit"] = round(ours_one, 5)
+    return out
+
+
+def write_markdown(res: dict, path: Path) -> None:
+    d = res["default_run"]
+    lines = [
+        "# Benchmark results (`make bench`, benchmarks/run.py)",
+        "",
+        f"Measured {res['when']} on {res['machine']} with {res['cores']} cores; load average "
+        "(1 min) before/after each measurement in brackets: other users share this machine, "
+        "so read these as upper bounds.",
+        "",
+        "| measurement | seconds | load |",
+        "|---|---|---|",
+        f"| default target, cold, {res['cores']} cores (three studies + validation), wall | "
+        f"{d['wall_seconds']:.1f} | {d['load_before']} / {d['load_after']} |",
+        f"| same run, serial job time (sum of all jobs' benchmark files) | "
+        f"{d['serial_seconds']:.1f} | |",
+        f"| no-op dry run (`snakemake -n`, everything built), best of 3 | "
+        f"{res['noop']['best_seconds']:.2f} | {res['noop']['load']} |",
+        f"| Snakefile start-up work (imports + config checks, cached data support), best of 3 "
+        f"| {res['startup']['process_seconds']:.2f} (imports {res['startup']['import_seconds']:.2f}, "
+        f"setup {res['startup']['setup_seconds']:.2f}) | {res['startup_load']} |",
+    ]
+    lm = res["lmg"]
+    lines.append(f"| LMG, {lm['p']} predictors, {lm['n_units']}x{lm['n_years']} panel, "
+                 f"{lm['draws']} bootstrap draws | {lm['ours_seconds_with_draws']:.2f} | "
+                 f"{res['lmg_load']} |")
+    if "pingouin_seconds_one_fit" in lm:
+        lines.append(f"| one LMG fit: ours / pingouin {lm['pingouin_version']} `relimp` "
+                     f"(ratio {lm['ratio_pingouin_over_ours_one_fit']}x; largest share "
+                     f"difference {lm['max_abs_share_difference']:.1e}) | "
+                     f"{lm['ours_seconds_one_fit']:.4f} / {lm['pingouin_seconds_one_fit']:.3f} | |")
+    else:
+        lines.append(f"| pingouin comparison | {lm['pingouin']} | |")
+    lines += ["", "Per rule (serial seconds summed over its jobs; slowest job):", "",
+              "| rule | jobs | serial s | slowest job s |", "|---|---|---|---|"]
+    for r in res["per_rule"]:
+        lines.append(f"| {r['rule']} | {r['jobs']} | {r['seconds']:.1f} | {r['max']:.1f} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--snapshot", default=str((ROOT / ".." / "shared" / "data" / "raw").resolve()))
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks"))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary run folder")
+    a = ap.parse_args(argv)
+    res: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+                 "cores": a.cores}
+    work = Path(tempfile.mkdtemp(prefix="dld-bench-"))
+    try:
+        export_tree(work)
+        snap = str(Path(a.snapshot).resolve())
+        l0 = load()
+        wall, _ = snakemake(work, "--cores", str(a.cores), "--quiet", "rules", "host",
+                            "--config", f"snapshot_dir={snap}")
+        jobs = job_table(work / "results")
+        res["default_run"] = {"wall_seconds": round(wall, 1), "load_before": l0,
+                              "load_after": load(),
+                              "serial_seconds": round(float(jobs["seconds"].sum()), 1)}
+        per = (jobs.groupby("rule")["seconds"].agg(["count", "sum", "max"])
+               .sort_values("sum", ascending=False).reset_index())
+        res["per_rule"] = [{"rule": r.rule, "jobs": int(r["count"]), "seconds": round(r["sum"], 2),
+                            "max": round(r["max"], 2)} for _, r in per.iterrows()]
+        res["jobs"] = jobs.to_dict(orient="records")
+        noop = []
+        for _ in range(3):
+            dt, r = snakemake(work, "-n", "--quiet", "--config", f"snapshot_dir={snap}")
+            noop.append(dt)
+        res["noop"] = {"best_seconds": round(min(noop), 3), "all": [round(x, 3) for x in noop],
+                       "load": load()}
+        res["startup"] = startup(work, snap)
+        res["startup_load"] = load()
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    res["lmg_load"] = load()
+    res["lmg"] = lmg_vs_pingouin()
+    out = Path(a.out)
+    (out / "results.json").write_text(json.dumps(res, indent=2, default=str))
+    write_markdown(res, out / "RESULTS.md")
+    print((out / "RESULTS.md").read_text())
+    return res
+
+
+if __name__ == "__main__":
+    main()
