@@ -171,6 +171,38 @@ def test_default_grid_config():
         V.scenario_by_name(cfg, "nope")
 
 
+def test_batches_hold_every_run_once_with_balanced_cost():
+    cfg = V.load_config("config/validation.yaml")
+    batches = V.batches_of(cfg)
+    runs = [(sc.name, seed) for sc in V.scenario_grid(cfg) for seed in V.seeds_of(cfg)]
+    flat = [r for b in batches for r in b]
+    assert sorted(flat) == sorted(runs) and len(flat) == len(set(flat))
+    assert len(batches) == cfg["batches"]
+    cost = {sc.name: sc.n_units * sc.n_years for sc in V.scenario_grid(cfg)}
+    loads = [sum(cost[n] for n, _ in b) for b in batches]
+    # longest-processing-time rule: no batch exceeds another by more than the largest run
+    assert max(loads) - min(loads) <= max(cost.values())
+    assert V.batches_of(cfg) == batches  # deterministic
+    many = V.batches_of({**cfg, "seeds": 5, "batches": 3})
+    assert sum(len(b) for b in many) == 5 * len(runs) and len(many) == 3
+
+
+def test_a_batch_job_writes_what_single_runs_write(tmp_path):
+    """Batching changes how many processes run, not one byte of the run tables."""
+    cfg = {**V.load_config("config/validation.yaml", "smoke"), "seeds": 2, "batches": 1,
+           "methods": {**FAST, "attribution": {"bootstrap_draws": 9},
+                       "causal": {"refuter_simulations": 3, "sensitivity_strengths": [0.5]}}}
+    (batch,) = V.batches_of(cfg)
+    outs = [str(tmp_path / "batch" / f"{n}_{s}.csv") for n, s in batch]
+    V.run_batch_job(V.batch_slice(cfg, batch), outs)
+    for (name, seed), out in zip(batch, outs, strict=True):
+        single = tmp_path / "single" / f"{name}_{seed}.csv"
+        V.run_slice_job(V.scenario_slice(cfg, name), seed, str(single))
+        assert single.read_bytes() == open(out, "rb").read(), (name, seed)
+    with pytest.raises(ValueError, match="2 output files"):
+        V.run_batch_job(V.batch_slice(cfg, batch), outs[:2] if len(outs) > 2 else outs[:1] * 2)
+
+
 # --------------------------------------------------------------------------- power
 def test_vectorised_mann_kendall_matches_pymannkendall():
     import pymannkendall as pmk

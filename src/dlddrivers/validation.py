@@ -579,6 +579,49 @@ def run_slice_job(slice_: Mapping, seed: int, out: str) -> pd.DataFrame:
     return df
 
 
+def batches_of(cfg: Mapping) -> list[list[tuple[str, int]]]:
+    """Every (scenario, seed) run of the validation config split into ``cfg["batches"]``
+    batches (default 4) of about equal cost, so a few jobs pay the interpreter start-up and
+    imports once each instead of once per run.
+
+    Cost is taken as ``n_units * n_years`` (the methods' work grows with the panel's size);
+    runs go, largest first (ties by name and seed), to the batch with the least cost so far
+    (longest-processing-time rule), and each batch keeps the grid's order. Deterministic: the
+    same config gives the same batches. Empty batches are dropped.
+    """
+    runs = [(sc, seed) for sc in scenario_grid(cfg) for seed in seeds_of(cfg)]
+    n = max(1, int(cfg.get("batches", 4)))
+    order = {(sc.name, seed): i for i, (sc, seed) in enumerate(runs)}
+    loads = [0] * n
+    members: list[list[tuple[str, int]]] = [[] for _ in range(n)]
+    for sc, seed in sorted(runs, key=lambda r: (-r[0].n_units * r[0].n_years, r[0].name, r[1])):
+        b = min(range(n), key=lambda i: (loads[i], i))
+        loads[b] += sc.n_units * sc.n_years
+        members[b].append((sc.name, seed))
+    return [sorted(m, key=order.__getitem__) for m in members if m]
+
+
+def batch_slice(cfg: Mapping, runs: Sequence[tuple[str, int]]) -> dict:
+    """What one batch job depends on (its Snakemake ``params``): each run's scenario fields and
+    seed, and the method options."""
+    from dataclasses import asdict
+
+    return {"runs": [{"scenario": asdict(scenario_by_name(cfg, name)), "seed": int(seed)}
+                     for name, seed in runs],
+            "methods": method_options(cfg)}
+
+
+def run_batch_job(slice_: Mapping, outs: Sequence[str]) -> None:
+    """One batch job (:func:`batch_slice`): every run in turn, each written to its own CSV
+    (``outs`` in the slice's order), exactly as :func:`run_slice_job` writes it."""
+    runs = list(slice_["runs"])
+    if len(runs) != len(outs):
+        raise ValueError(f"validation batch: {len(runs)} runs but {len(outs)} output files")
+    for run, out in zip(runs, outs, strict=True):
+        run_slice_job({"scenario": run["scenario"], "methods": slice_["methods"]},
+                      int(run["seed"]), out)
+
+
 def summary_job(run_files: Sequence[str], outdir: str) -> dict[str, str]:
     """Gather run CSVs into ``recovery.csv``, ``summary.csv``, ``by_units.csv``,
     ``by_years.csv`` and ``expected_error.csv`` in ``outdir``."""

@@ -1,11 +1,12 @@
 # Ground-truth validation (issue 6): its own target, `snakemake validate --cores all`.
-# Every scenario x seed is one job (spreads over local cores or a SLURM cluster).
+# Scenario x seed runs are batched into a few jobs (spread over local cores or a cluster).
 import os
 
 from dlddrivers.validation import (
+    batch_slice,
+    batches_of,
     load_config as _val_load,
     scenario_grid,
-    scenario_slice,
     seeds_of,
 )
 
@@ -19,6 +20,7 @@ VAL = _val_load(VAL_CONFIG, VAL_PRESET)
 VAL_DIR = f"{RESULTS}/validation"
 VAL_SCENARIOS = [s.name for s in scenario_grid(VAL)]
 VAL_SEEDS = seeds_of(VAL)
+VAL_BATCHES = batches_of(VAL)
 
 
 wildcard_constraints:
@@ -36,24 +38,31 @@ rule validate:
         f"{VAL_DIR}/power.png",
 
 
-rule validate_run:
-    output:
-        f"{VAL_DIR}/runs/{{scenario}}/{{seed}}.csv",
-    log:
-        f"{RESULTS}/logs/validation/{{scenario}}_{{seed}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/validation/{{scenario}}_{{seed}}.tsv"
-    conda:
-        "../envs/dlddrivers.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    params:
-        # the scenario's fields and the method options (not the rest of the grid)
-        slice=lambda w: scenario_slice(VAL, w.scenario),
-    script:
-        "../scripts/validate_run.py"
+# The runs (scenario x seed) are batched into a few jobs (`batches:` in the validation
+# config, default 4) so that interpreter start-up and imports are paid once per batch; each
+# run still writes its own CSV. A change to one scenario reruns its batch.
+for _i, _runs in enumerate(VAL_BATCHES):
+
+    rule:
+        name:
+            f"validate_batch_{_i}"
+        output:
+            [f"{VAL_DIR}/runs/{sc}/{seed}.csv" for sc, seed in _runs],
+        log:
+            f"{RESULTS}/logs/validation/batch_{_i}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/validation/batch_{_i}.tsv"
+        conda:
+            "../envs/dlddrivers.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            # the batch's scenarios, seeds and the method options (not the rest of the grid)
+            slice=batch_slice(VAL, _runs),
+        script:
+            "../scripts/validate_batch.py"
 
 
 rule validate_summary:

@@ -1,0 +1,11 @@
+"""Thin adapter: a batch of validation runs from its slice (dlddrivers.validation.run_batch_job)."""
+
+import logging
+import warnings
+
+from dlddrivers.validation import run_batch_job
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+logging.captureWarnings(True)
+warnings.simplefilter("ignore")
+run_batch_job(snakemake.params.slice, list(snakemake.output))  # noqa: F821
