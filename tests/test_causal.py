@@ -286,7 +286,7 @@ def test_array_refuters_equal_dowhy_refuters_bit_for_bit(graph_kind):
     rows = {}
     for engine in ("arrays", "dowhy"):
         opts = _opts(refuter_engine=engine, refuter_simulations=100, bootstrap_noise=0.1,
-                     sensitivity_strengths=[0.5])
+                     sensitivity_strengths=[0.05, 0.1, 0.2, 0.5, 1.0, 2.0])
         rows[engine] = estimate_pair(panel, g, "press", "y", opts, seed=21)
     (row_a, refs_a), (row_d, refs_d) = rows["arrays"], rows["dowhy"]
     assert row_a == row_d or pd.Series(row_a).equals(pd.Series(row_d))
@@ -297,6 +297,8 @@ def test_array_refuters_equal_dowhy_refuters_bit_for_bit(graph_kind):
         assert a["refuter_p_value"] == d["refuter_p_value"] or (
             np.isnan(a["refuter_p_value"]) and np.isnan(d["refuter_p_value"])), a["refuter"]
         assert a["passed"] == d["passed"]
+        assert a["erasing_strength"] == d["erasing_strength"] or (
+            np.isnan(a["erasing_strength"]) and np.isnan(d["erasing_strength"]))
     # and it is not trivially equal: the refuters do move the effect
     by = {r["refuter"]: r["new_effect"] for r in refs_a}
     assert by["data_subset"] != row_a["effect"] and by["bootstrap"] != row_a["effect"]

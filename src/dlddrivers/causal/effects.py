@@ -151,7 +151,8 @@ def _within_ci(new: float, est: dict) -> bool:
 
 
 def sensitivity_scan(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome: str,
-                     strengths: list[float], seed: int) -> list[tuple[float, float]]:
+                     strengths: list[float], seed: int,
+                     engine: str = "dowhy") -> list[tuple[float, float]]:
     """Run DoWhy ``add_unobserved_common_cause`` (direct simulation, linear effects on both
     treatment and outcome) at increasing strengths ``s``.
 
@@ -167,13 +168,20 @@ def sensitivity_scan(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outc
     sign = 1.0 if est["effect"] >= 0 else -1.0
     half = (est["ci_high"] - est["ci_low"]) / 2
     out: list[tuple[float, float]] = []
+    adjust = list(ie.get_adjustment_set())
     for i, s in enumerate(strengths):
-        with quiet_and_seeded(seed + i):
-            ref = sensitivity_simulation(
-                data, ie, ce, [treatment], [outcome], kappa_t=float(s * sd_t),
-                kappa_y=float(sign * s * sd_y), confounders_effect_on_treatment="linear",
-                confounders_effect_on_outcome="linear")
-        new = float(np.ravel(ref.new_effect)[0])
+        if engine == "arrays":
+            from dlddrivers.causal.fastrefute import sensitivity_effect
+
+            new = float(sensitivity_effect(data, treatment, outcome, adjust, float(s * sd_t),
+                                           float(sign * s * sd_y), seed + i))
+        else:
+            with quiet_and_seeded(seed + i):
+                ref = sensitivity_simulation(
+                    data, ie, ce, [treatment], [outcome], kappa_t=float(s * sd_t),
+                    kappa_y=float(sign * s * sd_y), confounders_effect_on_treatment="linear",
+                    confounders_effect_on_outcome="linear")
+            new = float(np.ravel(ref.new_effect)[0])
         out.append((float(s), new))
         if _erased(est["effect"], new, half):
             break
@@ -256,7 +264,8 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
                      "passed": bool(passed), "rule": rule, "n_simulations": nsim,
                      "random_state": rs, "erasing_strength": np.nan})
     strengths = [float(s) for s in options["sensitivity_strengths"]]
-    scan = sensitivity_scan(data, ie, ce, est, treatment, outcome, strengths, seed + 9000)
+    scan = sensitivity_scan(data, ie, ce, est, treatment, outcome, strengths, seed + 9000,
+                            engine=engine)
     s_star = erasing_strength(scan, est)
     smin = rules["sensitivity_min_strength"]
     at_min = [new for s, new in scan if s <= smin + 1e-12]

@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-#: Refuters computed here (the unobserved-common-cause scan stays with DoWhy).
+#: Refit refuters computed here (the unobserved-common-cause scan: :func:`sensitivity_effect`).
 FAST_REFUTERS = ("placebo_treatment", "random_common_cause", "data_subset", "bootstrap")
 
 
@@ -124,6 +124,22 @@ def simulate(name: str, data: pd.DataFrame, treatment: str, outcome: str, adjust
     return out
 
 
+def sensitivity_effect(data: pd.DataFrame, treatment: str, outcome: str, adjust: list[str],
+                       kappa_t: float, kappa_y: float, seed: int) -> float:
+    """DoWhy's ``sensitivity_simulation`` with linear confounder effects on treatment and
+    outcome, as arrays: a standard-normal confounder ``w`` (numpy's global generator seeded
+    with ``seed``, as :func:`~dlddrivers.causal.effects.quiet_and_seeded` seeds it for DoWhy)
+    is added as ``kappa_t * w`` to the treatment and ``-kappa_y * w`` to the outcome, and the
+    linear effect refitted."""
+    _check_numeric(data, [treatment, outcome, *adjust])
+    n = len(data)
+    w = np.random.RandomState(seed % (2**32 - 1)).standard_normal(n)
+    t = data[treatment].to_numpy(dtype=float) + kappa_t * w
+    y = data[outcome].to_numpy(dtype=float) + (-1) * kappa_y * w
+    a = data[adjust].to_numpy(dtype=float) if adjust else None
+    return linear_effect(t, a, y)
+
+
 def refute(name: str, data: pd.DataFrame, treatment: str, outcome: str, adjust: list[str],
            estimate_value: float, num_simulations: int, random_state: int, *,
            subset_fraction: float = 0.8, noise: float = 0.1) -> tuple[float, float]:
@@ -134,4 +150,4 @@ def refute(name: str, data: pd.DataFrame, treatment: str, outcome: str, adjust: 
     return _summary(name, estimate_value, sims)
 
 
-__all__ = ["FAST_REFUTERS", "linear_effect", "refute", "simulate"]
+__all__ = ["FAST_REFUTERS", "linear_effect", "refute", "sensitivity_effect", "simulate"]
