@@ -9,13 +9,15 @@ import yaml
 
 from .errors import ConfigError
 
-DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "impact", "outcome")
+DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "economy",
+           "impact", "outcome")
 BIOPHYSICAL = ("climate",)
-ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
-LEVELS = ("country", "aimag")
-#: The keys a catalogue entry may have.
+ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population", "economy")
+LEVELS = ("country", "aimag", "grid")
+#: The keys a catalogue entry may have. ``categories`` declares a categorical indicator: the
+#: class labels in the order of their codes 1..K (ordered classes in their meaning's order).
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
-                        "how", "path", "note"})
+                        "how", "path", "note", "categories"})
 
 
 @dataclass
@@ -34,7 +36,13 @@ class Entry:
     how: str | None = None
     path: str | None = None
     note: str = ""
+    categories: list[str] | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def categorical(self) -> bool:
+        """True for a class variable (values are codes 1..K of ``categories``)."""
+        return bool(self.categories)
 
     @property
     def derived(self) -> bool:
@@ -76,6 +84,13 @@ class Catalogue:
                 raise ConfigError(f"{key}.domain", spec["domain"], f"one of {DOMAINS}", str(path))
             if spec["level"] not in LEVELS:
                 raise ConfigError(f"{key}.level", spec["level"], f"one of {LEVELS}", str(path))
+            if "categories" in spec:
+                cats = spec["categories"]
+                if not (isinstance(cats, list) and len(cats) >= 2
+                        and all(isinstance(c, str) for c in cats) and len(set(cats)) == len(cats)):
+                    raise ConfigError(f"{key}.categories", cats,
+                                      "a list of at least 2 distinct class labels, in code order",
+                                      str(path))
             has_formula = "formula" in spec
             has_source = "source" in spec
             if has_formula == has_source:
@@ -117,9 +132,8 @@ class Catalogue:
                 how=spec.get("how"),
                 path=spec.get("path"),
                 note=str(spec.get("note", "")),
-                extra={k: v for k, v in spec.items() if k not in {
-                    "label", "domain", "level", "measure", "source", "code", "formula", "months",
-                    "how", "path", "note"}},
+                categories=spec.get("categories"),
+                extra={k: v for k, v in spec.items() if k not in ENTRY_KEYS},
             )
         cat = cls(entries=entries, path=str(path))
         cat.dependency_order(list(entries))  # raises on cycles

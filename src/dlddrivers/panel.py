@@ -78,7 +78,15 @@ def required_files(study: dict, catalogue: Catalogue, sources_cfg: dict, raw_dir
         else:
             files += list(_source_files(source, entries, sources_cfg, Path(raw_dir),
                                         study.get("climate_product", "cru")).values())
-    return files
+    return [f for f in files if _wanted_cell_size(f, study, sources_cfg)]
+
+
+def _wanted_cell_size(f: RawFile, study: dict, sources_cfg: dict) -> bool:
+    """Grid sources hold one file per cell size (``cell_km``): keep a grid study's sizes only."""
+    if not study.get("grid_sizes_km"):
+        return True
+    km = (sources_cfg.get(f.source, {}).get("files", {}).get(f.key) or {}).get("cell_km")
+    return km is None or km in set(study["grid_sizes_km"])
 
 
 def _raw_entries_by_source(study: dict, catalogue: Catalogue) -> dict[str, list[Entry]]:
@@ -115,6 +123,7 @@ def read_raw(
                 used.append(rf)
             continue
         files = _source_files(source, entries, sources_cfg, Path(raw_dir), product)
+        files = {k: f for k, f in files.items() if _wanted_cell_size(f, study, sources_cfg)}
         for rf in files.values():
             if not rf.path.exists():
                 raise RawFileError(
