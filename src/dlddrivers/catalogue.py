@@ -15,9 +15,10 @@ BIOPHYSICAL = ("climate",)
 ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population", "economy")
 LEVELS = ("country", "aimag", "grid")
 #: The keys a catalogue entry may have. ``categories`` declares a categorical indicator: the
-#: class labels in the order of their codes 1..K (ordered classes in their meaning's order).
+#: class labels in the order of their codes 1..K; ``ordered: true`` says the classes are ordered
+#: in that order (e.g. very low < ... < very high), otherwise they are unordered labels.
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
-                        "how", "path", "note", "categories"})
+                        "how", "path", "note", "categories", "ordered"})
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Entry:
     path: str | None = None
     note: str = ""
     categories: list[str] | None = None
+    ordered: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -133,6 +135,7 @@ class Catalogue:
                 path=spec.get("path"),
                 note=str(spec.get("note", "")),
                 categories=spec.get("categories"),
+                ordered=bool(spec.get("ordered", False)),
                 extra={k: v for k, v in spec.items() if k not in ENTRY_KEYS},
             )
         cat = cls(entries=entries, path=str(path))

@@ -88,6 +88,7 @@ def build_cells(study: dict, catalogue: Catalogue, sources_cfg: dict, registry: 
     dictionary = data_dictionary(roles, catalogue, sources_cfg, study)
     dictionary["categories"] = [json.dumps(catalogue.entries[i].categories or [])
                                 for i in dictionary["indicator"]]
+    dictionary["ordered"] = [bool(catalogue.entries[i].ordered) for i in dictionary["indicator"]]
     return GridResult(cells=cells, dictionary=dictionary, drops=log.frame(), files=used)
 
 

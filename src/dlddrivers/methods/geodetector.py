@@ -431,6 +431,7 @@ GRID_DEFAULTS: dict = {
     "n_boot": 199,
     "ci_level": 0.95,
     "interaction_tol": 1e-9,
+    "n_jobs": 1,
 }
 
 DISC_METHODS = ("equal", "natural", "quantile", "geometric", "sd")
@@ -511,9 +512,30 @@ def natural_breaks(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([[x.min()], np.sort(mx)[:-1], [x.max()]])
 
 
-def disc_breaks(x: np.ndarray, method: str, k: int) -> np.ndarray:
+def _natural_all(x: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+    return {int(k): natural_breaks(x, k) for k in ks}
+
+
+def natural_breaks_many(xs: dict[str, np.ndarray], ks: list[int], n_jobs: int = 1
+                        ) -> dict[str, dict[int, np.ndarray]]:
+    """Natural breaks of several variables for every class count, the variables spread over
+    ``n_jobs`` processes (kmeans1d holds the GIL, so threads would not help)."""
+    if n_jobs <= 1 or len(xs) <= 1:
+        return {name: _natural_all(x, ks) for name, x in xs.items()}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(xs))) as ex:
+        futs = {name: ex.submit(_natural_all, x, ks) for name, x in xs.items()}
+        return {name: f.result() for name, f in futs.items()}
+
+
+def disc_breaks(x: np.ndarray, method: str, k: int,
+                natural: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Class breaks of ``x`` by a GD ``disc`` method (see the module comment); empty when the
-    method does not apply (geometric with min <= 0)."""
+    method does not apply (geometric with min <= 0). ``natural`` holds precomputed natural
+    breaks by class count."""
+    if method == "natural" and natural is not None and int(k) in natural:
+        return natural[int(k)]
     x = np.asarray(x, dtype=float)
     lo, hi = float(x.min()), float(x.max())
     if method == "equal":
@@ -537,18 +559,28 @@ def disc_breaks(x: np.ndarray, method: str, k: int) -> np.ndarray:
     raise ConfigError("methods.grid_geodetector.methods", method, f"items of {DISC_METHODS}")
 
 
+def _codes(strata: np.ndarray) -> np.ndarray:
+    """Non-negative integer stratum codes (used as they are; empty codes are skipped by the
+    callers' count filters); other labels are factorised."""
+    s = np.asarray(strata)
+    if s.dtype.kind in "iu" and (len(s) == 0 or s.min() >= 0):
+        return s
+    return np.unique(s, return_inverse=True)[1]
+
+
 def q_gd(y: np.ndarray, strata: np.ndarray) -> float:
     """GD's q: 1 - sum_h N_h s_h^2 / (N s^2) with sample variances (strata of one add 0)."""
     y = np.asarray(y, dtype=float)
-    _, inv = np.unique(np.asarray(strata), return_inverse=True)
+    inv = _codes(strata)
     n = len(y)
     s2 = float(y.var(ddof=1)) if n > 1 else 0.0
     if s2 == 0:
         return float("nan")
     cnt = np.bincount(inv).astype(float)
     s1 = np.bincount(inv, weights=y)
-    ss = np.bincount(inv, weights=y * y) - s1**2 / cnt  # within-stratum sums of squares
     ok = cnt > 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.bincount(inv, weights=y * y) - s1**2 / cnt  # within-stratum sums of squares
     within = float((cnt[ok] / (cnt[ok] - 1) * np.maximum(ss[ok], 0)).sum())
     return float(1 - within / (n * s2))
 
@@ -566,7 +598,8 @@ def q_value(y: np.ndarray, strata: np.ndarray, definition: str = "gd") -> float:
 
 
 def optimal_discretisation(y: np.ndarray, x: np.ndarray, methods: list[str], ks: list[int],
-                           min_stratum_size: int = 2, definition: str = "gd"
+                           min_stratum_size: int = 2, definition: str = "gd",
+                           natural: dict[int, np.ndarray] | None = None
                            ) -> tuple[dict | None, list[dict]]:
     """Every method x class count (GD optidisc): q of each candidate, and the best one.
 
@@ -579,7 +612,7 @@ def optimal_discretisation(y: np.ndarray, x: np.ndarray, methods: list[str], ks:
     best: dict | None = None
     for m in methods:
         for k in ks:
-            br = disc_breaks(x, m, k)
+            br = disc_breaks(x, m, k, natural)
             row = {"method": m, "k": int(k), "n_strata": np.nan, "breaks": br, "sizes": [],
                    "q": np.nan, "status": "ok"}
             if len(br) < 3:
@@ -641,11 +674,12 @@ def welch_t(y1: np.ndarray, y2: np.ndarray) -> tuple[float, float, float, str]:
 def ssw_gd(y: np.ndarray, strata: np.ndarray) -> float:
     """GD's within-strata sum for the ecological detector: sum_h N_h s_h^2, strata with N_h >= 2."""
     y = np.asarray(y, dtype=float)
-    _, inv = np.unique(np.asarray(strata), return_inverse=True)
+    inv = _codes(strata)
     cnt = np.bincount(inv).astype(float)
     s1 = np.bincount(inv, weights=y)
-    ss = np.maximum(np.bincount(inv, weights=y * y) - s1**2 / cnt, 0)
     ok = cnt > 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.maximum(np.bincount(inv, weights=y * y) - s1**2 / cnt, 0)
     return float((cnt[ok] / (cnt[ok] - 1) * ss[ok]).sum())
 
 
@@ -713,6 +747,10 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
     n = len(yv)
     base = {"study": study, "grid_km": grid_km, "y": y, "n_obs": n, "n_dropped": n_dropped}
     disc_rows, frows, strata, labels, qs = [], [], {}, {}, {}
+    natural = {}
+    if "natural" in methods:
+        natural = natural_breaks_many({x: d[x].to_numpy(float) for x in xs if x not in categorical},
+                                      ks, int(opt["n_jobs"]))
     for j, x in enumerate(xs):
         xv = d[x].to_numpy(float)
         row = {**base, "x": x, "estimand": "association", "q_definition": definition,
@@ -729,7 +767,7 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
             status = "ok"
         else:
             best, cands = optimal_discretisation(yv, xv, methods, ks, int(opt["min_stratum_size"]),
-                                                 definition)
+                                                 definition, natural.get(x))
             for c in cands:
                 disc_rows.append({**base, "x": x, "method": c["method"], "k": c["k"],
                                   "n_strata": c["n_strata"], "q": c["q"],
