@@ -32,3 +32,21 @@ STAGE_NAMES = list(STAGES)
 
 def stage_outputs(studies):
     return [f"{RESULTS}/{s}/{stage}" for s in studies for stage in STAGE_NAMES]
+
+
+def grid_outputs(studies):
+    """Outputs of grid studies: cells, the not-applicable stage table, per grid size the
+    geodetector and ML folders, and the scale effect."""
+    out = []
+    for s in studies:
+        out += [
+            f"{RESULTS}/{s}/data/cells.parquet",
+            f"{RESULTS}/{s}/stages_not_applicable.csv",
+            f"{RESULTS}/{s}/scale",
+        ]
+        for km in study_config(config, s)["grid_sizes_km"]:
+            out += [
+                f"{RESULTS}/{s}/grid_{km}km/geodetector",
+                f"{RESULTS}/{s}/grid_{km}km/ml",
+            ]
+    return out
