@@ -89,6 +89,9 @@ def validate_semantics(cfg: dict, registry, catalogue) -> None:
         if level == "grid":
             _check_grid_study(name, st, registry)
         else:
+            if "grid_sizes_km" in st:
+                raise ConfigError(f"studies.{name}.grid_sizes_km", st["grid_sizes_km"],
+                                  "no grid sizes: only a study of level 'grid' has them")
             y0, y1 = st["years"]
             if y0 > y1:
                 raise ConfigError(f"studies.{name}.years", st["years"], "[first, last] with first <= last")

@@ -390,10 +390,13 @@ def compute(
 #
 # Definitions (GD R/gd.R, R/gdinteract.R, R/gdrisk.R, R/gdeco.R, R/disc.R, R/stra.R, R/optidisc.R)
 # ------------------------------------------------------------------------------------------------
-# q (factor detector, GD):  q = 1 - sum_h N_h s_h^2 / (N s^2), with s^2 and s_h^2 *sample*
-#     variances (R's sd()^2); a stratum of one observation has no variance and adds nothing
-#     (``na.rm = TRUE``). The Wang et al. (2010) / PyPI geodetector form with population variances
-#     (``q_statistic``) differs by the factors N_h/(N_h-1) and N/(N-1); ``q_definition`` says which.
+# q (factor detector): q = 1 - sum_h N_h sigma_h^2 / (N sigma^2). ``q_definition``:
+#     "population" (default): population variances, i.e. 1 - SSW/SST (``q_statistic``), as
+#     Wang et al. (2010), gdverse and the PyPI geodetector package publish it (gdverse's NTDs
+#     example: 0.6377737, 0.6067087, 0.3857168, reproduced in the tests);
+#     "gd": GD's R code, 1 - sum_h N_h s_h^2 / (N s^2) with *sample* variances (R's sd()^2),
+#     a stratum of one observation adding nothing (``na.rm = TRUE``); it differs by the factors
+#     N_h/(N_h-1) and N/(N-1) (0.6249 instead of 0.6378 on the NTDs watershed factor).
 # p-value: noncentral F of Wang, Zhang and Fu (2016), P(F' > F) (``factor_detector``); GD prints
 #     2 (1 - pf(F, ncp)), twice that, which we do not copy.
 # Interaction (GD gdinteract): q12 = q of the overlay X1 n X2, then in this order
@@ -410,7 +413,9 @@ def compute(
 # Ecological (GD gdeco): F = N1 (N2 - 1) SSW1 / (N2 (N1 - 1) SSW2), SSW = sum_h N_h s_h^2 over
 #     strata with N_h >= 2; p = 2 (1 - pf(F, N1 - 1, N2 - 1)) as GD prints it ("Y" when < alpha;
 #     above 1 when F < 1, i.e. it is the one-sided p doubled), and the two-sided
-#     2 min(pf, 1 - pf) beside it.
+#     2 min(pf, 1 - pf) beside it. gdverse's ``ecological_detector`` uses instead
+#     F = (1 - q1) / (1 - q2) (population q) with p = P(F(N-1, N-1) > F); reported as
+#     ``F_gdverse``, ``p_value_gdverse``.
 # Discretisation (GD disc): equal = seq(min, max, length n+1); quantile = R type-7 quantiles;
 #     natural = Jenks natural breaks (GD calls BAMMtools::getJenksBreaks; we use the exact optimal
 #     1-D k-means of ``kmeans1d``, O(k n log n), whose classes minimise the same within-class sum
@@ -427,7 +432,7 @@ GRID_DEFAULTS: dict = {
     "k_max": 15,
     "min_stratum_size": 2,
     "alpha": 0.05,
-    "q_definition": "gd",
+    "q_definition": "population",
     "n_boot": 199,
     "ci_level": 0.95,
     "interaction_tol": 1e-9,
@@ -691,8 +696,12 @@ def ecological_test(y: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> dict:
     w1, w2 = ssw_gd(y, s1), ssw_gd(y, s2)
     F = n1 * (n2 - 1) * w1 / (n2 * (n1 - 1) * w2) if w2 > 0 else np.inf
     cdf = float(fdist.cdf(F, n1 - 1, n2 - 1)) if np.isfinite(F) else 1.0
+    q1, q2 = q_statistic(y, s1), q_statistic(y, s2)
+    Fv = (1 - q1) / (1 - q2) if q2 < 1 else np.inf
     return {"F": float(F), "df1": n1 - 1, "df2": n2 - 1, "p_value_gd": 2 * (1 - cdf),
-            "p_value_two_sided": min(1.0, 2 * min(cdf, 1 - cdf))}
+            "p_value_two_sided": min(1.0, 2 * min(cdf, 1 - cdf)),
+            "F_gdverse": float(Fv),
+            "p_value_gdverse": float(fdist.sf(Fv, n1 - 1, n2 - 1)) if np.isfinite(Fv) else 0.0}
 
 
 def _boot_q_cells(y, st, n_boot, seed, level, definition):
@@ -790,7 +799,7 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
         lo, hi = _boot_q_cells(yv, st, int(opt["n_boot"]), seed + j, float(opt["ci_level"]),
                                definition)
         row.update({"q": q, "ci_low": lo, "ci_high": hi, "ci_level": float(opt["ci_level"]),
-                    "q_population": fd["q"], "F": fd["F"], "df1": fd["df1"], "df2": fd["df2"],
+                    "q_population": fd["q"], "q_gd": q_gd(yv, st), "F": fd["F"], "df1": fd["df1"], "df2": fd["df2"],
                     "lambda": fd["lambda"], "p_value": fd["p_value"],
                     "significant": bool(fd["p_value"] < alpha), "status": status})
         frows.append(row)
@@ -836,7 +845,7 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
                           "status": "ok"})
     fcols = ["study", "grid_km", "y", "x", "type", "method", "k", "n_strata", "breaks",
              "stratum_sizes", "q", "ci_low", "ci_high", "ci_level", "q_definition", "q_population",
-             "F", "df1", "df2", "lambda", "p_value", "significant", "n_obs", "n_dropped",
+             "q_gd", "F", "df1", "df2", "lambda", "p_value", "significant", "n_obs", "n_dropped",
              "estimand", "status", "note"]
     return {
         "discretisation": pd.DataFrame(disc_rows).reindex(
@@ -855,5 +864,6 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
                      "mean1", "mean2", "t", "df", "p_value", "risk", "n_obs", "status"]),
         "ecological": pd.DataFrame(erows).reindex(
             columns=["study", "grid_km", "y", "x1", "x2", "F", "df1", "df2", "p_value_gd",
-                     "p_value_two_sided", "ecological", "n_obs", "status"]),
+                     "p_value_two_sided", "ecological", "F_gdverse", "p_value_gdverse", "n_obs",
+                     "status"]),
     }
