@@ -68,8 +68,11 @@ def plot_geodetector(tables: dict, dictionary: pd.DataFrame, outdir: Path, km: i
         ax.set_yticks(range(len(xs)), [lab.get(x, x) for x in xs])
         ax.grid(False)
         fig.colorbar(im, ax=ax, label="q(X1 n X2)")
-        ax.set_title(f"Interaction detector, {km} km: NE enhance nonlinear, BE enhance bi-, "
-                     "IN independent, UW weaken uni-, NW weaken nonlinear", fontsize=8)
+        ax.set_title(f"Interaction detector, {km} km cells: q(X1 n X2) and type\nNE enhance "
+                     "nonlinear, BE enhance bi-, IN independent, UW weaken uni-, NW weaken "
+                     "nonlinear", fontsize=8)
+        fig.tight_layout()
+        fig.subplots_adjust(bottom=0.3)
         paths += style.save(fig, outdir / "geodetector_interaction.png", caption=CAPTION)
 
     rm = tables["risk_means"]
@@ -141,10 +144,13 @@ def plot_scale(scale: pd.DataFrame, dictionary: pd.DataFrame, outdir: Path) -> l
     lab = _labels(dictionary)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     q = scale[scale["measure"] == "q"]
-    for x, d in q.groupby("x", sort=False):
+    dom = dict(zip(dictionary["indicator"], dictionary["domain"], strict=False))
+    for i, (x, d) in enumerate(q.groupby("x", sort=False)):
         d = d.sort_values("grid_km")
-        axes[0].plot(d["grid_km"], d["value"], marker="o", label=lab.get(x, x),
-                     color=_domain_color(dictionary, x))
+        bio = dom.get(x) == "climate"
+        axes[0].plot(d["grid_km"], d["value"], marker="os^Dv<>"[i % 7],
+                     linestyle="-" if bio else "--", label=f"{lab.get(x, x)} ({'bio' if bio else 'anthr'})",
+                     color=style.OKABE_ITO[i % len(style.OKABE_ITO)])
     axes[0].set_xlabel("cell size (km)")
     axes[0].set_ylabel("q (optimal discretisation)")
     axes[0].set_title("Factor detector q against cell size")
