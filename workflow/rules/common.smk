@@ -34,6 +34,19 @@ def stage_outputs(studies):
     return [f"{RESULTS}/{s}/{stage}" for s in studies for stage in STAGE_NAMES]
 
 
+from dlddrivers.methods.geodetector import GRID_DEFAULTS
+from dlddrivers.methods.grid_ml import DEFAULTS as GRID_ML_DEFAULTS
+
+
+def grid_options(name, defaults):
+    """A grid stage's options: module defaults overridden by config['methods'][name]."""
+    return {**defaults, **((config.get("methods") or {}).get(name) or {})}
+
+
+def grid_sizes(study):
+    return list(study_config(config, study)["grid_sizes_km"])
+
+
 def grid_outputs(studies):
     """Outputs of grid studies: cells, the not-applicable stage table, per grid size the
     geodetector and ML folders, and the scale effect."""

@@ -2,19 +2,6 @@
 # configured grid size, then per grid size the complete geodetector and the ML + SHAP
 # attribution, and the scale effect across sizes. The panel stages need years and are not
 # scheduled for grid studies; `stages_not_applicable.csv` says so once.
-from dlddrivers.config import study_config
-from dlddrivers.methods.geodetector import GRID_DEFAULTS
-from dlddrivers.methods.grid_ml import DEFAULTS as GRID_ML_DEFAULTS
-
-
-def grid_options(name, defaults):
-    return {**defaults, **((config.get("methods") or {}).get(name) or {})}
-
-
-def grid_sizes(study):
-    return list(study_config(config, study)["grid_sizes_km"])
-
-
 rule grid_data:
     input:
         lambda w: study_files(w.study),
@@ -30,12 +17,12 @@ rule grid_data:
             category="{study}",
             subcategory="status",
         ),
-    wildcard_constraints:
-        study=GRID_PATTERN,
     log:
         f"{RESULTS}/logs/{{study}}/grid_data.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/grid_data.tsv"
+    wildcard_constraints:
+        study=GRID_PATTERN,
     conda:
         "../envs/dlddrivers.yaml"
     threads: 1
@@ -61,13 +48,13 @@ rule grid_geodetector:
             category="{study}",
             subcategory="geodetector {km} km",
         ),
-    wildcard_constraints:
-        study=GRID_PATTERN,
-        km=r"\d+",
     log:
         f"{RESULTS}/logs/{{study}}/grid_geodetector_{{km}}km.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/grid_geodetector_{{km}}km.tsv"
+    wildcard_constraints:
+        study=GRID_PATTERN,
+        km=r"\d+",
     conda:
         "../envs/dlddrivers.yaml"
     threads: 1
@@ -94,13 +81,13 @@ rule grid_ml:
             category="{study}",
             subcategory="ML + SHAP {km} km",
         ),
-    wildcard_constraints:
-        study=GRID_PATTERN,
-        km=r"\d+",
     log:
         f"{RESULTS}/logs/{{study}}/grid_ml_{{km}}km.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/grid_ml_{{km}}km.tsv"
+    wildcard_constraints:
+        study=GRID_PATTERN,
+        km=r"\d+",
     conda:
         "../envs/dlddrivers.yaml"
     threads: 1
@@ -117,9 +104,12 @@ rule grid_ml:
 rule grid_scale:
     input:
         geodetector=lambda w: [
-            f"{RESULTS}/{w.study}/grid_{km}km/geodetector" for km in grid_sizes(w.study)
+            f"{RESULTS}/{w.study}/grid_{km}km/geodetector"
+            for km in grid_sizes(w.study)
         ],
-        ml=lambda w: [f"{RESULTS}/{w.study}/grid_{km}km/ml" for km in grid_sizes(w.study)],
+        ml=lambda w: [
+            f"{RESULTS}/{w.study}/grid_{km}km/ml" for km in grid_sizes(w.study)
+        ],
         dictionary=f"{RESULTS}/{{study}}/data/data_dictionary.csv",
     output:
         report(
@@ -129,12 +119,12 @@ rule grid_scale:
             category="{study}",
             subcategory="scale effect",
         ),
-    wildcard_constraints:
-        study=GRID_PATTERN,
     log:
         f"{RESULTS}/logs/{{study}}/grid_scale.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/grid_scale.tsv"
+    wildcard_constraints:
+        study=GRID_PATTERN,
     conda:
         "../envs/dlddrivers.yaml"
     threads: 1
