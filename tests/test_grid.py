@@ -413,3 +413,25 @@ def test_scale_table_long_and_wide(tmp_path):
     assert q.loc[("a", 5), "value"] == 0.8 and q.loc[("a", 50), "value"] == 0.6
     assert q.loc[("a", 50), "rank"] == 1 and q.loc[("b", 5), "rank"] == 2
     assert (t[t["measure"] == "share_of_mean_abs_shap"]["estimand"] == "share_of_mean_abs_shap").all()
+
+
+def test_natural_breaks_dp_equals_kmeans1d_and_brute_force():
+    from dlddrivers.methods._jenks import natural_breaks_all
+
+    rng = np.random.default_rng(11)
+    # with ties (rounded values) and without
+    for x in (np.round(rng.gamma(2.0, 2.0, 3000), 1), rng.normal(size=2500)):
+        br = natural_breaks_all(x, list(range(3, 16)))
+        for k in (3, 8, 15):
+            def sse(b):
+                st = gd.assign_strata(x, b)
+                return sum(((x[st == h] - x[st == h].mean()) ** 2).sum() for h in np.unique(st))
+            assert len(br[k]) == k + 1
+            assert sse(br[k]) == pytest.approx(sse(gd.natural_breaks(x, k)), rel=1e-9)
+    small = rng.gamma(2.0, size=11)
+    v = np.sort(small)
+    for k in (2, 3, 4):
+        best = min(sum(((p - p.mean()) ** 2).sum() for p in np.split(v, cuts))
+                   for cuts in itertools.combinations(range(1, len(v)), k - 1))
+        st = gd.assign_strata(small, natural_breaks_all(small, [k])[k])
+        assert sum(((small[st == h] - small[st == h].mean()) ** 2).sum() for h in range(k)) == pytest.approx(best)

@@ -417,9 +417,10 @@ def compute(
 #     F = (1 - q1) / (1 - q2) (population q) with p = P(F(N-1, N-1) > F); reported as
 #     ``F_gdverse``, ``p_value_gdverse``.
 # Discretisation (GD disc): equal = seq(min, max, length n+1); quantile = R type-7 quantiles;
-#     natural = Jenks natural breaks (GD calls BAMMtools::getJenksBreaks; we use the exact optimal
-#     1-D k-means of ``kmeans1d``, O(k n log n), whose classes minimise the same within-class sum
-#     of squares; breaks are the class maxima); geometric = min * r^(0..n), r = (max/min)^(1/n)
+#     natural = Jenks natural breaks (GD calls BAMMtools::getJenksBreaks; we use exact optimal
+#     1-D k-means, which minimises the same within-class sum of squares: one weighted DP with the
+#     divide-and-conquer optimisation fills every class count at once, O(k_max n log n)
+#     (``_jenks``), cross-checked against ``kmeans1d``; breaks are the class maxima); geometric = min * r^(0..n), r = (max/min)^(1/n)
 #     (needs min > 0); sd = R's pretty() of the standardised values, back-transformed (so the
 #     number of classes can differ from n). Strata (GD stra): x <= b1 -> 1, b_{u-1} < x <= b_u ->
 #     u, x > b_{n-1} -> n. Optimal (GD optidisc): every method x class count; a candidate with a
@@ -518,13 +519,17 @@ def natural_breaks(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _natural_all(x: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
-    return {int(k): natural_breaks(x, k) for k in ks}
+    from ._jenks import natural_breaks_all
+
+    return natural_breaks_all(x, ks)
 
 
 def natural_breaks_many(xs: dict[str, np.ndarray], ks: list[int], n_jobs: int = 1
                         ) -> dict[str, dict[int, np.ndarray]]:
-    """Natural breaks of several variables for every class count, the variables spread over
-    ``n_jobs`` processes (kmeans1d holds the GIL, so threads would not help)."""
+    """Natural breaks of several variables for every class count (one exact DP per variable
+    for all counts, :func:`._jenks.natural_breaks_all`; it gives the same within-class sum of
+    squares as ``kmeans1d`` per count, checked in the tests), the variables optionally spread
+    over ``n_jobs`` processes."""
     if n_jobs <= 1 or len(xs) <= 1:
         return {name: _natural_all(x, ks) for name, x in xs.items()}
     from concurrent.futures import ProcessPoolExecutor
