@@ -84,7 +84,7 @@ def main(raw: Path, repeat: int = 3, out: Path | None = None) -> dict:
         "meets_target": bool(np.median(runs) < 10),
         "q": {r.x: round(float(r.q), 4) for r in f.itertuples()},
         "chosen": {r.x: f"{r.method}, k={r.k}" for r in f.itertuples()},
-        "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2), "machine": platform.machine(),
         "python": platform.python_version(),
     }
     print(json.dumps({k: v for k, v in record.items() if k not in ("q", "chosen")}, indent=1))

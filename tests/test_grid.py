@@ -435,3 +435,37 @@ def test_natural_breaks_dp_equals_kmeans1d_and_brute_force():
                    for cuts in itertools.combinations(range(1, len(v)), k - 1))
         st = gd.assign_strata(small, natural_breaks_all(small, [k])[k])
         assert sum(((small[st == h] - small[st == h].mean()) ** 2).sum() for h in range(k)) == pytest.approx(best)
+
+
+@needs_raw
+def test_jobs_and_summary_on_the_50km_grid(tmp_path):
+    """The job functions the grid rules call, on the 50 km file, and the summary section."""
+    from dlddrivers import grid
+    from dlddrivers.config import study_config
+    from dlddrivers.pipeline import STAGES
+    from dlddrivers.summary import build_summary, is_grid_study
+
+    cfg = _cfg()
+    cfg["snapshot_dir"] = str(GRID_RAW.parent)
+    cfg["studies"]["inner_mongolia_grid"]["grid_sizes_km"] = [50]
+    study = study_config(cfg, "inner_mongolia_grid")
+    d = tmp_path / "inner_mongolia_grid"
+    p = grid.grid_data_job(cfg, "inner_mongolia_grid", d / "data", d / "stages_not_applicable.csv",
+                           list(STAGES))
+    geo, ml = d / "grid_50km" / "geodetector", d / "grid_50km" / "ml"
+    grid.grid_geodetector_job(study, {"n_boot": 49}, p["cells"], p["dictionary"], 50, geo)
+    grid.grid_ml_job(study, {"n_explain": 200, "n_boot": 100, "max_iter": 50}, p["cells"],
+                     p["dictionary"], geo / "factor.csv", 50, ml)
+    grid.grid_scale_job(study, [geo / "factor.csv"], [ml / "shares.csv"],
+                        [ml / "ranking_agreement.csv"], p["dictionary"], d / "scale")
+    f = pd.read_csv(geo / "factor.csv").set_index("x")
+    assert f.loc["climate_zone", "n_obs"] == 469 and f.loc["climate_zone", "method"] == "categories"
+    assert json.loads((geo / "run.json").read_text())["tables"]["factor"] == 6
+    a = pd.read_csv(ml / "ranking_agreement.csv")
+    assert len(a) == 6 and a["agree"].dtype == bool
+    assert is_grid_study(d)
+    md = build_summary(tmp_path, ["inner_mongolia_grid"], validation=tmp_path / "none.csv")
+    assert "## Study `inner_mongolia_grid`" in md and "share_of_mean_abs_shap" in md
+    assert "50 km: 469 cells" in md and "Not applicable (they need years)" in md
+    q_prec = pd.read_csv(d / "scale" / "scale.csv").query("x == 'precipitation_grid'")["value"].iloc[0]
+    assert f"{q_prec:.2f}" in md
