@@ -469,3 +469,14 @@ def test_jobs_and_summary_on_the_50km_grid(tmp_path):
     assert "50 km: 469 cells" in md and "Not applicable (they need years)" in md
     q_prec = pd.read_csv(d / "scale" / "scale.csv").query("x == 'precipitation_grid'")["value"].iloc[0]
     assert f"{q_prec:.2f}" in md
+
+
+def test_class_codes_outside_categories_and_panel_of_grid_study_refused():
+    from dlddrivers.panel import build_panel
+
+    cells = _synthetic_cells(n=50)
+    cells.loc[3, "zone"] = 4.0  # only 3 labels declared
+    with pytest.raises(ConfigError, match="class codes 1..3 in column 'zone'"):
+        gd.grid_detectors(cells, "ndvi", ["zone"], {"zone": ["a", "b", "c"]}, {"n_boot": 0})
+    with pytest.raises(ConfigError, match="no unit-year panel"):
+        build_panel({"name": "g", "level": "grid"}, None, {}, None, ".")

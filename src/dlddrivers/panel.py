@@ -202,6 +202,10 @@ def build_panel(
     raw_dir: str | Path,
 ) -> PanelResult:
     """Build one study's panel. See the module docstring."""
+    if study.get("level") == "grid":
+        raise ConfigError(f"studies.{study.get('name')}.level", "grid",
+                          "a panel study (country or aimag): a grid study has no unit-year panel; "
+                          "its cells are built by dlddrivers.grid.build_cells (rule grid_data)")
     log = DropLog()
     units = list(study["units"])
     y0, y1 = study["years"]

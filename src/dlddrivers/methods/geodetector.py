@@ -771,6 +771,13 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
                "note": GRID_NOTE}
         if x in categorical:
             codes = xv.astype(int)
+            bad = (codes != xv) | (codes < 1) | (codes > len(categorical[x]))
+            if bad.any():
+                from ..errors import ConfigError
+
+                raise ConfigError(f"indicators.{x}.categories", categorical[x],
+                                  f"class codes 1..{len(categorical[x])} in column '{x}' "
+                                  f"(found {xv[bad][0]!r})")
             st = codes - 1
             present = np.unique(st)
             sizes = np.bincount(st, minlength=len(categorical[x]))
