@@ -413,7 +413,8 @@ def compute(
 # Ecological (GD gdeco): F = N1 (N2 - 1) SSW1 / (N2 (N1 - 1) SSW2), SSW = sum_h N_h s_h^2 over
 #     strata with N_h >= 2; p = 2 (1 - pf(F, N1 - 1, N2 - 1)) as GD prints it ("Y" when < alpha;
 #     above 1 when F < 1, i.e. it is the one-sided p doubled), and the two-sided
-#     2 min(pf, 1 - pf) beside it. gdverse's ``ecological_detector`` uses instead
+#     2 min(pf, 1 - pf) beside it (``ecological_two_sided``: GD's "Y" only ever flags X1 with
+#     the larger within-strata variance). gdverse's ``ecological_detector`` uses instead
 #     F = (1 - q1) / (1 - q2) (population q) with p = P(F(N-1, N-1) > F); reported as
 #     ``F_gdverse``, ``p_value_gdverse``.
 # Discretisation (GD disc): equal = seq(min, max, length n+1); quantile = R type-7 quantiles;
@@ -701,10 +702,11 @@ def ecological_test(y: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> dict:
     w1, w2 = ssw_gd(y, s1), ssw_gd(y, s2)
     F = n1 * (n2 - 1) * w1 / (n2 * (n1 - 1) * w2) if w2 > 0 else np.inf
     cdf = float(fdist.cdf(F, n1 - 1, n2 - 1)) if np.isfinite(F) else 1.0
+    sf = float(fdist.sf(F, n1 - 1, n2 - 1)) if np.isfinite(F) else 0.0  # 1 - cdf, without rounding
     q1, q2 = q_statistic(y, s1), q_statistic(y, s2)
     Fv = (1 - q1) / (1 - q2) if q2 < 1 else np.inf
-    return {"F": float(F), "df1": n1 - 1, "df2": n2 - 1, "p_value_gd": 2 * (1 - cdf),
-            "p_value_two_sided": min(1.0, 2 * min(cdf, 1 - cdf)),
+    return {"F": float(F), "df1": n1 - 1, "df2": n2 - 1, "p_value_gd": 2 * sf,
+            "p_value_two_sided": min(1.0, 2 * min(cdf, sf)),
             "F_gdverse": float(Fv),
             "p_value_gdverse": float(fdist.sf(Fv, n1 - 1, n2 - 1)) if np.isfinite(Fv) else 0.0}
 
@@ -854,6 +856,7 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
             e = ecological_test(yv, strata[x1], strata[x2])
             erows.append({**base, "x1": x1, "x2": x2, **e,
                           "ecological": "Y" if e["p_value_gd"] < alpha else "N",
+                          "ecological_two_sided": "Y" if e["p_value_two_sided"] < alpha else "N",
                           "status": "ok"})
     fcols = ["study", "grid_km", "y", "x", "type", "method", "k", "n_strata", "breaks",
              "stratum_sizes", "q", "ci_low", "ci_high", "ci_level", "q_definition", "q_population",
@@ -876,6 +879,7 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
                      "mean1", "mean2", "t", "df", "p_value", "risk", "n_obs", "status"]),
         "ecological": pd.DataFrame(erows).reindex(
             columns=["study", "grid_km", "y", "x1", "x2", "F", "df1", "df2", "p_value_gd",
-                     "p_value_two_sided", "ecological", "F_gdverse", "p_value_gdverse", "n_obs",
+                     "p_value_two_sided", "ecological", "ecological_two_sided", "F_gdverse",
+                     "p_value_gdverse", "n_obs",
                      "status"]),
     }
