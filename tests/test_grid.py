@@ -415,6 +415,11 @@ def test_scale_table_long_and_wide(tmp_path):
     assert (t[t["measure"] == "share_of_mean_abs_shap"]["estimand"] == "share_of_mean_abs_shap").all()
 
 
+def _sse(x, breaks):
+    st = gd.assign_strata(x, breaks)
+    return sum(((x[st == h] - x[st == h].mean()) ** 2).sum() for h in np.unique(st))
+
+
 def test_natural_breaks_dp_equals_kmeans1d_and_brute_force():
     from dlddrivers.methods._jenks import natural_breaks_all
 
@@ -423,11 +428,8 @@ def test_natural_breaks_dp_equals_kmeans1d_and_brute_force():
     for x in (np.round(rng.gamma(2.0, 2.0, 3000), 1), rng.normal(size=2500)):
         br = natural_breaks_all(x, list(range(3, 16)))
         for k in (3, 8, 15):
-            def sse(b):
-                st = gd.assign_strata(x, b)
-                return sum(((x[st == h] - x[st == h].mean()) ** 2).sum() for h in np.unique(st))
             assert len(br[k]) == k + 1
-            assert sse(br[k]) == pytest.approx(sse(gd.natural_breaks(x, k)), rel=1e-9)
+            assert _sse(x, br[k]) == pytest.approx(_sse(x, gd.natural_breaks(x, k)), rel=1e-9)
     small = rng.gamma(2.0, size=11)
     v = np.sort(small)
     for k in (2, 3, 4):
