@@ -6,8 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SNAPSHOT ?= ../shared/data/raw
 CORES ?= all
+# Progress lines only (no input/output lists of every job); `make run QUIET=` shows them all.
+QUIET ?= --quiet rules host
+CONFIGFILE ?=
+CONFIGARG := $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
 
-.PHONY: install run test report lint clean
+.PHONY: install run test report lint clean check-repro
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,11 +25,21 @@ install: $(VENV)/.installed
 run: install
 	@if [ -d "$(SNAPSHOT)" ]; then \
 	  echo "raw files from snapshot $(SNAPSHOT)"; \
-	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --config snapshot_dir=$(SNAPSHOT); \
+	  $(BIN)/dlddrivers check-config $(CONFIGFILE) --no-data --config snapshot_dir=$(SNAPSHOT) >/dev/null && \
+	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(QUIET) $(CONFIGARG) --config snapshot_dir=$(SNAPSHOT); \
 	else \
 	  echo "no snapshot at $(SNAPSHOT): downloading raw files from their providers"; \
-	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES); \
+	  $(BIN)/dlddrivers check-config $(CONFIGFILE) --no-data >/dev/null && \
+	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) $(QUIET) $(CONFIGARG); \
 	fi
+	@echo ""
+	@echo "Done. Read first: $(abspath results)/summary.html"
+	@echo "Snakemake report: $(BIN)/snakemake --cores $(CORES) --config snapshot_dir=$(SNAPSHOT) --report results/report.html"
+
+# Reproducibility check: the default workflow twice in two fresh clones of HEAD; every CSV
+# under results/ must be byte-identical (timings live in run.json and benchmarks/, not CSVs).
+check-repro: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m dlddrivers.repro --snapshot $(abspath $(SNAPSHOT))
 
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest

@@ -13,7 +13,7 @@ import pytest
 
 from dlddrivers.config import load_config, study_config
 from dlddrivers.panel import build_panel, interpolate_gaps
-from dlddrivers.pipeline import panel_job, setup
+from dlddrivers.pipeline import panel_job, panel_slice, setup
 
 
 @pytest.fixture(scope="module")
@@ -191,12 +191,15 @@ def test_interpolation_is_flagged_in_coverage(cfg):
 
 
 def test_provenance_records_checksums(cfg, tmp_path, snapshot):
-    paths = panel_job(cfg, "mongolia_aimag", tmp_path)
+    reg, cat, src = setup(cfg)
+    slice_ = panel_slice(cfg, "mongolia_aimag", reg, cat, src)
+    paths = panel_job(slice_, snapshot, tmp_path)
     prov = json.loads(paths["provenance"].read_text())
+    assert prov["config_slice"] == slice_ and prov["config_slice"]["study"]["name"] == "mongolia_aimag"
     rec = next(r for r in prov["raw_files"] if r["source"] == "spei3_aimag")
     digest = hashlib.sha256((snapshot / "spei3_mongolia_aimag/spei3_jja_aimag_1950_2024.csv").read_bytes()).hexdigest()
     assert rec["sha256"] == digest and rec["url"].startswith("https://")
-    assert prov["packages"]["pandas"] == pd.__version__ and len(prov["config_sha256"]) == 64
+    assert prov["packages"]["pandas"] == pd.__version__ and len(prov["config_slice_sha256"]) == 64
     assert pd.read_parquet(paths["panel_parquet"]).equals(pd.read_parquet(paths["panel_parquet"]))
 
 

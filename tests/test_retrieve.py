@@ -84,10 +84,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", st.content_type.get(parts.path, "text/plain; charset=utf-8"))
             extra = 100 if fault == "truncate" else 0
-            self.send_header("Content-Length", str(len(body) + extra))
+            if fault not in ("nolength", "nolength_truncate"):
+                self.send_header("Content-Length", str(len(body) + extra))
             self.end_headers()
             half = len(body) // 2
-            if fault == "stall_body":
+            if fault == "nolength_truncate":
+                self.wfile.write(body[:half])  # HTTP/1.0, no length: the close looks like the end
+            elif fault == "trickle":  # a few bytes at a time, each well within the read timeout
+                for i in range(0, len(body), 8):
+                    self.wfile.write(body[i:i + 8])
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            elif fault == "stall_body":
                 self.wfile.write(body[:half])
                 self.wfile.flush()
                 time.sleep(STALL)
@@ -270,6 +278,8 @@ def test_cached_file_is_not_fetched_again(server: _State, tmp_path: Path) -> Non
     # a recorded checksum is still verified on the cached copy
     wrong = dataclasses.replace(spec, sha256="0" * 64)
     with pytest.warns(R.ChecksumMismatchWarning, match="demo/file.csv"):
+        R.fetch(wrong, tmp_path, **FAST, on_checksum_mismatch="warn")
+    with pytest.raises(R.ChecksumMismatchError, match="demo/file.csv"):  # the default policy
         R.fetch(wrong, tmp_path, **FAST)
     assert server.hits["/f.csv"] == 1
 
@@ -558,3 +568,114 @@ def test_cli_fetches_everything_and_writes_manifest(server: _State, tmp_path: Pa
     hits = sum(server.hits.values())
     assert R.main(argv[:4] + ["--snapshot", str(tmp_path / "empty"), "--wdi"]) == 1
     assert sum(server.hits.values()) == hits
+
+
+# --------------------------------------------------------------------------------------------
+# completion by a check, deadline, stale temporary files, confined paths (issue 14)
+
+
+def test_body_cut_without_content_length_and_recorded_checksum_is_an_error(server: _State, tmp_path: Path) -> None:
+    server.files["/f.csv"] = BODY
+    server.faults["/f.csv"] = ["nolength_truncate"]
+    spec = _spec(server.url("/f.csv"), sha256=R.sha256_file(_write(tmp_path / "ref", BODY)))
+    cache = tmp_path / "cache"
+    with pytest.raises(R.ChecksumMismatchError) as err:
+        R.fetch(spec, cache, **FAST)  # default policy: error
+    msg = str(err.value)
+    assert str(cache / "demo/file.csv") in msg and ".part" not in msg
+    assert _leftovers(cache) == []
+
+
+def test_body_cut_without_content_length_warns_naming_the_final_file(server: _State, tmp_path: Path) -> None:
+    server.files["/f.csv"] = BODY
+    server.faults["/f.csv"] = ["nolength_truncate"]
+    spec = _spec(server.url("/f.csv"), sha256=R.sha256_file(_write(tmp_path / "ref", BODY)))
+    cache = tmp_path / "cache"
+    with pytest.warns(R.ChecksumMismatchWarning) as rec:
+        out = R.fetch(spec, cache, **FAST, on_checksum_mismatch="warn")
+    msg = str(rec[0].message)
+    assert str(cache / "demo/file.csv") in msg and ".part" not in msg
+    assert out.read_bytes() == BODY[: len(BODY) // 2]
+
+
+def test_download_without_length_or_checksum_cannot_be_verified(server: _State, tmp_path: Path) -> None:
+    """No Content-Length, no recorded sha256: completeness is unknown, so it is not accepted."""
+    server.files["/f.csv"] = BODY
+    server.faults["/f.csv"] = ["nolength"]
+    with pytest.raises(R.UnverifiedDownloadError, match="no Content-Length") as err:
+        R.fetch(_spec(server.url("/f.csv")), tmp_path, **FAST)
+    assert "sources.demo.files.file.sha256" in str(err.value) and "--record-checksums" in str(err.value)
+    assert _leftovers(tmp_path) == []
+    server.faults["/f.csv"] = ["nolength"]
+    with pytest.warns(R.ChecksumMismatchWarning, match="cannot be checked"):
+        out = R.fetch(_spec(server.url("/f.csv")), tmp_path, **FAST, on_checksum_mismatch="warn")
+    assert out.read_bytes() == BODY
+
+
+def test_download_without_length_but_matching_checksum_is_accepted(server: _State, tmp_path: Path,
+                                                                   recwarn: pytest.WarningsRecorder) -> None:
+    server.files["/f.csv"] = BODY
+    server.faults["/f.csv"] = ["nolength"]
+    spec = _spec(server.url("/f.csv"), sha256=R.sha256_file(_write(tmp_path / "ref", BODY)))
+    assert R.fetch(spec, tmp_path / "cache", **FAST).read_bytes() == BODY
+    assert not [w for w in recwarn if issubclass(w.category, R.ChecksumMismatchWarning)]
+
+
+def test_trickling_server_meets_the_overall_deadline(server: _State, tmp_path: Path) -> None:
+    """8 bytes every 20 ms (each read well within the 0.3 s timeout) for ~5 s: the 0.5 s deadline
+    stops it, and nothing is left in the cache."""
+    server.files["/f.csv"] = BODY[:2000]
+    server.faults["/f.csv"] = ["trickle"]
+    with pytest.raises(R.DownloadError, match="overall deadline of 0.5 s") as err:
+        R.fetch(_spec(server.url("/f.csv")), tmp_path, **FAST, deadline=0.5)
+    assert "demo/file.csv" in str(err.value)
+    assert _leftovers(tmp_path) == [] and server.hits["/f.csv"] == 1
+
+
+def test_bad_deadline_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="deadline"):
+        R.fetch(_spec("http://127.0.0.1:9/x"), tmp_path, deadline=0)
+
+
+def test_stale_part_files_are_removed_at_start(server: _State, tmp_path: Path) -> None:
+    server.files["/f.csv"] = BODY
+    stale = _write(tmp_path / "demo" / ".file.csv.download.abc123.part", b"half a file")
+    other = _write(tmp_path / "demo" / "keep.csv", b"x")
+    out = R.fetch(_spec(server.url("/f.csv")), tmp_path, **FAST)
+    assert out.read_bytes() == BODY and not stale.exists() and other.exists()
+    assert sorted(p.name for p in _leftovers(tmp_path)) == ["file.csv", "keep.csv"]
+    # the command line sweeps the whole cache first
+    stale2 = _write(tmp_path / "other" / ".x.csv.extract.zz.part", b"junk")
+    assert R.remove_stale_parts(tmp_path) == [stale2] and not stale2.exists()
+
+
+@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd", "demo/../../x.csv", "demo//x.csv",
+                                  "C:/x.csv", "demo\\..\\x.csv", "~/x.csv"])
+def test_paths_outside_the_cache_are_refused(path: str, tmp_path: Path) -> None:
+    cfg = {"sources": {"demo": {"files": {"f": {"path": path, "url": "http://127.0.0.1:9/x"}}}}}
+    with pytest.raises(ConfigError, match="sources.demo.files.f.path"):
+        R.resolve(cfg)
+    with pytest.raises(ConfigError, match="path"):
+        R.fetch(_spec("http://127.0.0.1:9/x", path=path), tmp_path / "cache", **FAST)
+    assert not (tmp_path / "outside.csv").exists()
+
+
+@pytest.mark.parametrize("code", ["..", "../etc", "a/b", "sp..pop", ".sp", "sp pop", ""])
+def test_wdi_codes_are_checked_by_pattern(code: str) -> None:
+    cfg = yaml.safe_load(SOURCES.read_text())
+    with pytest.raises(ConfigError, match="wdi codes"):
+        R.resolve(cfg, [code])
+
+
+def test_record_checksums_rewrites_only_the_changed_value(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    _write(raw / "demo/a.csv", b"a,b\n1,2\n")
+    old = "ab" * 32
+    text = ("# my comment stays\nsources:\n  demo:\n    files:\n"
+            f"      a: {{path: demo/a.csv, url: 'http://127.0.0.1:9/a', sha256: {old}}}\n")
+    src = _write(tmp_path / "sources.yaml", text.encode())
+    assert R.main(["--sources", str(src), "--snapshot", str(raw), "--record-checksums", "--wdi"]) == 0
+    new = R.sha256_file(raw / "demo/a.csv")
+    assert src.read_text() == text.replace(old, new)
+    spec = R.resolve(yaml.safe_load(src.read_text()))[0]
+    assert R.fetch(spec, tmp_path / "cache", snapshot_dir=raw, **FAST) == raw / "demo/a.csv"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError
+from .yamlio import load_yaml
 
 DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "economy",
            "impact", "outcome")
@@ -18,7 +17,22 @@ LEVELS = ("country", "aimag", "grid")
 #: class labels in the order of their codes 1..K; ``ordered: true`` says the classes are ordered
 #: in that order (e.g. very low < ... < very high), otherwise they are unordered labels.
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
-                        "how", "path", "note", "categories", "ordered"})
+                        "how", "path", "note", "valid_min", "valid_max", "sentinels",
+                        "categories", "ordered"})
+#: Values that providers use for "missing"; never a measurement (per entry: ``sentinels``).
+DEFAULT_SENTINELS = (-999.0, -9999.0, -99999.0)
+#: Plausible range by measurement unit (first pattern found in the ``measure`` wins; an entry's
+#: ``valid_min``/``valid_max`` override it, ``null`` meaning no bound). Measures that match no
+#: pattern get no range (only the sentinel check).
+MEASURE_RANGES: tuple[tuple[str, float | None, float | None], ...] = (
+    (r"^%|\bpercent\b|% of", 0.0, 100.0),
+    (r"^fraction", 0.0, 1.0),
+    (r"degC|°C", -90.0, 60.0),
+    (r"^SPEI", -10.0, 10.0),
+    (r"^mm\b", 0.0, None),
+    (r"km2|\bha\b|\bhead\b|people|sheep units|licences|plots|\bMt\b|\bEJ\b|\bkg\b|kg/ha|c/ha|"
+     r"\bt per\b|\bTJ\b", 0.0, None),
+)
 
 
 @dataclass
@@ -37,9 +51,14 @@ class Entry:
     how: str | None = None
     path: str | None = None
     note: str = ""
+    valid_min: float | None = None
+    valid_max: float | None = None
+    sentinels: tuple[float, ...] = DEFAULT_SENTINELS
     categories: list[str] | None = None
     ordered: bool = False
     extra: dict = field(default_factory=dict)
+    #: The entry as written in the catalogue (for config slices and provenance).
+    spec: dict = field(default_factory=dict)
 
     @property
     def categorical(self) -> bool:
@@ -54,6 +73,46 @@ class Entry:
         """The reader's code, with ``{climate_product}`` filled in."""
         return None if self.code is None else self.code.replace("{climate_product}", climate_product)
 
+    def valid_range_text(self) -> str:
+        lo = "-inf" if self.valid_min is None else f"{self.valid_min:g}"
+        hi = "inf" if self.valid_max is None else f"{self.valid_max:g}"
+        return f"[{lo}, {hi}] {self.measure}"
+
+    def implausible(self, values):  # noqa: ANN001, ANN201 - a pandas Series in and out
+        """Boolean mask of ``values`` outside ``[valid_min, valid_max]`` or equal to a sentinel
+        (missing values are not implausible)."""
+        import numpy as np
+
+        v = values.astype(float)
+        bad = v.isin(list(self.sentinels)) if self.sentinels else v.isna() & False
+        bad |= ~np.isfinite(v) & v.notna()
+        if self.valid_min is not None:
+            bad |= v < self.valid_min
+        if self.valid_max is not None:
+            bad |= v > self.valid_max
+        return bad & v.notna()
+
+
+def default_range(measure: str) -> tuple[float | None, float | None]:
+    """The plausible range of a measurement unit (:data:`MEASURE_RANGES`), or (None, None)."""
+    import re
+
+    for pattern, lo, hi in MEASURE_RANGES:
+        if re.search(pattern, measure):
+            return lo, hi
+    return None, None
+
+
+def _bound(spec: dict, name: str, default: float | None, key: str, path: Path) -> float | None:
+    if name not in spec:
+        return default
+    v = spec[name]
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{key}.{name}", v, "a number or null (no bound)", str(path))
+    return float(v)
+
 
 @dataclass
 class Catalogue:
@@ -63,11 +122,15 @@ class Catalogue:
     @classmethod
     def from_yaml(cls, path: str | Path, sources: dict | None = None) -> Catalogue:
         """Load and check the catalogue: required keys, known domain/level/source, valid formulas."""
+        return cls.from_dict(load_yaml(path) or {}, sources, path)
+
+    @classmethod
+    def from_dict(cls, raw: dict, sources: dict | None = None,
+                  path: str | Path = "config/catalogue.yaml") -> Catalogue:
+        """Build and check a catalogue from its parsed mapping (``{"indicators": {...}}``);
+        ``path`` names the file in errors."""
         from .derived import parse_formula
 
-        path = Path(path)
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
         entries: dict[str, Entry] = {}
         known = set((raw.get("indicators") or {}).keys())
         for iid, spec in (raw.get("indicators") or {}).items():
@@ -121,6 +184,15 @@ class Catalogue:
                 if unknown:
                     raise ConfigError(f"{key}.formula", spec["formula"],
                                       f"only catalogue indicator names (unknown: {unknown})", str(path))
+            lo, hi = default_range(str(spec["measure"]))
+            lo = _bound(spec, "valid_min", lo, key, path)
+            hi = _bound(spec, "valid_max", hi, key, path)
+            if lo is not None and hi is not None and lo > hi:
+                raise ConfigError(f"{key}.valid_min", lo, f"at most valid_max ({hi})", str(path))
+            sentinels = spec.get("sentinels", list(DEFAULT_SENTINELS))
+            if not isinstance(sentinels, list) or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in sentinels):
+                raise ConfigError(f"{key}.sentinels", sentinels, "a list of numbers (may be empty)", str(path))
             entries[iid] = Entry(
                 id=iid,
                 label=str(spec.get("label", iid)),
@@ -134,9 +206,13 @@ class Catalogue:
                 how=spec.get("how"),
                 path=spec.get("path"),
                 note=str(spec.get("note", "")),
+                valid_min=lo,
+                valid_max=hi,
+                sentinels=tuple(float(x) for x in sentinels),
                 categories=spec.get("categories"),
                 ordered=bool(spec.get("ordered", False)),
                 extra={k: v for k, v in spec.items() if k not in ENTRY_KEYS},
+                spec=dict(spec),
             )
         cat = cls(entries=entries, path=str(path))
         cat.dependency_order(list(entries))  # raises on cycles

@@ -12,11 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
 
-SCHEMA_PATH = Path("config/schema/config.schema.yaml")
+#: The workflow's root folder (this package lives in ``<root>/src/dlddrivers``): the schema and
+#: the default config files are found relative to it, so ``snakemake --directory DIR`` works.
+WORKFLOW_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = WORKFLOW_ROOT / "config" / "schema" / "config.schema.yaml"
+#: Config keys that name files; a relative path is read from the working directory when it
+#: exists there, else from the workflow root.
+PATH_KEYS = ("registry", "catalogue", "sources")
 ROLES = ("outcomes", "drivers", "impacts", "carry")
 
 
@@ -34,10 +38,11 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
     """Read and merge config files (later ones override), then apply ``overrides``."""
+    from .yamlio import load_yaml
+
     cfg: dict = {}
     for p in paths:
-        with open(p, encoding="utf-8") as fh:
-            part = yaml.safe_load(fh) or {}
+        part = load_yaml(p) or {}
         if not isinstance(part, dict):
             raise ConfigError("<root>", type(part).__name__, "a mapping", str(p))
         cfg = deep_merge(cfg, part)
@@ -54,8 +59,9 @@ def validate_schema(cfg: dict, schema_path: str | Path = SCHEMA_PATH) -> None:
     """Validate ``cfg`` against the JSON schema; the first error names the key and value."""
     import jsonschema
 
-    with open(schema_path, encoding="utf-8") as fh:
-        schema = yaml.safe_load(fh)
+    from .yamlio import load_yaml
+
+    schema = load_yaml(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
     if errors:
@@ -144,6 +150,28 @@ def _check_grid_study(name: str, st: dict, registry) -> None:
 def study_level(cfg: dict, name: str) -> str:
     """The ``level`` of study ``name`` (country, aimag or grid)."""
     return str(cfg["studies"][name]["level"])
+
+
+def resolve_path(path: str | Path, root: str | Path | None = None) -> str:
+    """A config path as the workflow reads it: as given when it exists (relative to the working
+    directory, or absolute), else relative to the workflow root ``root``."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return str(path)
+    alt = Path(root or WORKFLOW_ROOT) / p
+    return str(alt) if alt.exists() else str(path)
+
+
+def resolve_paths(cfg: dict, root: str | Path | None = None) -> dict:
+    """Resolve the file keys of a config (registry, catalogue, sources, each study's graph) in
+    place with :func:`resolve_path`; returns ``cfg``."""
+    for k in PATH_KEYS:
+        if cfg.get(k):
+            cfg[k] = resolve_path(cfg[k], root)
+    for st in (cfg.get("studies") or {}).values():
+        if isinstance(st, dict) and st.get("graph"):
+            st["graph"] = resolve_path(st["graph"], root)
+    return cfg
 
 
 def study_indicators(st: dict) -> dict[str, str]:

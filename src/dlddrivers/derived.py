@@ -23,6 +23,11 @@ import numpy as np
 import pandas as pd
 
 FUNCTIONS = {"lag", "zero_if_missing"}
+#: Bounds checked before a formula is used: the largest lag order (years), the longest formula
+#: text and the most syntax nodes (a runaway expression is refused, not a RecursionError).
+MAX_LAG = 10
+MAX_FORMULA_CHARS = 1000
+MAX_FORMULA_NODES = 200
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
 
 
@@ -34,11 +39,22 @@ class Formula:
 
 
 def parse_formula(text: str) -> Formula:
-    """Parse and check a formula; return it with the set of indicator names it uses."""
+    """Parse and check a formula; return it with the set of indicator names it uses.
+
+    Refused before parsing: text longer than :data:`MAX_FORMULA_CHARS`; after parsing: more
+    than :data:`MAX_FORMULA_NODES` syntax nodes, or a lag order above :data:`MAX_LAG`.
+    """
+    if len(text) > MAX_FORMULA_CHARS:
+        raise ValueError(f"a formula of at most {MAX_FORMULA_CHARS} characters (this one has {len(text)})")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"arithmetic over indicator names and numbers (syntax error at column {exc.offset})") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise ValueError("a formula that is not nested this deeply") from exc
+    n_nodes = sum(1 for _ in ast.walk(tree))
+    if n_nodes > MAX_FORMULA_NODES:
+        raise ValueError(f"a formula of at most {MAX_FORMULA_NODES} terms and operators (this one has {n_nodes})")
     names: set[str] = set()
 
     def check(node: ast.AST) -> None:
@@ -61,6 +77,8 @@ def parse_formula(text: str) -> Formula:
                     isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, int) and node.args[1].value > 0
                 ):
                     raise ValueError("lag(<indicator>, <positive integer>)")
+                if node.args[1].value > MAX_LAG:
+                    raise ValueError(f"a lag order of at most {MAX_LAG} years (found {node.args[1].value})")
                 names.add(node.args[0].id)
             else:
                 if len(node.args) != 1:
@@ -74,6 +92,16 @@ def parse_formula(text: str) -> Formula:
 
     check(tree)
     return Formula(text=text, tree=tree, names=names)
+
+
+def lag_orders(formula: Formula) -> dict[str, int]:
+    """The largest lag order applied to each indicator name of a formula (0 when unlagged)."""
+    out = {n: 0 for n in formula.names}
+    for node in ast.walk(formula.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "lag":
+            name, k = node.args[0].id, int(node.args[1].value)
+            out[name] = max(out.get(name, 0), k)
+    return out
 
 
 def evaluate(formula: Formula | str, panel: pd.DataFrame) -> tuple[pd.Series, int]:

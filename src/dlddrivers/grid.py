@@ -145,11 +145,14 @@ def grid_data_job(cfg: dict, study_name: str, outdir: str | Path, status_path: s
     ``drops.csv``, ``provenance.json`` in ``outdir``; the not-applicable stage table at
     ``status_path``."""
     from .config import config_hash, study_config
-    from .pipeline import raw_dir, setup
+    from .pipeline import raw_dir, setup, verify_raw_files
     from .provenance import file_records, package_versions
 
     registry, catalogue, sources = setup(cfg)
     study = study_config(cfg, study_name)
+    # raw-file checksums before anything is read
+    verify_raw_files(study, catalogue, sources, raw_dir(cfg),
+                     cfg.get("on_checksum_mismatch") or "error")
     res = build_cells(study, catalogue, sources, registry, raw_dir(cfg))
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from .config import study_indicators
 from .contracts import PANEL_KEYS
 from .derived import evaluate, parse_formula
 from .errors import ConfigError, RawFileError
+from .retrieve import check_code, confined_path
 from .sources import DropLog, get_reader
 from .units import UnitRegistry
 
@@ -35,6 +36,8 @@ class RawFile:
     path: Path
     url: str
     sha256: str | None = None
+    #: the sources.yaml key that records ``sha256`` (to refresh it deliberately)
+    record_key: str = ""
 
 
 @dataclass
@@ -57,14 +60,19 @@ def _source_files(
         (fkey, f), = files.items()
         for e in entries:
             code = e.provider_code(climate_product)
-            out[code] = RawFile(source, code, raw_dir / f["path"].format(code=code),
-                                f["url"].format(code=code), (f.get("sha256_by_code") or {}).get(code))
+            check_code(code, f"indicators.{e.id}.code")
+            rel = confined_path(f["path"].format(code=code), f"sources.{source}.files.{fkey}.path")
+            out[code] = RawFile(source, code, raw_dir / rel,
+                                f["url"].format(code=code), (f.get("sha256_by_code") or {}).get(code),
+                                f"sources.{source}.files.{fkey}.sha256_by_code.{code}")
         return out
     wanted = {e.provider_code(climate_product) for e in entries}
     for key, f in files.items():
         if source == "climate_gadm0" and key not in wanted:
             continue
-        out[key] = RawFile(source, key, raw_dir / f["path"], f["url"], f.get("sha256"))
+        rel = confined_path(f["path"], f"sources.{source}.files.{key}.path")
+        out[key] = RawFile(source, key, raw_dir / rel, f["url"], f.get("sha256"),
+                           f"sources.{source}.files.{key}.sha256")
     return out
 
 
@@ -97,6 +105,22 @@ def _raw_entries_by_source(study: dict, catalogue: Catalogue) -> dict[str, list[
     return by_source
 
 
+def lead_years(catalogue: Catalogue, order: list[str]) -> int:
+    """Years read before a study's first year: at least :data:`LEAD_YEARS`, and the longest
+    chain of lags in the study's formulas, so that lagged values exist at the first year."""
+    from .derived import lag_orders
+
+    total: dict[str, int] = {}
+    for iid in order:  # dependency order: dependencies first
+        e = catalogue.entries[iid]
+        if not e.derived:
+            total[iid] = 0
+            continue
+        lags = lag_orders(parse_formula(e.formula))
+        total[iid] = max((total.get(d, 0) + lags.get(d, 0) for d in catalogue.dependencies(iid)), default=0)
+    return max([LEAD_YEARS, *total.values()])
+
+
 # --------------------------------------------------------------------------- reading
 def read_raw(
     study: dict,
@@ -105,9 +129,16 @@ def read_raw(
     registry: UnitRegistry,
     raw_dir: str | Path,
     log: DropLog,
+    lead: int = LEAD_YEARS,
 ) -> tuple[pd.DataFrame, list[RawFile]]:
-    """Read all raw indicators of a study as one tidy table with catalogue ids as indicators."""
+    """Read all raw indicators of a study as one tidy table with catalogue ids as indicators.
+
+    Every value is checked against its catalogue entry's plausible range and sentinels
+    (:func:`check_plausible`, the study's ``on_implausible`` policy).
+    """
     y0, y1 = study["years"]
+    policy = study.get("on_implausible", "error")
+    scope = (list(study["units"]), (y0 - LEAD_YEARS, y1))
     product = study.get("climate_product", "cru")
     frames: list[pd.DataFrame] = []
     used: list[RawFile] = []
@@ -119,7 +150,7 @@ def read_raw(
                 if not rf.path.exists():
                     raise RawFileError(rf.path, None, f"the CSV named by catalogue entry '{e.id}'")
                 df = reader({"data": rf.path}, registry, log, indicator=e.id, measure=e.measure, level=e.level)
-                frames.append(df.assign(indicator=e.id))
+                frames.append(check_plausible(df.assign(indicator=e.id), e, str(rf.path), policy, log, *scope))
                 used.append(rf)
             continue
         files = _source_files(source, entries, sources_cfg, Path(raw_dir), product)
@@ -137,13 +168,17 @@ def read_raw(
                 {"name": e.id, "code": e.provider_code(product), "months": e.months, "how": e.how}
                 for e in entries
             ]
+            options["on_implausible"] = policy
         if source == "mining_licences":
-            options["years"] = list(range(y0 - LEAD_YEARS, y1 + 1))
+            options["years"] = list(range(y0 - lead, y1 + 1))
         reader = get_reader(sources_cfg[source]["reader"])
         df = reader({k: rf.path for k, rf in files.items()}, registry, log, **options)
         used += list(files.values())
         if source == "climate_gadm0":
-            frames.append(df)
+            for e in entries:
+                part = df[df["indicator"] == e.id]
+                rf = files[e.provider_code(product)]
+                frames.append(check_plausible(part, e, str(rf.path), policy, log, *scope))
             continue
         code_to_ids: dict[str, list[str]] = {}
         for e in entries:
@@ -156,11 +191,64 @@ def read_raw(
             )
         for code, ids in code_to_ids.items():
             part = df[df["indicator"] == code]
+            where = _file_of(code, files)
             for iid in ids:
-                frames.append(part.assign(indicator=iid))
+                frames.append(check_plausible(part.assign(indicator=iid), catalogue.entries[iid], where,
+                                              policy, log, *scope))
     tidy = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["unit", "year", "indicator", "value", "measure", "source"])
     return tidy, used
+
+
+def _file_of(code: str, files: dict[str, RawFile]) -> str:
+    """The file a provider code is read from (all files of the source when it is not one)."""
+    if code in files:
+        return str(files[code].path)
+    hits = [rf for k, rf in files.items() if code.endswith(k)]
+    if len(hits) == 1 or len(files) == 1:
+        return str((hits or list(files.values()))[0].path)
+    return ", ".join(str(rf.path) for rf in files.values())
+
+
+IMPLAUSIBLE = "implausible value (outside the catalogue's valid range, or a sentinel)"
+
+
+def check_plausible(df: pd.DataFrame, entry: Entry, file: str, policy: str, log: DropLog,
+                    units: list[str] | None = None, years: tuple[int, int] | None = None) -> pd.DataFrame:
+    """``df`` (tidy rows of one indicator) without implausible values, or an error.
+
+    A value outside ``[valid_min, valid_max]`` of ``entry`` or equal to one of its sentinels
+    raises :class:`~dlddrivers.errors.RawFileError` naming the file, the indicator, its unit,
+    the unit and year, the value and the expected range (``policy="error"``), or is removed
+    and counted in ``log`` with the file and each unit, year and value (``policy="drop"``).
+    Only rows of ``units`` and of years in ``years`` (inclusive; time-invariant rows always)
+    are checked: the others never reach the panel (and are counted as such).
+    """
+    bad = entry.implausible(df["value"])
+    if units is not None:
+        bad &= df["unit"].isin(units)
+    if years is not None:
+        y = pd.to_numeric(df["year"], errors="coerce")
+        bad &= y.isna() | ((y >= years[0]) & (y <= years[1]))
+    if not bad.any():
+        return df
+    rows = df.loc[bad]
+    cells = [f"{u} {'' if pd.isna(y) else int(y)}: {float(v)!r}".replace(" :", ":")
+             for u, y, v in zip(rows["unit"], rows["year"], rows["value"], strict=True)]
+    if policy != "drop":
+        first = rows.iloc[0]
+        year = "" if pd.isna(first["year"]) else f", year {int(first['year'])}"
+        raise RawFileError(
+            file, entry.id,
+            f"a plausible {entry.label} in {entry.valid_range_text()} and not a sentinel "
+            f"{list(entry.sentinels)} (catalogue indicators.{entry.id}.valid_min/valid_max/sentinels; "
+            "a study may set on_implausible: drop to count such values in drops.csv instead)",
+            f"{float(first['value'])!r} for unit {first['unit']}{year}"
+            + (f" ({len(rows)} implausible values: {'; '.join(cells[:5])})" if len(rows) > 1 else ""),
+        )
+    log.add(str(rows["source"].iloc[0]) if "source" in rows else entry.id, file,
+            f"{IMPLAUSIBLE}: {entry.id} {entry.valid_range_text()}", len(rows), "; ".join(cells[:30]) + (f"; ... ({len(cells) - 30} more)" if len(cells) > 30 else ""))
+    return df.loc[~bad]
 
 
 # --------------------------------------------------------------------------- gaps
@@ -211,7 +299,8 @@ def build_panel(
     y0, y1 = study["years"]
     roles = study_indicators(study)
     order = catalogue.closure(list(roles))
-    tidy, used = read_raw(study, catalogue, sources_cfg, registry, raw_dir, log)
+    lead = lead_years(catalogue, order)
+    tidy, used = read_raw(study, catalogue, sources_cfg, registry, raw_dir, log, lead=lead)
 
     # keep study units; count the rest per source
     outside = ~tidy["unit"].isin(units)
@@ -223,7 +312,7 @@ def build_panel(
     static = tidy[tidy["year"].isna()]
     timed = tidy[tidy["year"].notna()].copy()
     timed["year"] = timed["year"].astype(int)
-    lo = y0 - LEAD_YEARS
+    lo = y0 - lead
     out_of_range = (timed["year"] < lo) | (timed["year"] > y1)
     for src, n in timed[out_of_range].groupby("source").size().items():
         log.add(str(src), "-", f"year outside {lo}-{y1}", int(n))
@@ -251,7 +340,8 @@ def build_panel(
         if not e.derived:
             continue
         vals, nfill = evaluate(parse_formula(e.formula), wide)
-        wide[iid] = vals
+        wide[iid] = _check_derived(vals, wide, e, catalogue, used, study.get("on_implausible", "error"), log,
+                                  study.get("climate_product", "cru"))
         deps = [d for d in catalogue.dependencies(iid) if d in interp.columns]
         interp[iid] = interp[deps].any(axis=1) if deps else False
         observed[iid] = wide[iid].notna() & ~interp[iid]
@@ -267,6 +357,41 @@ def build_panel(
     coverage = coverage_table(panel, flags_interp, roles, registry, zero_filled)
     dictionary = data_dictionary(roles, catalogue, sources_cfg, study)
     return PanelResult(panel=panel, dictionary=dictionary, coverage=coverage, drops=log.frame(), files=used)
+
+
+def _check_derived(vals: pd.Series, wide: pd.DataFrame, e: Entry, catalogue: Catalogue,
+                   used: list[RawFile], policy: str, log: DropLog, product: str = "cru") -> pd.Series:
+    """A derived indicator's values checked against its plausible range after derivation.
+
+    An implausible value raises (naming the indicator, formula, inputs and the raw files they
+    come from) or, under ``policy="drop"``, becomes missing and is counted in ``log``.
+    """
+    bad = e.implausible(pd.Series(vals, index=wide.index))
+    if not bad.any():
+        return vals
+    raw = [catalogue.entries[d] for d in catalogue.closure([e.id]) if not catalogue.entries[d].derived]
+    files = sorted({_file_of(r.provider_code(product) or r.id,
+                             {rf.key: rf for rf in used if rf.source == r.source})
+                    for r in raw if any(rf.source == r.source for rf in used)})
+    rows = wide.loc[bad]
+    cells = [f"{u} {int(y)}: {float(v)!r}" for u, y, v in zip(rows["unit"], rows["year"], vals[bad], strict=True)]
+    if policy != "drop":
+        first = rows.index[0]
+        inputs = ", ".join(f"{d}={float(wide.loc[first, d])!r}" for d in sorted(catalogue.dependencies(e.id))
+                           if d in wide.columns)
+        raise RawFileError(
+            "; ".join(files) or "derived", e.id,
+            f"a plausible {e.label} in {e.valid_range_text()} after derivation by "
+            f"'{e.formula}' (catalogue indicators.{e.id}.valid_min/valid_max; or on_implausible: drop)",
+            f"{float(vals[bad].iloc[0])!r} for unit {wide.loc[first, 'unit']}, year "
+            f"{int(wide.loc[first, 'year'])} from {inputs}"
+            + (f" ({len(rows)} implausible values: {'; '.join(cells[:5])})" if len(rows) > 1 else ""),
+        )
+    log.add("derived", "; ".join(Path(f).name for f in files) or "-",
+            f"{IMPLAUSIBLE}: {e.id} {e.valid_range_text()}", len(rows), "; ".join(cells[:30]) + (f"; ... ({len(cells) - 30} more)" if len(cells) > 30 else ""))
+    out = pd.Series(vals, index=wide.index).copy()
+    out[bad] = np.nan
+    return out
 
 
 def coverage_table(
@@ -336,3 +461,50 @@ def check_study_sources(study: dict, catalogue: Catalogue, sources_cfg: dict) ->
     for source in _raw_entries_by_source(study, catalogue):
         if source != "csv" and source not in sources_cfg:
             raise ConfigError("sources", source, "a source declared in config/sources.yaml")
+
+
+def check_support(study: dict, panel: pd.DataFrame) -> list[str]:
+    """Does the study's period and unit list hold data for what it analyses?
+
+    Errors (:class:`~dlddrivers.errors.ConfigError`, naming the study key and value):
+
+    * an outcome, impact or driver with no observation in the study's years;
+    * a unit with no observation of any outcome or impact, or of some driver, in those years
+      (every model would drop it by listwise deletion, without a word).
+
+    Returns warnings (text) for an outcome, impact or driver observed only in part of the
+    period, naming the years it covers.
+    """
+    name = study.get("name", "?")
+    y0, y1 = study["years"]
+    warnings: list[str] = []
+    targets = list(study.get("outcomes") or []) + list(study.get("impacts") or [])
+    analysed = [("outcome", i) for i in study.get("outcomes") or []] + [
+        ("impact", i) for i in study.get("impacts") or []] + [("driver", i) for i in study.get("drivers") or []]
+    for role, ind in analysed:
+        if ind not in panel.columns:
+            continue
+        obs = panel.loc[panel[ind].notna(), "year"]
+        if obs.empty:
+            raise ConfigError(
+                f"studies.{name}.years", [y0, y1],
+                f"a period in which {role} '{ind}' has observations (it has none in {y0}-{y1} "
+                "for the study's units); change the years or remove the indicator")
+        first, last = int(obs.min()), int(obs.max())
+        if first > y0 or last < y1:
+            warnings.append(f"study {name}: {role} '{ind}' is observed only in {first}-{last} "
+                            f"of the study period {y0}-{y1}")
+    for i, unit in enumerate(study["units"]):
+        rows = panel[panel["unit"] == unit]
+        if targets and not rows[[t for t in targets if t in rows]].notna().any().any():
+            raise ConfigError(
+                f"studies.{name}.units[{i}]", unit,
+                f"a unit with observations of an outcome or impact ({', '.join(targets)}) in "
+                f"{y0}-{y1}; it has none in the raw files")
+        for d in study.get("drivers") or []:
+            if d in rows and not rows[d].notna().any():
+                raise ConfigError(
+                    f"studies.{name}.units[{i}]", unit,
+                    f"a unit with observations of driver '{d}' in {y0}-{y1} (it has none, so "
+                    "every model would drop the unit); remove the unit or the driver")
+    return warnings

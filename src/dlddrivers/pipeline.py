@@ -9,42 +9,148 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from .catalogue import Catalogue
-from .config import config_hash, load_config, study_config, validate_schema, validate_semantics
+from .config import (
+    config_hash,
+    load_config,
+    study_config,
+    study_indicators,
+    validate_schema,
+    validate_semantics,
+)
 from .units import UnitRegistry
 
 
 def load_sources(path: str | Path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)["sources"]
+    from .yamlio import load_yaml
+
+    raw = load_yaml(path) or {}
+    if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict):
+        from .errors import ConfigError
+
+        raise ConfigError("sources", None, "a mapping of source ids to specs", str(path))
+    return raw["sources"]
 
 
-def setup(cfg: dict) -> tuple[UnitRegistry, Catalogue, dict]:
-    """Validate a (merged) config and load the registry, catalogue and source list it names."""
+def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path | None = None,
+          check_data: bool = False, cache_dir: str | Path | None = None) -> tuple[UnitRegistry, Catalogue, dict]:
+    """Validate a (merged) config and load the registry, catalogue and source list it names.
+
+    Runs every check that can be made before a job starts: duplicate keys in ``config_files``
+    (Snakemake's own YAML loader keeps the last one silently), the JSON schema, each stage's
+    options against its ``DEFAULTS``, units, indicators and years, formula bounds, the causal
+    graphs (climate drivers are exogenous: no edge into them from an anthropogenic driver), the
+    snapshot files, and with ``check_data`` the data support of each study (see
+    :func:`check_data_support`; cached in ``cache_dir`` by raw-file fingerprint).
+    """
+    from .config import resolve_paths
+    from .yamlio import load_yaml
+
     # `--config validation=false` arrives as the string 'false' (Snakemake only parses True/False)
     if isinstance(cfg.get("validation"), str) and cfg["validation"].lower() in ("true", "false"):
         cfg["validation"] = cfg["validation"].lower() == "true"
+    for f in config_files or []:
+        load_yaml(f)  # raises on a duplicate key, naming file, key and both lines
     validate_schema(cfg)
+    resolve_paths(cfg, root)
+    check_stage_options(cfg)
     sources = load_sources(cfg["sources"])
     registry = UnitRegistry.from_yaml(cfg["registry"])
     catalogue = Catalogue.from_yaml(cfg["catalogue"], sources)
     validate_semantics(cfg, registry, catalogue)
     check_snapshot(cfg, registry, catalogue, sources)
-    check_graphs(cfg)
+    check_graphs(cfg, catalogue)
+    if check_data:
+        for name in cfg["run"]:
+            if cfg["studies"][name]["level"] == "grid":
+                continue  # cross-sectional cells: no unit-year panel to check (grid_data reads them)
+            check_data_support(cfg, name, registry, catalogue, sources, cache_dir=cache_dir)
     return registry, catalogue, sources
 
 
-def check_graphs(cfg: dict) -> None:
-    """Each study's causal graph is valid (acyclic, reasons given) and uses only its indicators."""
-    from .causal.graph import load_graph
+def check_stage_options(cfg: dict) -> None:
+    """``methods.<stage>`` options checked against each stage's ``DEFAULTS`` (types, ranges,
+    unknown keys); see :mod:`dlddrivers.options`."""
+    from importlib import import_module
+
+    from .errors import ConfigError
+    from .options import check_options
+
+    for stage, given in (cfg.get("methods") or {}).items():
+        if stage in GRID_STAGES:
+            mod_name, defaults, bounds = GRID_STAGES[stage]
+            mod = import_module(mod_name)
+            check_options(stage, given, getattr(mod, defaults), getattr(mod, bounds, None))
+            continue
+        if stage not in STAGES:
+            raise ConfigError(f"methods.{stage}", "{...}",
+                              f"one of the stages {list(STAGES) + list(GRID_STAGES)}")
+        mod = import_module(STAGES[stage][0])
+        check_options(stage, given, getattr(mod, "DEFAULTS", {}), getattr(mod, "OPTION_BOUNDS", None))
+
+
+def check_graphs(cfg: dict, catalogue: Catalogue | None = None) -> None:
+    """Each study's causal graph is valid (acyclic, reasons given) and uses only its indicators;
+    with the catalogue, no edge runs from an anthropogenic driver into a climate driver
+    (climate is exogenous in every study here)."""
+    from .catalogue import ANTHROPOGENIC, BIOPHYSICAL
+    from .causal.graph import GraphError, load_graph
     from .config import study_indicators
 
     for name in cfg["run"]:
         st = cfg["studies"][name]
-        if st.get("graph"):
-            load_graph(st["graph"], panel_columns=["unit", "year", *study_indicators(st)])
+        if not st.get("graph"):
+            continue
+        g = load_graph(st["graph"], panel_columns=["unit", "year", *study_indicators(st)])
+        if catalogue is None:
+            continue
+        for u, v in sorted(g.edges):
+            du = catalogue.entries[u].domain if u in catalogue.entries else None
+            dv = catalogue.entries[v].domain if v in catalogue.entries else None
+            if dv in BIOPHYSICAL and du in ANTHROPOGENIC:
+                raise GraphError(st["graph"], f"edge {u} -> {v}",
+                                 f"no edge into the climate driver '{v}' from the {du} driver '{u}' "
+                                 "(climate is exogenous here: people do not change this year's "
+                                 "precipitation or temperature of a country or aimag)")
+
+
+def check_data_support(cfg: dict, study_name: str, registry: UnitRegistry, catalogue: Catalogue,
+                       sources: dict, *, cache_dir: str | Path | None = None) -> list[str]:
+    """The study's period and units hold data: build the panel from the raw files (cached by
+    their fingerprint) and check it with :func:`dlddrivers.panel.check_support`.
+
+    Raises :class:`~dlddrivers.errors.ConfigError` naming the study key; returns the warnings
+    (partial coverage), which are also logged. Skipped (returns []) when raw files are not yet
+    downloaded: the panel job then runs the same check before writing anything.
+    """
+    import hashlib
+    import logging
+
+    from .panel import build_panel, check_support, required_files
+
+    study = study_config(cfg, study_name)
+    files = required_files(study, catalogue, sources, raw_dir(cfg))
+    if not all(f.path.exists() for f in files):
+        return []
+    slice_ = panel_slice(cfg, study_name, registry, catalogue, sources)
+    h = hashlib.sha256(json.dumps(slice_, sort_keys=True, default=str).encode())
+    for f in sorted(files, key=lambda f: str(f.path)):
+        st = f.path.stat()
+        h.update(f"{f.path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    marker = Path(cache_dir) / f"support-{study_name}-{h.hexdigest()[:20]}.json" if cache_dir else None
+    if marker is not None and marker.exists():
+        warnings = json.loads(marker.read_text())["warnings"]
+    else:
+        verify_raw_files(study, catalogue, sources, raw_dir(cfg), cfg.get("on_checksum_mismatch") or "error")
+        res = build_panel(study, catalogue, sources, registry, raw_dir(cfg))
+        warnings = check_support(study, res.panel)
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"study": study_name, "warnings": warnings}))
+    for w in warnings:
+        logging.getLogger("dlddrivers").warning(w)
+    return warnings
 
 
 def raw_dir(cfg: dict) -> Path:
@@ -54,8 +160,9 @@ def raw_dir(cfg: dict) -> Path:
 
 def wdi_codes(cfg: dict) -> list[str]:
     """Every WDI code that the catalogue names (so online retrieval can fetch any of them)."""
-    with open(cfg["catalogue"], encoding="utf-8") as fh:
-        entries = yaml.safe_load(fh)["indicators"]
+    from .yamlio import load_yaml
+
+    entries = load_yaml(cfg["catalogue"])["indicators"]
     return sorted({str(e["code"]) for e in entries.values() if e.get("source") == "wdi"})
 
 
@@ -79,14 +186,98 @@ def check_snapshot(cfg: dict, registry, catalogue, sources) -> None:
                 )
 
 
-def panel_job(cfg: dict, study_name: str, outdir: str | Path) -> dict[str, Path]:
-    """Build a study's panel and write panel.csv/.parquet, coverage, dictionary, drops, provenance."""
-    from .panel import build_panel, coverage_summary
+def verify_raw_files(study: dict, catalogue, sources, raw_root: str | Path,
+                     policy: str = "error") -> dict[str, str]:
+    """Check every raw file a study reads against its sha256 recorded in ``sources.yaml``
+    before anything is read, in snapshot and online mode alike.
+
+    Policy ``on_checksum_mismatch``: ``error`` (default) raises
+    :class:`~dlddrivers.retrieve.ChecksumMismatchError` naming the file, both hashes, the
+    ``sources.yaml`` key and the command that records a new checksum deliberately; ``warn``
+    warns and goes on. Files without a recorded checksum (user CSVs) are not checked.
+    Returns each checked path's sha256.
+    """
+    from .panel import required_files
+    from .retrieve import verify_file
+
+    out: dict[str, str] = {}
+    for f in required_files(study, catalogue, sources, Path(raw_root)):
+        if f.sha256 and f.path.is_file():
+            out[str(f.path)] = verify_file(f.path, f.sha256, policy=policy, url=f.url, key=f.record_key)
+    return out
+
+
+# --------------------------------------------------------------------------- config slices
+def canonical(obj):
+    """A JSON-equal copy with mapping keys sorted (stable Snakemake params: key order in a YAML
+    file does not trigger a rerun)."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def panel_slice(cfg: dict, study_name: str, registry: UnitRegistry, catalogue: Catalogue,
+                sources: dict) -> dict:
+    """Exactly the config a study's panel depends on (the panel rule's ``params``).
+
+    The study definition (with seed), the catalogue entries it uses including every formula
+    dependency, the units of the registry at its level (the readers recognise every unit of a
+    file and count the others as outside the study) with the aggregate codes, and the specs of
+    the sources it reads. Not the folder raw files are read from: that is the rule's input, so
+    an equivalent spelling of the path triggers nothing.
+    """
+    study = study_config(cfg, study_name)
+    ids = catalogue.closure(list(study_indicators(study)))
+    indicators = {i: catalogue.entries[i].spec for i in ids}
+    used_sources = sorted({catalogue.entries[i].source for i in ids
+                           if catalogue.entries[i].source and catalogue.entries[i].source != "csv"})
+    level = study["level"]
+    units_raw = registry_slice(registry, level)
+    return canonical({
+        "study": study,
+        "indicators": indicators,
+        "registry": units_raw,
+        "sources": {s: sources[s] for s in used_sources},
+        "on_checksum_mismatch": cfg.get("on_checksum_mismatch") or "error",
+    })
+
+
+def registry_slice(registry: UnitRegistry, level: str) -> dict:
+    """The registry entries of one level (plus the countries its units belong to) and the
+    aggregate codes, as a mapping :meth:`UnitRegistry.from_dict` reads."""
+    out: dict = {"countries": {}, "aimags": {}, "aggregates": {k: sorted(v) for k, v in registry.aggregates.items()}}
+    countries = {u.country for u in registry.of_level(level) if u.country}
+    for u in registry.units.values():
+        if u.level == "country" and (level == "country" or u.id in countries):
+            names = [n for n in u.names if n not in (u.name, u.id)]
+            out["countries"][u.id] = {"name": u.name, "fao": u.fao, "m49": u.m49, "names": names}
+        elif u.level == "aimag" and level == "aimag":
+            names = [n for n in u.names if n != u.name]
+            out["aimags"][u.id] = {"name": u.name, "nso_code": u.nso_code, "country": u.country,
+                                   "names": names}
+    if level == "grid":
+        out["grids"] = {k: dict(v) for k, v in registry.grids.items()}
+    return out
+
+
+def stage_slice(cfg: dict, study_name: str, stage: str) -> dict:
+    """Exactly the config one stage of one study depends on (the stage rule's ``params``): the
+    study definition with its seed, and the stage's options merged over its ``DEFAULTS``."""
+    return canonical({"study": study_config(cfg, study_name), "options": stage_options(cfg, stage)})
+
+
+def panel_job(slice_: dict, raw_root: str | Path, outdir: str | Path) -> dict[str, Path]:
+    """Build a study's panel from its config slice (:func:`panel_slice`) and write panel.csv/
+    .parquet, coverage, dictionary, drops and provenance. Checks the data support first."""
+    from .panel import build_panel, check_support, coverage_summary
     from .provenance import file_records, package_versions
 
-    registry, catalogue, sources = setup(cfg)
-    study = study_config(cfg, study_name)
-    res = build_panel(study, catalogue, sources, registry, raw_dir(cfg))
+    study = slice_["study"]
+    registry = UnitRegistry.from_dict(slice_["registry"], "config slice of the unit registry")
+    catalogue = Catalogue.from_dict({"indicators": slice_["indicators"]}, slice_["sources"],
+                                    "config slice of the catalogue")
+    verify_raw_files(study, catalogue, slice_["sources"], raw_root,
+                     slice_.get("on_checksum_mismatch") or "error")
+    res = build_panel(study, catalogue, slice_["sources"], registry, Path(raw_root))
+    warnings = check_support(study, res.panel)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -105,12 +296,13 @@ def panel_job(cfg: dict, study_name: str, outdir: str | Path) -> dict[str, Path]
     res.dictionary.to_csv(paths["dictionary"], index=False)
     res.drops.to_csv(paths["drops"], index=False)
     prov = {
-        "study": study_name,
-        "config_sha256": config_hash(cfg),
-        "study_config": study,
+        "study": study["name"],
+        "config_slice_sha256": config_hash(slice_),
+        "config_slice": slice_,
         "seed": study["seed"],
         "raw_files": file_records(res.files),
         "rows_not_passed_on": res.drops.to_dict(orient="records"),
+        "coverage_warnings": warnings,
         "packages": package_versions(),
         "n_units": int(res.panel["unit"].nunique()),
         "n_years": int(res.panel["year"].nunique()),
@@ -142,6 +334,13 @@ STAGES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Stages of grid studies (level ``grid``): name -> (module, its defaults, its option bounds).
+GRID_STAGES: dict[str, tuple[str, str, str]] = {
+    "grid_geodetector": ("dlddrivers.methods.geodetector", "GRID_DEFAULTS", "GRID_OPTION_BOUNDS"),
+    "grid_ml": ("dlddrivers.methods.grid_ml", "DEFAULTS", "OPTION_BOUNDS"),
+}
+
+
 def stage_options(cfg: dict, stage: str) -> dict:
     """A stage's options: its module DEFAULTS overridden by ``config['methods'][stage]``."""
     from importlib import import_module
@@ -152,8 +351,11 @@ def stage_options(cfg: dict, stage: str) -> dict:
     return deep_merge(dict(getattr(mod, "DEFAULTS", {})), (cfg.get("methods") or {}).get(stage) or {})
 
 
-def stage_job(cfg: dict, study_name: str, stage: str, study_dir: str | Path, outdir: str | Path) -> list[Path]:
-    """Run one analysis stage on a built panel: write its tables (CSV), figures and a run record."""
+def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, outdir: str | Path,
+              graph: str | Path | None = None) -> list[Path]:
+    """Run one analysis stage on a built panel with its config slice (:func:`stage_slice`):
+    write its tables (CSV), figures and a run record. ``graph`` is the causal graph file (the
+    causal stage only)."""
     import time
     from importlib import import_module
 
@@ -162,19 +364,17 @@ def stage_job(cfg: dict, study_name: str, stage: str, study_dir: str | Path, out
     if stage not in STAGES:
         from .errors import ConfigError
 
-        raise ConfigError("stage", stage, f"one of {sorted(STAGES)}")
+        raise ConfigError("stage", stage, f"one of {list(STAGES)}")
     t0 = time.perf_counter()
     panel, dictionary = read_panel(study_dir)
-    study = study_config(cfg, study_name)
-    options = stage_options(cfg, stage)
     compute_mod, plot_mod = (import_module(m) for m in STAGES[stage])
     if stage == "causal":
         from .causal.graph import load_graph
 
-        graph = load_graph(study["graph"], panel_columns=list(panel.columns))
-        tables = compute_mod.compute(panel, dictionary, study, options, graph)
+        graph_obj = load_graph(graph or study["graph"], panel_columns=list(panel.columns))
+        tables = compute_mod.compute(panel, dictionary, study, options, graph_obj)
     else:
-        graph = None
+        graph_obj = None
         tables = compute_mod.compute(panel, dictionary, study, options)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,11 +385,11 @@ def stage_job(cfg: dict, study_name: str, stage: str, study_dir: str | Path, out
         written.append(p)
     t1 = time.perf_counter()
     if stage == "causal":
-        figures = plot_mod.plot(tables, graph, dictionary, study, out)
+        figures = plot_mod.plot(tables, graph_obj, dictionary, study, out)
     else:
         figures = plot_mod.plot(tables, panel, dictionary, study, out)
     record = {
-        "study": study_name, "stage": stage, "seed": study["seed"], "options": options,
+        "study": study["name"], "stage": stage, "seed": study["seed"], "options": options,
         "panel_sha256": sha256_file(Path(study_dir) / "panel.parquet"),
         "tables": {p.name: len(tables[p.stem]) for p in written},
         "figures": [Path(f).name for f in figures],

@@ -25,7 +25,7 @@ mismatch is reported as a :class:`ChecksumMismatchWarning` or raised as
 Command line::
 
     python -m dlddrivers.retrieve --sources config/sources.yaml --cache data/raw \
-        [--snapshot DIR] [--wdi CODE ...] [--manifest FILE]
+        [--snapshot DIR] [--wdi CODE ...] [--manifest FILE] [--deadline S] [--record-checksums]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,13 @@ __all__ = [
     "NotFoundError",
     "RetrieveError",
     "SnapshotMissingError",
+    "UnverifiedDownloadError",
+    "check_code",
+    "confined_path",
+    "record_checksums",
+    "record_key",
+    "remove_stale_parts",
+    "verify_file",
     "extract_rows",
     "fetch",
     "fetch_all",
@@ -94,6 +102,13 @@ LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 WDI_COLUMNS = ["Country Name", "Country Code", "Year", "Value"]
 #: The templated source expanded over ``wdi_codes`` in :func:`resolve`.
 WDI_SOURCE = "wdi"
+#: A provider code that fills ``{code}`` in a path: dot-separated lower-case words (WDI style).
+CODE_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+#: Default overall deadline (seconds) of one download, retries included.
+DEADLINE = 900.0
+#: How to refresh recorded checksums deliberately (named in every mismatch message).
+RECORD_COMMAND = ("python -m dlddrivers.retrieve --sources config/sources.yaml "
+                  "--snapshot <raw folder> --record-checksums")
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,24 +145,61 @@ class SnapshotMissingError(RetrieveError, FileNotFoundError):
 class ChecksumMismatchError(RetrieveError):
     """The sha256 of a file differs from the one recorded in ``sources.yaml``."""
 
-    def __init__(self, path: str, url: str, expected: str, found: str, where: Path):
+    def __init__(self, path: str, url: str, expected: str, found: str, where: Path, key: str = ""):
         self.path, self.url, self.expected, self.found, self.where = path, url, expected, found, where
-        super().__init__(_mismatch_message(path, url, expected, found, where))
+        self.key = key
+        super().__init__(_mismatch_message(path, url, expected, found, where, key))
 
 
 class ChecksumMismatchWarning(UserWarning):
     """Warning category for a checksum mismatch under ``on_checksum_mismatch="warn"``."""
 
 
-def _mismatch_message(path: str, url: str, expected: str, found: str, where: Path) -> str:
+def _mismatch_message(path: str, url: str, expected: str, found: str, where: Path, key: str = "") -> str:
+    at = f" at key '{key}'" if key else ""
     return (
         f"raw file '{path}' ({where}): field 'sha256': expected {expected} as recorded in "
-        f"sources.yaml; found {found} (upstream {url} changed, or the local copy differs)"
+        f"sources.yaml{at}; found {found} (upstream {url} changed, or the local copy is corrupt "
+        f"or truncated). If the new file is right, record its checksum deliberately: "
+        f"`{RECORD_COMMAND}` (or edit that key), or set on_checksum_mismatch: warn to read it anyway"
     )
+
+
+def record_key(spec: FileSpec) -> str:
+    """The ``sources.yaml`` key that records the checksum of ``spec``."""
+    if spec.code is not None:
+        return f"sources.{spec.source}.files.{spec.key}.sha256_by_code.{spec.code}"
+    return f"sources.{spec.source}.files.{spec.key}.sha256"
+
+
+def check_code(code: object, where: str) -> str:
+    """``code`` lower-cased if it matches :data:`CODE_PATTERN` (no ``..``, no slashes), else a
+    :class:`~dlddrivers.errors.ConfigError` naming ``where``."""
+    c = str(code).strip().lower()
+    if not CODE_PATTERN.match(c):
+        raise ConfigError(where, code, "an indicator code of letters and digits separated by single "
+                          "dots, dashes or underscores, like 'sp.pop.totl'")
+    return c
+
+
+def confined_path(path: str, where: str) -> str:
+    """``path`` if it is relative and stays inside the raw folder (no ``..`` part, not absolute,
+    no drive or backslash), else a :class:`~dlddrivers.errors.ConfigError` naming ``where``."""
+    p = str(path)
+    parts = p.replace("\\", "/").split("/")
+    if (not p or p.startswith(("/", "~")) or "\\" in p or ":" in parts[0]
+            or any(part in ("..", "") for part in parts) or Path(p).is_absolute()):
+        raise ConfigError(where, path, "a relative path inside the raw folder (no '..', not absolute)")
+    return p
 
 
 class _Transient(Exception):
     """A failure worth retrying (5xx, connection error, timeout, truncated body)."""
+
+
+class UnverifiedDownloadError(RetrieveError):
+    """A download whose completeness nothing could check (no Content-Length, no chunked framing,
+    no recorded checksum)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,10 +307,8 @@ def resolve(
                 if not isinstance(by_code, Mapping):
                     raise ConfigError(f"{where}.sha256_by_code", by_code, "a mapping code -> sha256")
                 for code in by_source.get(str(source), []):
-                    c = str(code).strip().lower()
-                    if not c or not all(ch.isalnum() or ch in "._-" for ch in c):
-                        raise ConfigError(f"{source} codes", code, "an indicator code like 'sp.pop.totl'")
-                    path = _fill(f["path"], c)
+                    c = check_code(code, f"{source} codes")
+                    path = confined_path(_fill(f["path"], c), where + ".path")
                     if path in seen:
                         continue
                     seen.add(path)
@@ -268,6 +318,7 @@ def resolve(
                         sha256=by_code.get(c, by_code.get(c.upper())),
                         api_url=_fill(api, c) if isinstance(api, str) else None, **common))
             else:
+                confined_path(f["path"], where + ".path")
                 if f["path"] in seen:
                     raise ConfigError(where + ".path", f["path"], "a path used by one entry only")
                 seen.add(f["path"])
@@ -339,14 +390,37 @@ def manifest(specs: Iterable[FileSpec], raw_dir: str | os.PathLike[str]) -> pd.D
     return pd.DataFrame(rows, columns=cols)
 
 
-def _check(spec: FileSpec, file: Path, policy: str) -> str:
-    """sha256 of ``file``; compare with the recorded one and warn/raise per ``policy``."""
+def _check(spec: FileSpec, file: Path, policy: str, target: Path | None = None) -> str:
+    """sha256 of ``file``; compare with the recorded one and warn/raise per ``policy``.
+
+    Messages name ``target`` (the final file) when ``file`` is a temporary one.
+    """
     digest = sha256_file(file)
     if spec.sha256 is not None and digest != spec.sha256:
+        where = target if target is not None else file
         if policy == "error":
-            raise ChecksumMismatchError(spec.path, spec.url, spec.sha256, digest, file)
-        warnings.warn(_mismatch_message(spec.path, spec.url, spec.sha256, digest, file),
+            raise ChecksumMismatchError(spec.path, spec.url, spec.sha256, digest, where, record_key(spec))
+        warnings.warn(_mismatch_message(spec.path, spec.url, spec.sha256, digest, where, record_key(spec)),
                       ChecksumMismatchWarning, stacklevel=3)
+    return digest
+
+
+def verify_file(path: str | os.PathLike[str], recorded: str | None, *, policy: str = "error",
+                url: str = "", key: str = "") -> str:
+    """sha256 of the file at ``path`` compared with ``recorded`` (skipped when None).
+
+    A mismatch raises :class:`ChecksumMismatchError` (``policy="error"``) or warns
+    (:class:`ChecksumMismatchWarning`, ``"warn"``); both name the file, both hashes, the
+    ``sources.yaml`` ``key`` and the command that records a new checksum deliberately.
+    """
+    if policy not in ("warn", "error"):
+        raise ConfigError("on_checksum_mismatch", policy, "'warn' or 'error'")
+    digest = sha256_file(path)
+    if recorded is not None and digest != recorded:
+        if policy == "error":
+            raise ChecksumMismatchError(str(path), url, recorded, digest, Path(path), key)
+        warnings.warn(_mismatch_message(str(path), url, recorded, digest, Path(path), key),
+                      ChecksumMismatchWarning, stacklevel=2)
     return digest
 
 
@@ -506,12 +580,24 @@ def _say(stream: TextIO | None, msg: str) -> None:
         print(f"retrieve: {msg}", file=stream, flush=True)
 
 
+def _remaining(deadline_at: float, url: str, path: str, n: int, deadline: float) -> float:
+    left = deadline_at - time.monotonic()
+    if left <= 0:
+        raise DownloadError(url, path, f"overall deadline of {deadline:g} s for this download "
+                                       f"exceeded after {n:,} bytes (download_deadline)")
+    return left
+
+
 def _download_once(url: str, dest: Path, *, path: str, timeout: float,
-                   progress: TextIO | None, label: str) -> None:
+                   progress: TextIO | None, label: str, deadline_at: float = float("inf"),
+                   deadline: float = DEADLINE) -> bool:
+    """One attempt; True when the body's completeness was checked (Content-Length or chunked
+    framing), False when the server gave no way to tell (then a checksum must decide)."""
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT,
                                                "Accept-Encoding": "identity"})
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
+        left = _remaining(deadline_at, url, path, 0, deadline)
+        resp = urllib.request.urlopen(req, timeout=min(timeout, left))
     except urllib.error.HTTPError as exc:
         code = exc.code
         exc.close()
@@ -533,12 +619,18 @@ def _download_once(url: str, dest: Path, *, path: str, timeout: float,
                                            "not the data file; the entry needs a direct file URL")
         length = resp.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        chunked = bool(getattr(resp, "chunked", False))
         bar = _Progress(progress, label, total)
         n = 0
+        sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
         with open(dest, "wb") as out:
             while True:
+                left = _remaining(deadline_at, url, path, n, deadline)
+                if sock is not None:
+                    sock.settimeout(min(timeout, left))
                 try:
-                    chunk = resp.read(CHUNK)
+                    # read1: return what has arrived, so that a trickling server meets the deadline
+                    chunk = resp.read1(CHUNK)
                 except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
                     raise _Transient(f"read failed after {n} bytes: {type(exc).__name__}: {exc}") from None
                 if not chunk:
@@ -546,31 +638,41 @@ def _download_once(url: str, dest: Path, *, path: str, timeout: float,
                 out.write(chunk)
                 n += len(chunk)
                 bar.update(n)
+        _remaining(deadline_at, url, path, n, deadline)
         if total is not None and n != total:
             raise _Transient(f"truncated body: {n} of {total} bytes (Content-Length)")
         bar.done(n)
+        return total is not None or chunked
 
 
 def _download(url: str, dest: Path, *, path: str, timeout: float, retries: int, backoff: float,
-              progress: TextIO | None, label: str) -> None:
+              progress: TextIO | None, label: str, deadline: float = DEADLINE,
+              deadline_at: float | None = None) -> bool:
     """Download ``url`` to ``dest`` with up to ``retries`` retries (``retries + 1`` attempts).
 
     Retries HTTP 5xx/408/425/429, connection errors, timeouts (connect and read: a stalled
     response) and truncated bodies, sleeping ``backoff * 2**(attempt-1)`` seconds in between.
     Raises :class:`NotFoundError` at once on 404/410, :class:`DownloadError` on other client
-    errors or once the retries are spent. ``dest`` may hold partial data on failure: the
-    caller owns and removes it.
+    errors or once the retries are spent, and once ``deadline`` seconds (all attempts and
+    sleeps together, from ``deadline_at`` if given) have passed. ``dest`` may hold partial data
+    on failure: the caller owns and removes it. Returns whether the body's completeness was
+    checked (Content-Length or chunked framing).
     """
+    if deadline_at is None:
+        deadline_at = time.monotonic() + deadline
     attempt = 0
     while True:
         attempt += 1
         try:
-            _download_once(url, dest, path=path, timeout=timeout, progress=progress, label=label)
-            return
+            return _download_once(url, dest, path=path, timeout=timeout, progress=progress, label=label,
+                                  deadline_at=deadline_at, deadline=deadline)
         except _Transient as exc:
             if attempt > retries:
                 raise DownloadError(url, path, f"{exc} (gave up after {attempt} attempts)") from None
             delay = backoff * 2 ** (attempt - 1)
+            if time.monotonic() + delay >= deadline_at:
+                raise DownloadError(url, path, f"{exc}; no time left for a retry within the overall "
+                                               f"deadline of {deadline:g} s (download_deadline)") from None
             _say(progress, f"{label}: {exc}; retry {attempt}/{retries} in {delay:.2f} s")
             time.sleep(delay)
 
@@ -629,8 +731,9 @@ def fetch(
     timeout: float = 30,
     retries: int = 4,
     backoff: float = 1.0,
-    on_checksum_mismatch: str = "warn",
+    on_checksum_mismatch: str = "error",
     progress: TextIO | bool = True,
+    deadline: float = DEADLINE,
 ) -> Path:
     """The local path of raw file ``spec``, downloading it into ``cache_dir`` when needed.
 
@@ -644,15 +747,25 @@ def fetch(
       404 is rebuilt from ``spec.api_url``.
 
     In every mode the sha256 of the returned file is compared with ``spec.sha256`` (when
-    recorded): ``on_checksum_mismatch="warn"`` emits a :class:`ChecksumMismatchWarning`,
-    ``"error"`` raises :class:`ChecksumMismatchError` (and an online download is then not
-    kept). ``progress``: True for ``sys.stderr``, False for silence, or a text stream.
+    recorded): ``on_checksum_mismatch="error"`` (default) raises :class:`ChecksumMismatchError`
+    (and an online download is then not kept), ``"warn"`` emits a
+    :class:`ChecksumMismatchWarning`; both name the final file, never the temporary one.
+    ``progress``: True for ``sys.stderr``, False for silence, or a text stream.
+
+    Completion of a download is decided by a check, never by the absence of an error: the
+    byte count against ``Content-Length``, the chunked transfer framing, or the recorded
+    checksum. A body that none of these can check (a server that sends no length for a file
+    with no recorded sha256) is refused under ``"error"`` (:class:`UnverifiedDownloadError`)
+    and kept with a warning under ``"warn"``. ``deadline`` bounds one whole download (all
+    attempts, sleeps and API pages) in seconds. Stale ``.part`` files of this target (left by
+    a killed run) are removed first. ``spec.path`` must stay inside ``cache_dir``.
     """
     if on_checksum_mismatch not in ("warn", "error"):
         raise ConfigError("on_checksum_mismatch", on_checksum_mismatch, "'warn' or 'error'")
-    if retries < 0 or timeout <= 0 or backoff < 0:
-        raise ConfigError("retries/timeout/backoff", (retries, timeout, backoff),
-                          "retries >= 0, timeout > 0, backoff >= 0")
+    if retries < 0 or timeout <= 0 or backoff < 0 or not deadline > 0:
+        raise ConfigError("retries/timeout/backoff/deadline", (retries, timeout, backoff, deadline),
+                          "retries >= 0, timeout > 0, backoff >= 0, deadline > 0")
+    confined_path(spec.path, f"sources.{spec.source}.files.{spec.key}.path")
     stream: TextIO | None = sys.stderr if progress is True else (progress or None)  # type: ignore[assignment]
 
     if snapshot_dir is not None:
@@ -662,20 +775,27 @@ def fetch(
         _check(spec, src, on_checksum_mismatch)
         return src
 
-    target = Path(cache_dir) / spec.path
+    cache = Path(cache_dir)
+    target = cache / spec.path
+    if not target.resolve().is_relative_to(cache.resolve()):
+        raise ConfigError(f"sources.{spec.source}.files.{spec.key}.path", spec.path,
+                          f"a path that stays inside the cache folder {cache}")
     if target.is_file():
         _check(spec, target, on_checksum_mismatch)
         return target
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_parts(target.parent, target.name):
+        _say(stream, f"removed stale temporary file {stale} (left by an interrupted download)")
     kw = {"timeout": timeout, "retries": retries, "backoff": backoff, "progress": stream,
-          "label": spec.path}
+          "label": spec.path, "deadline": deadline, "deadline_at": time.monotonic() + deadline}
+    verified = True
     temps: list[Path] = []
     try:
         raw = _tempfile(target.parent, target.name + ".download")
         temps.append(raw)
         try:
-            _download(spec.url, raw, path=spec.path, **kw)
+            verified = _download(spec.url, raw, path=spec.path, **kw)
             with open(raw, "rb") as fh:
                 if fh.read(len(LFS_POINTER)) == LFS_POINTER:
                     raise DownloadError(spec.url, spec.path, "the URL serves a Git LFS pointer, not "
@@ -687,6 +807,7 @@ def fetch(
             _say(stream, f"{spec.path}: {spec.url} not found (404); using the World Bank API "
                          f"{spec.api_url}")
             records = _wdi_api_records(spec, target.parent, temps, **kw)
+            verified = True  # every page parsed as complete JSON
             result = raw
             result.write_bytes(wdi_api_csv(records, name=spec.api_url))
             if result.stat().st_size <= len(",".join(WDI_COLUMNS)) + 2:
@@ -702,7 +823,16 @@ def fetch(
             temps.append(out)
             parquet_to_csv_gz(raw, out)
             result = out
-        _check(spec, result, on_checksum_mismatch)
+        _check(spec, result, on_checksum_mismatch, target)
+        if not verified and spec.sha256 is None:
+            msg = (f"raw file '{spec.path}' ({target}): the download of {spec.url} cannot be checked "
+                   "for completeness: the server sent no Content-Length and no chunked framing, and "
+                   f"sources.yaml records no sha256 (key '{record_key(spec)}'); a body cut short "
+                   f"would pass unnoticed. Record the checksum of a verified copy (`{RECORD_COMMAND}`) "
+                   "or set on_checksum_mismatch: warn to keep it")
+            if on_checksum_mismatch == "error":
+                raise UnverifiedDownloadError(msg)
+            warnings.warn(msg, ChecksumMismatchWarning, stacklevel=2)
         os.chmod(result, 0o644)
         os.replace(result, target)
         temps.remove(result)
@@ -710,6 +840,24 @@ def fetch(
         for t in temps:
             t.unlink(missing_ok=True)
     return target
+
+
+def remove_stale_parts(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Remove the temporary ``.part`` files that :func:`fetch` leaves when it is killed.
+
+    ``name``: only those of that target file (``.<name>.*.part``); None: every such file under
+    ``folder`` (recursively). Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.glob(f".{name}.*.part") if name else folder.rglob(".*.part")
+    removed = []
+    for p in found:
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def local_path(spec: FileSpec, cache_dir: str | os.PathLike[str],
@@ -740,6 +888,32 @@ def _default_wdi_codes(cfg: Mapping[str, Any]) -> list[str]:
     return codes
 
 
+def record_checksums(sources_file: str | os.PathLike[str], specs: Iterable[FileSpec],
+                     raw_dir: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
+    """Replace, in ``sources_file`` itself, each recorded sha256 that differs from the file's copy
+    under ``raw_dir`` (a deliberate refresh after checking the new files). Comments and layout
+    are kept: only the 64-digit value changes. Returns ``(key, old, new)`` per change; a file
+    without a recorded checksum is left alone (add its key by hand).
+    Raises :class:`SnapshotMissingError` for a file absent from ``raw_dir``.
+    """
+    path = Path(sources_file)
+    text = path.read_text(encoding="utf-8")
+    changed = []
+    for s in specs:
+        f = Path(raw_dir) / s.path
+        if not f.is_file():
+            raise SnapshotMissingError(s.path, s.url, Path(raw_dir))
+        if s.sha256 is None:
+            continue
+        digest = sha256_file(f)
+        if digest != s.sha256 and text.count(s.sha256) == 1:
+            text = text.replace(s.sha256, digest)
+            changed.append((record_key(s), s.sha256, digest))
+    if changed:
+        path.write_text(text, encoding="utf-8")
+    return changed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fetch every raw file of ``--sources`` into ``--cache`` (or check them in ``--snapshot``)."""
     import yaml
@@ -754,8 +928,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--retries", type=int, default=4)
     ap.add_argument("--backoff", type=float, default=1.0)
-    ap.add_argument("--on-checksum-mismatch", choices=["warn", "error"], default="warn")
+    ap.add_argument("--deadline", type=float, default=DEADLINE,
+                    help="overall seconds per download, retries included")
+    ap.add_argument("--on-checksum-mismatch", choices=["warn", "error"], default="error")
     ap.add_argument("--manifest", type=Path, default=None, help="write the provenance CSV here")
+    ap.add_argument("--record-checksums", action="store_true",
+                    help="deliberately replace the recorded sha256 of every file whose copy in "
+                         "--snapshot (or --cache) differs, in the --sources file itself")
     args = ap.parse_args(argv)
 
     cfg = yaml.safe_load(args.sources.read_text(encoding="utf-8"))
@@ -763,11 +942,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = resolve(cfg, codes)
     if args.only:
         specs = [s for s in specs if s.source in set(args.only)]
+    if args.record_checksums:
+        raw = args.snapshot if args.snapshot is not None else args.cache
+        changed = record_checksums(args.sources, specs, raw)
+        for key, old, new in changed:
+            _say(sys.stderr, f"recorded {key}: {old} -> {new}")
+        _say(sys.stderr, f"{len(changed)} checksum(s) changed in {args.sources}")
+        return 0
+    if args.snapshot is None:
+        for stale in remove_stale_parts(args.cache):
+            _say(sys.stderr, f"removed stale temporary file {stale} (left by an interrupted download)")
     failures: list[str] = []
     for s in specs:
         try:
             p = fetch(s, args.cache, snapshot_dir=args.snapshot, timeout=args.timeout,
-                      retries=args.retries, backoff=args.backoff,
+                      retries=args.retries, backoff=args.backoff, deadline=args.deadline,
                       on_checksum_mismatch=args.on_checksum_mismatch)
             _say(sys.stderr, f"ok {p}")
         except (DLDError, OSError) as exc:

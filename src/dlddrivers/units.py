@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from .errors import ConfigError, UnknownUnitError
+from .yamlio import load_yaml
 
 LEVELS = ("country", "aimag", "grid")
 
@@ -56,9 +56,12 @@ class UnitRegistry:
     @classmethod
     def from_yaml(cls, path: str | Path) -> UnitRegistry:
         """Load the registry from YAML; every entry is checked for required keys."""
-        path = Path(path)
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+        return cls.from_dict(load_yaml(path) or {}, path)
+
+    @classmethod
+    def from_dict(cls, raw: dict, path: str | Path = "config/units.yaml") -> UnitRegistry:
+        """Build the registry from its parsed mapping (``countries``, ``aimags``, ``aggregates``);
+        ``path`` names the file in errors."""
         units: dict[str, Unit] = {}
         for uid, spec in (raw.get("countries") or {}).items():
             for key in ("name", "fao", "m49"):

@@ -531,10 +531,9 @@ def power_table(n_years: Sequence[int] = (14, 15, 29, 30, 33),
 # --------------------------------------------------------------------------- file-level jobs
 def load_config(path: str = "config/validation.yaml", preset: str | None = None) -> dict:
     """Read the validation config; keys of ``presets[preset]`` replace the top-level ones."""
-    import yaml
+    from .yamlio import load_yaml
 
-    with open(path, encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh)
+    cfg = load_yaml(path)
     presets = cfg.pop("presets", {}) or {}
     if preset:
         if preset not in presets:
@@ -556,6 +555,25 @@ def run_job(cfg: Mapping, scenario: str, seed: int, out: str) -> pd.DataFrame:
     from pathlib import Path
 
     df = run_scenario(scenario_by_name(cfg, scenario), int(seed), cfg.get("methods"))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    return df
+
+
+def scenario_slice(cfg: Mapping, name: str) -> dict:
+    """What one validation job depends on (its Snakemake ``params``): the scenario's fields and
+    the method options, nothing else of the validation config."""
+    from dataclasses import asdict
+
+    return {"scenario": asdict(scenario_by_name(cfg, name)), "methods": method_options(cfg)}
+
+
+def run_slice_job(slice_: Mapping, seed: int, out: str) -> pd.DataFrame:
+    """One Snakemake job from its slice (:func:`scenario_slice`): simulate, run, write CSV."""
+    from pathlib import Path
+
+    sc = S.Scenario(**dict(slice_["scenario"]))
+    df = run_scenario(sc, int(seed), slice_["methods"])
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     return df

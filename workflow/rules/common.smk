@@ -1,14 +1,36 @@
+# Config slices and file lists. Every job gets exactly the config it depends on as rule
+# `params` (a rerun trigger) and every file it reads as `input`; nothing else.
+import os
+
 from dlddrivers.config import study_config
 from dlddrivers.panel import required_files
-from dlddrivers.pipeline import raw_dir
+from dlddrivers.pipeline import STAGES, panel_slice, raw_dir, stage_slice
+
+
+def canonical_path(p):
+    """One spelling per file (relative to the working directory), so that an absolute and a
+    relative `snapshot_dir` name the same inputs and trigger no rerun."""
+    return os.path.relpath(os.path.abspath(p))
 
 
 def study_files(study):
     """Raw files a study reads (paths in the snapshot folder or the download cache)."""
     st = study_config(config, study)
-    return [
-        str(f.path) for f in required_files(st, CATALOGUE, SOURCES, raw_dir(config))
-    ]
+    return sorted(
+        {
+            canonical_path(f.path)
+            for f in required_files(st, CATALOGUE, SOURCES, raw_dir(config))
+        }
+    )
+
+
+def panel_params(study):
+    return panel_slice(config, study, REGISTRY, CATALOGUE, SOURCES)
+
+
+def graph_input(study):
+    g = study_config(config, study).get("graph")
+    return [canonical_path(g)] if g else []
 
 
 def panel_outputs(studies):
@@ -24,8 +46,6 @@ def panel_outputs(studies):
     ]
     return [f"{RESULTS}/{s}/{n}" for s in studies for n in names]
 
-
-from dlddrivers.pipeline import STAGES
 
 STAGE_NAMES = list(STAGES)
 

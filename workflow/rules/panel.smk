@@ -1,9 +1,6 @@
 rule panel:
     input:
         raw=lambda w: study_files(w.study),
-        catalogue=config["catalogue"],
-        registry=config["registry"],
-        sources=config["sources"],
     output:
         panel_csv=f"{RESULTS}/{{study}}/panel.csv",
         panel_parquet=f"{RESULTS}/{{study}}/panel.parquet",
@@ -22,6 +19,12 @@ rule panel:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        # the study, its catalogue entries (formula dependencies included), the registry at
+        # its level and its sources: a change to anything else reruns nothing
+        slice=lambda w: panel_params(w.study),
+        # derived from the input paths (not a rerun trigger): where the raw files are
+        raw_root=lambda w, input: raw_dir(config),
     script:
         "../scripts/panel.py"
 

@@ -18,16 +18,16 @@ rule maps:
         dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
         coverage=f"{RESULTS}/{{study}}/coverage.csv",
         # Mongolia from the configured source; China and Japan only when in the snapshot.
-        boundary_mng=str(
+        boundary_mng=canonical_path(
             raw_dir(config) / SOURCES["boundaries_mng"]["files"]["adm1"]["path"]
         ),
         boundary_chn=lambda w: [
-            str(p)
+            canonical_path(p)
             for p in [raw_dir(config) / BOUNDARY_FILES["CHN"]["path"]]
             if p.is_file()
         ],
         boundary_jpn=lambda w: [
-            str(p)
+            canonical_path(p)
             for p in [raw_dir(config) / BOUNDARY_FILES["JPN"]["path"]]
             if p.is_file()
         ],

@@ -1,10 +1,17 @@
 # Raw files: offline they are read in place from `snapshot_dir` (no rule runs); online each
 # file is downloaded into the cache `raw_dir` by this rule (atomic, retried, checksummed).
 if not config.get("snapshot_dir"):
+    from dataclasses import asdict
+
+    from dlddrivers.pipeline import wdi_codes
+    from dlddrivers.retrieve import resolve, spec_for_path
+
+    RETRIEVE_SPECS = resolve(SOURCES, wdi_codes(config))
 
     rule retrieve:
         output:
-            f"{config['raw_dir']}/{{path}}",
+            # the same spelling as the inputs that need it (canonical_path in common.smk)
+            canonical_path(config["raw_dir"]) + "/{path}",
         log:
             f"{RESULTS}/logs/retrieve/{{path}}.log",
         retries: 0
@@ -15,7 +22,10 @@ if not config.get("snapshot_dir"):
             mem_mb=1000,
             runtime=30,
         params:
-            sources=config["sources"],
-            on_mismatch=config.get("on_checksum_mismatch", "warn"),
+            # this file's spec only (URL, checksum, extraction), not the whole sources.yaml
+            spec=lambda w: asdict(spec_for_path(RETRIEVE_SPECS, w.path)),
+            raw_dir=config["raw_dir"],
+            on_mismatch=config.get("on_checksum_mismatch", "error"),
+            deadline=config.get("download_deadline", 900),
         script:
             "../scripts/retrieve.py"

@@ -7,6 +7,7 @@ for _stage in STAGE_NAMES:
         input:
             panel=f"{RESULTS}/{{study}}/panel.parquet",
             dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
+            graph=(lambda w: graph_input(w.study)) if _stage == "causal" else [],
         output:
             report(
                 directory(f"{RESULTS}/{{study}}/{_stage}"),
@@ -27,5 +28,7 @@ for _stage in STAGE_NAMES:
             runtime=20,
         params:
             stage=_stage,
+            # the study definition and this stage's options merged over its DEFAULTS
+            slice=lambda w, stage=_stage: stage_slice(config, w.study, stage),
         script:
             "../scripts/stage.py"

@@ -2,9 +2,18 @@
 # Every scenario x seed is one job (spreads over local cores or a SLURM cluster).
 import os
 
-from dlddrivers.validation import load_config as _val_load, scenario_grid, seeds_of
+from dlddrivers.validation import (
+    load_config as _val_load,
+    scenario_grid,
+    scenario_slice,
+    seeds_of,
+)
 
-VAL_CONFIG = os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml")
+from dlddrivers.config import resolve_path
+
+VAL_CONFIG = resolve_path(
+    os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml"), ROOT
+)
 VAL_PRESET = os.environ.get("DLD_VALIDATION_PRESET") or None
 VAL = _val_load(VAL_CONFIG, VAL_PRESET)
 VAL_DIR = f"{RESULTS}/validation"
@@ -41,8 +50,8 @@ rule validate_run:
         mem_mb=2000,
         runtime=30,
     params:
-        config_file=VAL_CONFIG,
-        preset=VAL_PRESET,
+        # the scenario's fields and the method options (not the rest of the grid)
+        slice=lambda w: scenario_slice(VAL, w.scenario),
     script:
         "../scripts/validate_run.py"
 
@@ -88,8 +97,8 @@ rule validate_power:
         mem_mb=1000,
         runtime=10,
     params:
-        config_file=VAL_CONFIG,
-        preset=VAL_PRESET,
+        power=VAL.get("power") or {},
+        base_seed=int(VAL.get("base_seed", 0)),
     script:
         "../scripts/validate_power.py"
 

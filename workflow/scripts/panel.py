@@ -1,4 +1,4 @@
-"""Thin adapter: build one study's panel (dlddrivers.pipeline.panel_job)."""
+"""Thin adapter: build one study's panel from its config slice (dlddrivers.pipeline.panel_job)."""
 
 import logging
 from pathlib import Path
@@ -6,4 +6,8 @@ from pathlib import Path
 from dlddrivers.pipeline import panel_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F821
-panel_job(snakemake.config, snakemake.wildcards.study, Path(snakemake.output.panel_csv).parent)  # noqa: F821
+panel_job(
+    snakemake.params.slice,  # noqa: F821
+    snakemake.params.raw_root,  # noqa: F821
+    Path(snakemake.output.panel_csv).parent,  # noqa: F821
+)

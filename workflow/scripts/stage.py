@@ -10,9 +10,10 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F
 logging.captureWarnings(True)
 warnings.simplefilter("default")
 stage_job(
-    snakemake.config,  # noqa: F821
-    snakemake.wildcards.study,  # noqa: F821
+    snakemake.params.slice["study"],  # noqa: F821
     snakemake.params.stage,  # noqa: F821
+    snakemake.params.slice["options"],  # noqa: F821
     Path(snakemake.input.panel).parent,  # noqa: F821
     snakemake.output[0],  # noqa: F821
+    graph=(snakemake.input.graph or [None])[0] if hasattr(snakemake.input, "graph") else None,  # noqa: F821
 )

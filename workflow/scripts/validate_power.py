@@ -2,8 +2,10 @@
 
 import logging
 
-from dlddrivers.validation import load_config, power_job
+from dlddrivers.validation import power_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
-cfg = load_config(snakemake.params.config_file, snakemake.params.preset)  # noqa: F821
-power_job(cfg, snakemake.output[0])  # noqa: F821
+power_job(
+    {"power": snakemake.params.power, "base_seed": snakemake.params.base_seed},  # noqa: F821
+    snakemake.output[0],  # noqa: F821
+)

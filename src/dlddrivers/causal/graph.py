@@ -135,15 +135,16 @@ def load_graph(path: str | Path, panel_columns: Iterable[str] | None = None) -> 
         With the file, the offending edge or node, and what was expected: unreadable YAML,
         missing ``reason``, cycle, or nodes that are not panel columns.
     """
-    import yaml
+    from dlddrivers.errors import ConfigError
+    from dlddrivers.yamlio import loads_yaml
 
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = loads_yaml(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError as exc:
         raise GraphError(path, "file", "an existing YAML file") from exc
-    except yaml.YAMLError as exc:
-        raise GraphError(path, "YAML syntax", "valid YAML", str(exc).splitlines()[0]) from exc
+    except ConfigError as exc:  # syntax error or a key written twice
+        raise GraphError(path, f"key '{exc.key}'", exc.expected, exc.value) from exc
     g = graph_from_mapping(spec, source=path)
     if panel_columns is not None:
         check_nodes_in_panel(g, panel_columns, source=path)

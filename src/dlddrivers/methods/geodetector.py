@@ -441,6 +441,11 @@ GRID_DEFAULTS: dict = {
     "n_jobs": 1,
 }
 
+#: Option ranges checked when the workflow starts (dlddrivers.options); ``n_boot: 0`` skips
+#: the cell bootstrap.
+GRID_OPTION_BOUNDS: dict = {"k_min": (2, 50), "k_max": (2, 50), "min_stratum_size": (1, None),
+                            "n_boot": (0, None), "n_jobs": (1, 64)}
+
 DISC_METHODS = ("equal", "natural", "quantile", "geometric", "sd")
 INTERACTION_TYPES = ("Weaken, nonlinear", "Weaken, uni-", "Enhance, bi-", "Independent",
                      "Enhance, nonlinear")

@@ -41,6 +41,9 @@ DEFAULTS: dict = {
     "n_boot": 1000,
     "ci_level": 0.95,
 }
+#: Option ranges checked when the workflow starts (dlddrivers.options).
+OPTION_BOUNDS: dict = {"folds": (2, 20), "max_iter": (1, None), "max_leaf_nodes": (2, None),
+                       "n_explain": (10, None), "n_boot": (1, None)}
 NOTE = (
     "share of mean |SHAP| of a gradient-boosted tree model (association the model uses, not a "
     "cause, not a share of variance); CV folds are random cells, optimistic under spatial "

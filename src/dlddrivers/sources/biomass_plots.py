@@ -37,6 +37,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import read_csv
 
 SOURCE = "biomass_plots"
 FILE_KEY = "plots"
@@ -64,9 +65,7 @@ def plot_values(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog)
     empty and non-numeric cells are counted in ``log`` and left out.
     """
     path = Path(files[FILE_KEY])
-    if not path.exists():
-        raise RawFileError(path, None, "an existing file")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = read_csv(path, dtype=str, keep_default_na=False)
     raw.columns = [c.strip() for c in raw.columns]
     if AIMAG_COLUMN not in raw.columns:
         raise RawFileError(path, AIMAG_COLUMN, f"a column '{AIMAG_COLUMN}'", list(raw.columns))

@@ -20,7 +20,6 @@ Indicator ``area_km2`` with a null year (time-invariant attribute).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import read_json
 
 SOURCE = "boundaries_mng"
 FILE_KEY = "adm1"
@@ -94,13 +94,7 @@ def polygons_area(polygons: list[list[Ring]], ring_area=ring_area_ellipsoid) -> 
 
 
 def _load(path: Path) -> list[dict]:
-    if not Path(path).exists():
-        raise RawFileError(path, None, "an existing file")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise RawFileError(path, None, "valid GeoJSON", str(exc)) from exc
+    data = read_json(Path(path))
     feats = data.get("features") if isinstance(data, dict) else None
     if not isinstance(feats, list):
         raise RawFileError(path, "features", "a GeoJSON FeatureCollection")

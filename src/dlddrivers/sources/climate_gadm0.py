@@ -40,6 +40,19 @@ INDICATORS: dict[str, str] = {
     "spei_spei": "dimensionless (SPEI-1)",
 }
 
+#: product -> plausible range of one monthly value (checked before aggregation, so that a
+#: sentinel or a wild month cannot hide inside an annual sum or mean)
+MONTHLY_VALID: dict[str, tuple[float, float]] = {
+    "cru_pre": (0.0, 3000.0),
+    "cru_tmp": (-90.0, 60.0),
+    "era_pre": (0.0, 3000.0),
+    "era_tmp": (-90.0, 60.0),
+    "spei_spei": (-10.0, 10.0),
+}
+#: values providers use for "missing"
+SENTINELS = (-999.0, -9999.0, -99999.0)
+IMPLAUSIBLE_REASON = "implausible monthly value (outside the product's range, or a sentinel)"
+
 MONTHLY_COLUMNS = ["unit", "year", "month", "indicator", "value", "measure", "source"]
 HOW = ("sum", "mean")
 
@@ -59,7 +72,31 @@ def parse_dates(dates: pd.Series, path: Path) -> tuple[pd.Series, pd.Series]:
     return year.astype(int), month.astype(int)
 
 
-def read_product(code: str, path: Path, registry: UnitRegistry, log: DropLog) -> pd.DataFrame:
+def check_monthly(out: pd.DataFrame, code: str, path: Path, log: DropLog, policy: str = "error") -> pd.DataFrame:
+    """Monthly values of product ``code`` checked against :data:`MONTHLY_VALID` and
+    :data:`SENTINELS`: an implausible value raises :class:`RawFileError` naming the file, the
+    country column, the month and the value (``policy="error"``), or becomes missing and is
+    counted in ``log`` (``"drop"``; the year's aggregate is then missing too)."""
+    lo, hi = MONTHLY_VALID[code]
+    v = out["value"]
+    bad = v.notna() & ((v < lo) | (v > hi) | v.isin(SENTINELS))
+    if not bad.any():
+        return out
+    rows = out.loc[bad]
+    cells = [f"{u} {y}-{m:02d}: {float(x)!r}" for u, y, m, x in
+             zip(rows["unit"], rows["year"], rows["month"], rows["value"], strict=True)]
+    if policy != "drop":
+        raise RawFileError(path, code, f"monthly values in [{lo:g}, {hi:g}] {INDICATORS[code]} and no "
+                           f"sentinel {list(SENTINELS)} (or on_implausible: drop)",
+                           f"{len(rows)} implausible: " + "; ".join(cells[:5]))
+    log.add(SOURCE, path, f"{IMPLAUSIBLE_REASON}: {code} [{lo:g}, {hi:g}]", len(rows), "; ".join(cells[:30]) + (f"; ... ({len(cells) - 30} more)" if len(cells) > 30 else ""))
+    out = out.copy()
+    out.loc[bad, "value"] = float("nan")
+    return out
+
+
+def read_product(code: str, path: Path, registry: UnitRegistry, log: DropLog,
+                 on_implausible: str = "error") -> pd.DataFrame:
     """One wide monthly file as long MONTHLY rows for the registry countries.
 
     Columns that are entirely empty are skipped and counted (reason "all-empty column", one
@@ -91,11 +128,11 @@ def read_product(code: str, path: Path, registry: UnitRegistry, log: DropLog) ->
     out["indicator"] = code
     out["measure"] = INDICATORS[code]
     out["source"] = SOURCE
-    return out[MONTHLY_COLUMNS]
+    return check_monthly(out[MONTHLY_COLUMNS], code, path, log, on_implausible)
 
 
 def read_monthly(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog,
-                 products: Iterable[str] | None = None) -> pd.DataFrame:
+                 products: Iterable[str] | None = None, on_implausible: str = "error") -> pd.DataFrame:
     """Monthly climate of the registry countries in the ``MONTHLY`` contract.
 
     ``files`` maps product keys (``cru_pre``, ``cru_tmp``, ``era_pre``, ``era_tmp``,
@@ -107,7 +144,7 @@ def read_monthly(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog
     for code in wanted:
         if code not in INDICATORS:
             raise ConfigError("products", code, f"one of {sorted(INDICATORS)}")
-        parts.append(read_product(code, file_path(files, code, SOURCE), registry, log))
+        parts.append(read_product(code, file_path(files, code, SOURCE), registry, log, on_implausible))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MONTHLY_COLUMNS)
     try:
         return MONTHLY.validate(out)
@@ -189,12 +226,13 @@ def aggregate_months(monthly: pd.DataFrame, months: list[int], how: str, *,
 
 # --------------------------------------------------------------------------- reader
 def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
-         indicators: list[dict], **options: object) -> pd.DataFrame:
+         indicators: list[dict], on_implausible: str = "error", **options: object) -> pd.DataFrame:
     """All requested annual/seasonal climate aggregates in the TIDY contract.
 
     ``indicators`` lists dicts ``{"name": "pre_annual", "code": "cru_pre", "months": [1, ...,
     12], "how": "sum"}`` (optional ``"min_months"``); each becomes the TIDY indicator ``name``.
-    Only the products named by a ``code`` are read.
+    Only the products named by a ``code`` are read. Monthly values are checked before
+    aggregation (:func:`check_monthly`, policy ``on_implausible``).
     """
     specs = []
     for i, spec in enumerate(indicators):
@@ -209,7 +247,8 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
     names = [s["name"] for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError("indicators[].name", names, "distinct names")
-    monthly = read_monthly(files, registry, log, products=[s["code"] for s in specs])
+    monthly = read_monthly(files, registry, log, products=[s["code"] for s in specs],
+                           on_implausible=on_implausible)
     parts = [
         aggregate_months(monthly.loc[monthly["indicator"] == s["code"]], list(s["months"]), s["how"],
                          min_months=s.get("min_months"), name=str(s["name"]))

@@ -68,4 +68,4 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
         keep = has & known
         parts.append(pd.DataFrame({"unit": units[keep].astype(str), "year": year[keep],
                                    "indicator": code, "value": value[keep]}))
-    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE)
+    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE, path=path)

@@ -53,7 +53,8 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
     year) of columns outside the registry, and the pre-1992 cells of ``Russian Federation & USSR``.
     """
     path = file_path(files, KEY, SOURCE)
-    raw = read_csv(path, keep_default_na=False, na_values=[""])
+    # the provider file has no line end after its last row (upstream as published)
+    raw = read_csv(path, final_newline=False, keep_default_na=False, na_values=[""])
     require_columns(raw, ["Year"], path)
     year = years(raw["Year"], path, "Year")
     entities = [c for c in raw.columns if c != "Year"]
@@ -84,4 +85,4 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
     out = pd.concat(parts, ignore_index=True)
     zeros = out["value"] == 0
     log_rows(log, SOURCE, path, ZERO_REASON, out.loc[zeros, "unit"])
-    return finish(out, measures=INDICATORS, source=SOURCE)
+    return finish(out, measures=INDICATORS, source=SOURCE, path=path)

@@ -26,6 +26,7 @@ from ..contracts import tidy
 from ..errors import ConfigError, RawFileError
 from ..units import LEVELS, UnitRegistry
 from . import DropLog
+from ._common import check_unique, read_csv
 
 SOURCE = "csv_user"
 FILE_KEY = "data"
@@ -56,9 +57,8 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
     if FILE_KEY not in files:
         raise ConfigError("csv_user.files", sorted(files), f"a file under key '{FILE_KEY}'")
     path = Path(files[FILE_KEY])
-    if not path.exists():
-        raise RawFileError(path, None, "an existing file")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    # a user's file may lack the final line end; everything else goes through the shared checks
+    df = read_csv(path, final_newline=False, dtype=str, keep_default_na=False, skipinitialspace=True)
     df.columns = [str(c).strip().lower() for c in df.columns]
     for col in COLUMNS:
         if col not in df.columns:
@@ -93,9 +93,5 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
         "measure": measure,
         "source": source,
     }).loc[~empty]
-    dup = out.duplicated(["unit", "year"])
-    if dup.any():
-        first = out.loc[dup].iloc[0]
-        raise RawFileError(path, "unit, year", "one row per unit and year",
-                           f"{first['unit']} {first['year']} repeated")
+    check_unique(out, ["unit", "year"], path)
     return tidy(out.sort_values(["unit", "year"]), source=source)

@@ -27,7 +27,7 @@ from ..contracts import tidy
 from ..errors import ConfigError, RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._common import number_cells, read_text_table
+from ._common import check_unique, number_cells, read_text_table
 
 SOURCE = "era5_aimag"
 FILE_KEY = "seasonal"
@@ -77,8 +77,5 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
             "source": SOURCE,
         }
     ).loc[keep]
-    dup = out.duplicated(["unit", "year", "indicator"])
-    if dup.any():
-        raise RawFileError(path, "Aimag, Year, Season", "one row per aimag, year and season",
-                           out.loc[dup, ["unit", "year", "indicator"]].iloc[0].tolist())
+    check_unique(out, ["unit", "year", "indicator"], path, field="Aimag, Year, Season")
     return tidy(out.sort_values(["unit", "year", "indicator"]), source=SOURCE)

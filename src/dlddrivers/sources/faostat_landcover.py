@@ -65,4 +65,5 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
                 }
             )
         )
-    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE)
+    paths = {f"lc_{k}": files[k] for k in COLUMNS if k in files}
+    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE, path=paths)

@@ -10,7 +10,6 @@ may mean "not reported": zeros are kept but counted in the drop log.
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from ._common import (
     map_codes,
     numeric,
     read_csv,
+    read_text,
     require_columns,
     split_registry,
 )
@@ -58,18 +58,11 @@ _YEAR = re.compile(r"^\d{4}$")
 
 def comment_lines(path: Path) -> int:
     """Number of leading ``#`` lines of the (gzip or plain) CSV at ``path``."""
-    opener = gzip.open if str(path).endswith(".gz") else open
     n = 0
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                if not line.startswith("#"):
-                    break
-                n += 1
-    except FileNotFoundError as exc:
-        raise RawFileError(path, None, "an existing file", "no such file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RawFileError(path, None, "a readable (gzip) CSV file", str(exc)[:200]) from exc
+    for line in read_text(path).splitlines():
+        if not line.startswith("#"):
+            break
+        n += 1
     return n
 
 
@@ -107,4 +100,4 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
     )
     zeros = out["value"] == 0
     log_rows(log, SOURCE, path, ZERO_REASON, out.loc[zeros, "unit"] + " " + out.loc[zeros, "indicator"])
-    return finish(out, measures=INDICATORS, source=SOURCE)
+    return finish(out, measures=INDICATORS, source=SOURCE, path=path)

@@ -86,4 +86,4 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, *,
         has &= ~early
         parts.append(pd.DataFrame({"unit": units[known][has].astype(str), "year": year[has],
                                    "indicator": code, "value": value[has]}))
-    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE)
+    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE, path=path)

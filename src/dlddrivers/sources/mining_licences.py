@@ -44,7 +44,6 @@ exploration licences; they are counted for the years in which they were active.)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -55,6 +54,7 @@ from ..contracts import tidy
 from ..errors import ConfigError, RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import read_json
 
 SOURCE = "mining_licences"
 FILE_KEYS = ("eiti1", "eiti2", "eiti3", "eiti4")
@@ -75,13 +75,7 @@ TYPES = {"MV": "mining", "XV": "exploration", "ГТ": "petroleum"}
 
 def _records(path: Path) -> list[dict]:
     """The ``cordinate`` dicts of one EITI file (checked layout)."""
-    if not path.exists():
-        raise RawFileError(path, None, "an existing file")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise RawFileError(path, None, "valid JSON", str(exc)) from exc
+    data = read_json(path)
     if not isinstance(data, list):
         raise RawFileError(path, None, "a JSON array of {'cordinate': {...}}", type(data).__name__)
     out = []

@@ -25,7 +25,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._common import number_cells, read_text_table
+from ._common import check_unique, number_cells, read_text_table
 
 SOURCE = "mortality_aimag"
 FILE_KEY = "rates"
@@ -57,8 +57,6 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
         i = int((year.isna() | (year % 1 != 0)).to_numpy().nonzero()[0][0])
         raise RawFileError(path, "Year", "a whole year", f"{df['Year'].iloc[i]!r} on data row {i + 1}")
     names = registry.map_names(df["Aimag"], "aimag", file=str(path), field="Aimag")
-    if df.assign(u=df["Aimag"].map(names)).duplicated(["u", "Year"]).any():
-        raise RawFileError(path, "Aimag, Year", "one row per aimag and year")
 
     parts = []
     for col, code in COLUMN_CODES.items():
@@ -77,4 +75,5 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
             "value": num.astype(float), "measure": MEASURE, "source": SOURCE,
         }).loc[~empty])
     out = pd.concat(parts, ignore_index=True)
+    check_unique(out, ["unit", "year", "indicator"], path, field="Aimag, Year")
     return tidy(out.sort_values(["unit", "year", "indicator"]), source=SOURCE)

@@ -24,6 +24,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
+from ._common import check_unique, read_csv
 
 SOURCE = "nso_livestock"
 FILE_KEY = "aimag_species"
@@ -58,9 +59,7 @@ KNOWN_ANOMALIES: tuple[tuple[str, int, str | None, str], ...] = (
 
 def _load(path: Path) -> pd.DataFrame:
     """The raw file with checked columns and numeric ``Year`` / ``Thousand_head``."""
-    if not Path(path).exists():
-        raise RawFileError(path, None, "an existing file")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = read_csv(path, dtype=str, keep_default_na=False)
     raw.columns = [c.strip() for c in raw.columns]
     for col in COLUMNS:
         if col not in raw.columns:
@@ -113,11 +112,7 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
             "source": SOURCE,
         }
     )
-    dup = out.duplicated(["unit", "year", "indicator"], keep=False)
-    if dup.any():
-        first = out.loc[dup].iloc[0]
-        raise RawFileError(path, "Aimag, Year, Species", "one row per aimag, year and species",
-                           f"{first['unit']} {first['year']} {first['indicator']} repeated")
+    check_unique(out, ["unit", "year", "indicator"], path, field="Aimag, Year, Species")
     return tidy(out.sort_values(["unit", "year", "indicator"]), source=SOURCE)
 
 

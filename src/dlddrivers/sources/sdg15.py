@@ -63,4 +63,4 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
             "value": numeric(kept[COLUMN], path, COLUMN),
         }
     )
-    return finish(out, measures=INDICATORS, source=SOURCE)
+    return finish(out, measures=INDICATORS, source=SOURCE, path=path)

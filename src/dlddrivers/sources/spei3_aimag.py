@@ -15,10 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..contracts import tidy
-from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._common import number_cells, read_text_table
+from ._common import check_unique, number_cells, read_text_table
 
 SOURCE = "spei3_aimag"
 FILE_KEY = "jja"
@@ -45,8 +44,5 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
             "source": SOURCE,
         }
     ).loc[~empty]
-    dup = out.duplicated(["unit", "year"])
-    if dup.any():
-        raise RawFileError(path, "Aimag, Year", "one row per aimag and year",
-                           out.loc[dup, ["unit", "year"]].iloc[0].tolist())
+    check_unique(out, ["unit", "year"], path, field="Aimag, Year")
     return tidy(out.sort_values(["unit", "year"]), source=SOURCE)

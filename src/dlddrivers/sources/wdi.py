@@ -9,7 +9,6 @@ in parentheses in the title of the sibling ``datapackage.json`` (first parenthes
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from ._common import (
     map_codes,
     numeric,
     read_csv,
+    read_json,
     require_columns,
     years,
 )
@@ -103,10 +103,8 @@ def measure_of(code: str, data_path: Path) -> str:
     """The measure of ``code``: from the sibling ``datapackage.json`` title, else ``INDICATORS``."""
     meta = Path(data_path).with_name("datapackage.json")
     if meta.is_file():
-        try:
-            title = json.loads(meta.read_text(encoding="utf-8")).get("title", "")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RawFileError(meta, None, "valid JSON", str(exc)[:200]) from exc
+        doc = read_json(meta)
+        title = doc.get("title", "") if isinstance(doc, dict) else None
         if not isinstance(title, str):
             raise RawFileError(meta, "title", "a string", title)
         return unit_from_title(title)
@@ -157,4 +155,4 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
         for code, grp in dropped.groupby("indicator", sort=True):
             log_rows(log, SOURCE, paths[code], reason, grp["code"], prefix=f"{code}: ")
     out = raw.loc[known, ["year", "indicator", "value"]].assign(unit=units[known].astype(str))
-    return finish(out, measures=measures, source=SOURCE)
+    return finish(out, measures=measures, source=SOURCE, path=paths)

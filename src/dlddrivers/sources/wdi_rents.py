@@ -57,4 +57,5 @@ def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **opti
                 }
             )
         )
-    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE)
+    paths = {code: files[code] for code in INDICATORS if code in files}
+    return finish(pd.concat(parts, ignore_index=True), measures=INDICATORS, source=SOURCE, path=paths)
