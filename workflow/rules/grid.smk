@@ -30,7 +30,8 @@ rule grid_data:
         mem_mb=2000,
         runtime=10,
     params:
-        study=lambda w: study_config(config, w.study),
+        # the study, its catalogue entries, registry grid and source specs (a rerun trigger)
+        slice=lambda w: panel_params(w.study),
         panel_stages=STAGE_NAMES,
     script:
         "../scripts/grid.py"
