@@ -26,6 +26,8 @@ def built(cfg):
     reg, cat, src = setup(cfg)
     out = {}
     for name in cfg["run"]:
+        if cfg["studies"][name]["level"] == "grid":  # cross-sectional: no panel (test_grid.py)
+            continue
         out[name] = build_panel(study_config(cfg, name), cat, src, reg, cfg["snapshot_dir"])
     return out
 

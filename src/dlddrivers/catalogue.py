@@ -8,13 +8,17 @@ from pathlib import Path
 from .errors import ConfigError
 from .yamlio import load_yaml
 
-DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "impact", "outcome")
+DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "economy",
+           "impact", "outcome")
 BIOPHYSICAL = ("climate",)
-ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
-LEVELS = ("country", "aimag")
-#: The keys a catalogue entry may have.
+ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population", "economy")
+LEVELS = ("country", "aimag", "grid")
+#: The keys a catalogue entry may have. ``categories`` declares a categorical indicator: the
+#: class labels in the order of their codes 1..K; ``ordered: true`` says the classes are ordered
+#: in that order (e.g. very low < ... < very high), otherwise they are unordered labels.
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
-                        "how", "path", "note", "valid_min", "valid_max", "sentinels"})
+                        "how", "path", "note", "valid_min", "valid_max", "sentinels",
+                        "categories", "ordered"})
 #: Values that providers use for "missing"; never a measurement (per entry: ``sentinels``).
 DEFAULT_SENTINELS = (-999.0, -9999.0, -99999.0)
 #: Plausible range by measurement unit (first pattern found in the ``measure`` wins; an entry's
@@ -50,9 +54,16 @@ class Entry:
     valid_min: float | None = None
     valid_max: float | None = None
     sentinels: tuple[float, ...] = DEFAULT_SENTINELS
+    categories: list[str] | None = None
+    ordered: bool = False
     extra: dict = field(default_factory=dict)
     #: The entry as written in the catalogue (for config slices and provenance).
     spec: dict = field(default_factory=dict)
+
+    @property
+    def categorical(self) -> bool:
+        """True for a class variable (values are codes 1..K of ``categories``)."""
+        return bool(self.categories)
 
     @property
     def derived(self) -> bool:
@@ -138,6 +149,13 @@ class Catalogue:
                 raise ConfigError(f"{key}.domain", spec["domain"], f"one of {DOMAINS}", str(path))
             if spec["level"] not in LEVELS:
                 raise ConfigError(f"{key}.level", spec["level"], f"one of {LEVELS}", str(path))
+            if "categories" in spec:
+                cats = spec["categories"]
+                if not (isinstance(cats, list) and len(cats) >= 2
+                        and all(isinstance(c, str) for c in cats) and len(set(cats)) == len(cats)):
+                    raise ConfigError(f"{key}.categories", cats,
+                                      "a list of at least 2 distinct class labels, in code order",
+                                      str(path))
             has_formula = "formula" in spec
             has_source = "source" in spec
             if has_formula == has_source:
@@ -191,9 +209,9 @@ class Catalogue:
                 valid_min=lo,
                 valid_max=hi,
                 sentinels=tuple(float(x) for x in sentinels),
-                extra={k: v for k, v in spec.items() if k not in {
-                    "label", "domain", "level", "measure", "source", "code", "formula", "months",
-                    "how", "path", "note", "valid_min", "valid_max", "sentinels"}},
+                categories=spec.get("categories"),
+                ordered=bool(spec.get("ordered", False)),
+                extra={k: v for k, v in spec.items() if k not in ENTRY_KEYS},
                 spec=dict(spec),
             )
         cat = cls(entries=entries, path=str(path))
