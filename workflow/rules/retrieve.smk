@@ -11,7 +11,7 @@ if not config.get("snapshot_dir"):
     rule retrieve:
         output:
             # the same spelling as the inputs that need it (canonical_path in common.smk)
-            canonical_path(config["raw_dir"]) + "/{path}",
+            os.path.join(canonical_path(config["raw_dir"]), "{path}"),
         log:
             f"{RESULTS}/logs/retrieve/{{path}}.log",
         retries: 0
