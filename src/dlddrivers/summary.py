@@ -318,6 +318,8 @@ def drivers_section(shares: pd.DataFrame | None, coefficients: pd.DataFrame | No
         parts.append("Relative importance (LMG): no rows (the study has no outcome for it).")
     else:
         pred = shares[shares["level"].eq("predictor")]
+        if "variation" in pred.columns:
+            pred = pred[pred["variation"].fillna("levels").eq("levels")]
         for outcome, g in pred.groupby("outcome", sort=False):
             okg = g[g["status"].map(_ok)].sort_values("share", ascending=False)
             if okg.empty:
@@ -349,6 +351,61 @@ def drivers_section(shares: pd.DataFrame | None, coefficients: pd.DataFrame | No
             parts.append(f"- {_name(str(outcome), labels)}: within-unit associations with wild-bootstrap "
                          f"p < {alpha} (estimand `{est}`): " + "; ".join(items) + ".")
     return "\n".join(parts)
+
+
+#: what each LMG estimand answers (the summary's wording)
+VARIATION_QUESTION: dict[str, str] = {
+    "levels": ("which drivers go with the outcome's ups, downs and trends inside units "
+               "(year effects removed); trending drivers take much of it whether or not they act"),
+    "year_to_year": ("which drivers go with the outcome's good and bad years around each unit's "
+                     "own linear trend; trends shared by chance do not count"),
+}
+
+
+def _calibrated_sentence(r: Mapping | pd.Series, what: str) -> str:
+    """One sentence: an anthropogenic share, its interval and its placebo calibration."""
+    est = fmt_estimate(r["share"], r["share_ci_low"], r["share_ci_high"], r["ci_level"], pct=True)
+    cal = str(r.get("calibration", ""))
+    if cal == "exceeds_placebo":
+        return (f"the anthropogenic drivers' {what} is {est}, above what placebo drivers with the "
+                f"same trends and persistence take (placebo median {fmt_pct(r['placebo_median'])}, "
+                f"95th percentile {fmt_pct(r['placebo_p95'])}; exceedance probability "
+                f"{fmt_num(r['placebo_exceedance'], 2)} over {int(r['placebo_draws'])} draws)")
+    if cal == "indistinguishable_from_placebo":
+        return (f"the split cannot be told apart from placebos: the anthropogenic drivers' {what} "
+                f"({est}) is no larger than what placebo drivers with the same trends and "
+                f"persistence but no link to the outcome take (placebo median "
+                f"{fmt_pct(r['placebo_median'])}, 95th percentile {fmt_pct(r['placebo_p95'])}; "
+                f"exceedance probability {fmt_num(r['placebo_exceedance'], 2)}), so it is not a "
+                f"finding")
+    return f"the anthropogenic drivers' {what} is {est} (not placebo-calibrated)"
+
+
+def headline_section(shares: pd.DataFrame | None, dictionary: pd.DataFrame | None) -> str:
+    """The placebo-calibrated anthropogenic vs biophysical statement per outcome and estimand
+    (LMG group rows of the relative-importance stage)."""
+    labels = _labels(dictionary)
+    if shares is None or shares.empty or "calibration" not in shares.columns:
+        return ("No placebo-calibrated share available (relative-importance stage missing or run "
+                "without `placebo_draws`): no anthropogenic vs biophysical split is stated.")
+    g = shares[(shares["level"] == "group") & (shares["predictor"] == "anthropogenic")]
+    lines = []
+    for r in g.itertuples():
+        variation = str(getattr(r, "variation", "levels"))
+        what = ("share of the explained within variance" if variation == "levels"
+                else "share of the explained year-to-year variance")
+        if not _ok(r.status):
+            lines.append(f"- {_name(str(r.outcome), labels)} (`{r.estimand}`): no share ({r.status}).")
+            continue
+        flag = " The interval reaches 0." if str(getattr(r, "flag", "")) == "near_zero" else ""
+        lines.append(f"- {_name(str(r.outcome), labels)} (`{r.estimand}`: "
+                     f"{VARIATION_QUESTION.get(variation, variation)}): "
+                     f"{_calibrated_sentence(r._asdict(), what)}.{flag}")
+    if not lines:
+        return "No anthropogenic group share in the relative-importance table."
+    return ("Placebo-calibrated (each group's drivers replaced by surrogate series that keep every "
+            "driver's trend and persistence per unit but have no link to the outcome):\n\n"
+            + "\n".join(lines))
 
 
 def _attr_row(a: pd.DataFrame, method: str, quantity: str) -> pd.Series | None:
@@ -395,6 +452,7 @@ def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFra
             ("trend_decomposition", "anthropogenic", "anthropogenic component of the change", False),
             ("trend_decomposition", "climate_change", "climate-change component", False),
             ("trend_decomposition", "climate_variability", "climate-variability component", False),
+            ("trend_decomposition", "common_year_effects", "common year effects (shared by all units, neither climate nor human)", False),
             ("trend_decomposition", "remainder", "unexplained remainder (not folded into either)", False),
             ("trend_decomposition", "anthropogenic_share_of_observed", "anthropogenic share of observed change", True),
             ("counterfactual", "climate_attributable_change", "change attributable to climate (model counterfactual)", False),
@@ -405,11 +463,21 @@ def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFra
             if r is None:
                 continue
             vu = "%" if pct else str(r.get("value_unit", ""))
+            est = fmt_estimate(r["value"], r["ci_low"], r["ci_high"], r["ci_level"], pct=pct)
+            st = str(r.get("status", ""))
+            if _isnan(r["value"]) and st.startswith("not_defined"):
+                est = "left empty: " + st.removeprefix("not_defined: ").split("; block:")[0]
+            cal = str(r.get("calibration", "")) if "calibration" in r.index else ""
+            if cal in ("exceeds_placebo", "indistinguishable_from_placebo"):
+                est += (f"; placebo median {fmt_pct(r['placebo_median'])}, exceedance "
+                        f"{fmt_num(r['placebo_exceedance'], 2)}: "
+                        + ("above placebos" if cal == "exceeds_placebo" else "not distinguishable from placebos"))
+            if "near_zero" in str(r.get("note", "")):
+                est += "; interval reaches 0"
             rows.append({"method": method, "estimand": f"`{r['estimand']}`", "quantity": text,
-                         "estimate (interval)": fmt_estimate(r["value"], r["ci_low"], r["ci_high"],
-                                                             r["ci_level"], pct=pct),
-                         "unit": "" if vu == "nan" else vu})
-        status = sorted(set(a["status"].astype(str)))
+                         "estimate (interval)": est, "unit": "" if vu == "nan" else vu})
+        status = sorted({str(x).split("; block:")[0] for x in a["status"]
+                         if not str(x).startswith("not_defined")})
         out.append(f"*{_name(str(outcome), labels)}, pooled over units:*\n\n" + md_table(pd.DataFrame(rows))
                    + "\n\nStatus: " + "; ".join(status) + ". Shares of the observed or predicted change are "
                    "ratios of components: they can be negative or larger than the whole when components "
@@ -632,6 +700,9 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     if res.coverage is None:
         parts.append("Panel not built: no result files for this study.")
         return "\n\n".join(parts)
+    if "relative_importance" in res.stages:
+        parts += ["### Headline: anthropogenic vs biophysical, calibrated against placebos",
+                  headline_section(res.table("relative_importance", "shares"), dic)]
     parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
     parts += ["### Stages", stage_status_section(res)]
     parts += ["### Leading drivers",
@@ -728,7 +799,7 @@ def write_summary(results_dir: str | Path, studies: Sequence[str], md_path: str 
 
 __all__ = [
     "StudyResults", "read_study", "coverage_section", "coverage_gaps", "stage_status_section",
-    "drivers_section", "attribution_section", "agreement_section", "causal_section",
+    "drivers_section", "headline_section", "attribution_section", "agreement_section", "causal_section",
     "impacts_section", "caveats_section", "validation_section", "figures_section",
     "study_summary", "build_summary", "markdown_to_html", "write_summary",
     "fmt_num", "fmt_pct", "fmt_interval", "fmt_estimate", "md_table",

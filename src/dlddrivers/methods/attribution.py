@@ -57,7 +57,8 @@ Placebo calibration (pooled rows): the pooled LMG group shares and the pooled an
 share of the observed change are recomputed ``placebo_draws`` times with the group's drivers
 replaced by surrogates that keep each driver's trend and persistence per unit
 (:func:`.relative_importance.surrogate_drivers`); columns ``placebo_median``, ``placebo_p95``,
-``placebo_exceedance`` and ``calibration`` as in :mod:`.relative_importance`. LMG share
+``placebo_exceedance`` and ``calibration`` as in :mod:`.relative_importance` (two-sided, on
+absolute values, for the signed share of the trend). LMG share
 intervals can reach 0 (:func:`.relative_importance.share_interval`; ``note`` says
 ``near_zero``).
 
@@ -479,7 +480,7 @@ def attribute_outcome(
         for r in prow:
             if r["quantity"] == "anthropogenic_share_of_observed":
                 r.update(RI.placebo_columns(float(pooled["anthropogenic_share_of_observed"]),
-                                            trend_placebo, alpha))
+                                            trend_placebo, alpha, two_sided=True))
                 r.pop("share_above_placebo", None)
     if lmg_pooled is not None:
         prow = _lmg_rows(lmg_pooled, climate, anthro, ci, lmg_placebo, alpha) + prow

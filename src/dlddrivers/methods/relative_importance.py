@@ -407,13 +407,25 @@ def placebo_group_shares(
     return out
 
 
-def placebo_columns(observed: float, placebo: np.ndarray, alpha: float) -> dict:
+def placebo_columns(observed: float, placebo: np.ndarray, alpha: float, *,
+                    two_sided: bool = False) -> dict:
     """``placebo_median``, ``placebo_p95``, ``placebo_exceedance``, ``share_above_placebo``,
-    ``placebo_draws`` and ``calibration`` of an observed share against its placebo draws."""
+    ``placebo_draws`` and ``calibration`` of an observed share against its placebo draws.
+
+    ``two_sided`` (for signed shares such as a share of a trend): the exceedance counts placebo
+    draws at least as large in absolute value, and ``placebo_p95`` is the 95th percentile of
+    the absolute placebo shares."""
     pl = np.asarray(placebo, float)
     pl = pl[np.isfinite(pl)]
     if not len(pl) or not np.isfinite(observed):
         return {"placebo_draws": int(len(pl)), "calibration": "not_calibrated"}
+    if two_sided:
+        med = float(np.median(pl))
+        exc = float((1 + np.sum(np.abs(pl) >= abs(observed))) / (len(pl) + 1))
+        return {"placebo_median": med, "placebo_p95": float(np.quantile(np.abs(pl), 0.95)),
+                "placebo_exceedance": exc, "share_above_placebo": float(observed) - med,
+                "placebo_draws": int(len(pl)),
+                "calibration": "exceeds_placebo" if exc < alpha else "indistinguishable_from_placebo"}
     exc = float((1 + np.sum(pl >= observed)) / (len(pl) + 1))
     med = float(np.median(pl))
     return {"placebo_median": med, "placebo_p95": float(np.quantile(pl, 0.95)),

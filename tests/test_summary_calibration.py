@@ -1,0 +1,65 @@
+"""Summary: the placebo-calibrated headline, the two LMG estimands and empty ratios (issue 13)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dlddrivers import summary as S
+
+
+def _dic() -> pd.DataFrame:
+    return pd.DataFrame({"indicator": ["y", "rain", "graze"], "role": ["outcome", "driver", "driver"],
+                         "domain": ["outcome", "climate", "grazing"],
+                         "label": ["Bare land", "Rainfall", "Grazing pressure"],
+                         "measure": ["% of land area", "mm/yr", "SFU per km2"]})
+
+
+def _groups(calib_levels: str, calib_yy: str) -> pd.DataFrame:
+    base = {"outcome": "y", "level": "group", "predictor": "anthropogenic", "ci_level": 0.95,
+            "status": "ok", "placebo_draws": 200, "flag": ""}
+    return pd.DataFrame([
+        {**base, "variation": "levels", "estimand": "share_of_explained_variance", "share": 0.938,
+         "share_ci_low": 0.926, "share_ci_high": 0.979, "placebo_median": 0.944,
+         "placebo_p95": 0.969, "placebo_exceedance": 0.71, "calibration": calib_levels},
+        {**base, "variation": "year_to_year", "estimand": "share_of_year_to_year_variance",
+         "share": 0.42, "share_ci_low": 0.0, "share_ci_high": 0.61, "placebo_median": 0.12,
+         "placebo_p95": 0.30, "placebo_exceedance": 0.01, "calibration": calib_yy, "flag": "near_zero"},
+    ])
+
+
+def test_headline_says_plainly_when_split_is_not_a_finding():
+    md = S.headline_section(_groups("indistinguishable_from_placebo", "exceeds_placebo"), _dic())
+    lines = [x for x in md.splitlines() if x.startswith("- ")]
+    assert len(lines) == 2
+    lev, yy = lines
+    assert "`share_of_explained_variance`" in lev and "cannot be told apart from placebos" in lev
+    assert "93.8 %" in lev and "placebo median 94.4 %" in lev and "not a finding" in lev
+    assert "`share_of_year_to_year_variance`" in yy and "above what placebo drivers" in yy
+    assert "95th percentile 30.0 %" in yy and "interval reaches 0" in yy
+    assert "good and bad years" in yy  # the question each estimand answers
+
+
+def test_headline_without_calibration_states_no_split():
+    md = S.headline_section(None, _dic())
+    assert "no anthropogenic vs biophysical split is stated" in md
+
+
+def test_attribution_section_shows_empty_ratio_with_reason_and_placebo():
+    base = {"outcome": "y", "unit": "pooled", "ci_level": 0.95, "status": "ok", "note": "",
+            "estimand": "share_of_trend"}
+    a = pd.DataFrame([
+        {**base, "method": "counterfactual", "quantity": "climate_share_of_predicted_change",
+         "value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "value_unit": "fraction",
+         "status": "not_defined: the denominator's interval (-0.38 to 0.42) spans zero, so the ratio "
+                   "is unbounded; read the components"},
+        {**base, "method": "counterfactual", "quantity": "climate_attributable_change", "value": 0.01,
+         "ci_low": -0.02, "ci_high": 0.03, "value_unit": "% of land area"},
+        {**base, "method": "lmg", "quantity": "anthropogenic_share", "value": 0.938, "ci_low": 0.9,
+         "ci_high": 0.98, "value_unit": "fraction of R2", "estimand": "share_of_explained_variance",
+         "placebo_median": 0.93, "placebo_exceedance": 0.29, "calibration": "indistinguishable_from_placebo"},
+    ])
+    md = S.attribution_section(a, _dic())
+    assert "climate share of predicted change | left empty: the denominator's interval (-0.38 to 0.42) spans zero" in md
+    assert "not distinguishable from placebos" in md
+    assert "Status: ok." in md  # the ratio's own status is shown in its row, not as the block status
