@@ -63,3 +63,15 @@ def test_attribution_section_shows_empty_ratio_with_reason_and_placebo():
     assert "climate share of predicted change | left empty: the denominator's interval (-0.38 to 0.42) spans zero" in md
     assert "not distinguishable from placebos" in md
     assert "Status: ok." in md  # the ratio's own status is shown in its row, not as the block status
+
+
+def test_causal_section_gives_robustness_values_and_benchmark():
+    eff = pd.DataFrame([{"outcome": "y", "treatment": "graze", "status": "ok", "robust": True,
+                         "effect": -0.5, "ci_low": -0.8, "ci_high": -0.2, "ci_level": 0.95,
+                         "effect_per_sd": -1.0, "ci_low_per_sd": -1.6, "ci_high_per_sd": -0.4,
+                         "refuters_passed": "4/4", "rv_q1": 0.139, "rv_q1_alpha": 0.076,
+                         "partial_r2_yd": 0.022, "benchmark": "rain", "k_erase": 2.6}])
+    md = S.causal_section(eff, _dic())
+    assert "RV 13.9 % (RV at the interval level 7.6 %)" in md
+    assert "a confounder 2.6 times as strong as Rainfall (`rain`) would erase it" in md
+    assert "Cinelli and Hazlett 2020" in md

@@ -543,6 +543,22 @@ def agreement_section(attribution: pd.DataFrame | None, restrend: pd.DataFrame |
     return "\n".join(out)
 
 
+def _robustness_text(r: Mapping, labels: Mapping[str, str]) -> str:
+    """Cinelli-Hazlett numbers of one effect row: RV, RV at alpha, and the benchmark sentence."""
+    if _isnan(r.get("rv_q1")):
+        return "-"
+    txt = (f"RV {fmt_pct(r['rv_q1'])} (RV at the interval level {fmt_pct(r.get('rv_q1_alpha'))}); "
+           f"partial R² of the driver with the outcome {fmt_pct(r.get('partial_r2_yd'))}")
+    bench = r.get("benchmark")
+    k = r.get("k_erase")
+    if isinstance(bench, str) and bench and not _isnan(k):
+        kk = float(k)
+        txt += (f"; a confounder {fmt_num(kk, 2)} times as strong as {_name(bench, labels)} would erase it"
+                if math.isfinite(kk) else
+                f"; no confounder any multiple as strong as {_name(bench, labels)} could erase it")
+    return txt
+
+
 def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None,
                    refutations: pd.DataFrame | None = None) -> str:
     """Causal effects: which survive every refutation with an interval excluding zero, and for
@@ -561,7 +577,11 @@ def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None
     lines = [f"{len(est)} effects estimated ({n_skip} not estimable or skipped), {int(robust.sum())} pass "
              f"every refutation, {int(est['survives'].sum())} of these have an interval that excludes "
              "zero. Estimand `causal_effect` under the study's causal graph and its assumptions "
-             "(backdoor adjustment on two-way demeaned data)."]
+             "(backdoor adjustment on two-way demeaned data; unit-clustered intervals; the subset "
+             "and bootstrap refuters resample whole units). Robustness to an unobserved confounder "
+             "is given as numbers (Cinelli and Hazlett 2020): the robustness value RV is the partial "
+             "R² a confounder must have with both driver and outcome to bring the estimate to zero, "
+             "benchmarked against the strongest observed covariate."]
     failed: dict[tuple[str, str], list[str]] = {}
     if refutations is not None and not refutations.empty and "passed" in refutations:
         bad = refutations[~refutations["passed"].astype(str).str.lower().isin(["true", "1", "1.0"])]
@@ -576,6 +596,7 @@ def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None
             "effect (interval)": f"{fmt_estimate(r.effect, r.ci_low, r.ci_high, r.ci_level)} {yu} per {tu}",
             "per within-unit SD of the driver": fmt_estimate(r.effect_per_sd, r.ci_low_per_sd,
                                                              r.ci_high_per_sd, r.ci_level),
+            "robustness to an unobserved confounder": _robustness_text(r._asdict(), labels),
             "refuters passed": str(r.refuters_passed),
             "failed": ", ".join(failed.get((str(r.outcome), str(r.treatment)), [])) or "-",
             "survives": "yes" if r.survives else "no",
