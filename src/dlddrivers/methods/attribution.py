@@ -88,6 +88,10 @@ year_effects : bool, True
 placebo_draws : int, 200
     Surrogate draws for the placebo calibration of the pooled shares (0: off).
 placebo_alpha : float, 0.05
+min_obs : int, 30
+max_driver_loss : float, 0.5
+    Pre-flight as in :mod:`.relative_importance` (:func:`._common.preflight`): a sparse driver
+    is left out and named in every row's ``status``; counts in the ``preflight`` table.
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ DEFAULTS: dict = {
     "year_effects": True,
     "placebo_draws": 200,
     "placebo_alpha": 0.05,
+    "min_obs": 30,
+    "max_driver_loss": 0.5,
 }
 
 COLUMNS = [
@@ -542,11 +548,19 @@ def compute(
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
     lagged, mapping = C.add_lags(panel, opts.get("lags"))
     xs = [mapping.get(d, d) for d in drivers]
-    climate, anthro = C.split_drivers(dictionary, xs)
-    out = []
+    out, pre = [], []
     for y in outcomes:
+        kept, ptab, pnote = C.preflight(lagged, y, xs, min_units=int(opts["min_units"]),
+                                        min_obs=int(opts["min_obs"]),
+                                        max_loss=float(opts["max_driver_loss"]))
+        pre.append(ptab)
+        climate, anthro = C.split_drivers(dictionary, kept)
         t = attribute_outcome(lagged, dictionary, y, climate, anthro, opts, study)
+        if pnote:
+            t["status"] = t["status"].astype(str) + f"; {pnote}"
         out.append(t.assign(outcome=y, ci_level=float(opts["ci"])))
+    preflight = pd.concat(pre, ignore_index=True) if pre else pd.DataFrame(columns=C.PREFLIGHT_COLUMNS)
     if not out:
-        return {"attribution": pd.DataFrame(columns=COLUMNS)}
-    return {"attribution": pd.concat(out, ignore_index=True).reindex(columns=COLUMNS)}
+        return {"attribution": pd.DataFrame(columns=COLUMNS), "preflight": preflight}
+    return {"attribution": pd.concat(out, ignore_index=True).reindex(columns=COLUMNS),
+            "preflight": preflight}

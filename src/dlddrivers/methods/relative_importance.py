@@ -52,6 +52,12 @@ placebo_draws : int, 200
 placebo_alpha : float, 0.05
     A group share is called distinguishable from placebos when its exceedance probability is
     below this.
+min_obs : int, 30
+    Pre-flight (:func:`._common.preflight`): a driver whose missing values bring the complete
+    cases below ``min_units`` units or ``min_obs`` rows is left out and named in ``status``.
+max_driver_loss : float, 0.5
+    Pre-flight: a driver that alone removes more than this share of the rows is left out too.
+    The counts per driver are in the ``preflight`` table.
 
 Two estimands (column ``variation``)
 ------------------------------------
@@ -110,6 +116,8 @@ DEFAULTS: dict = {
     "variations": ["levels", "year_to_year"],
     "placebo_draws": 200,
     "placebo_alpha": 0.05,
+    "min_obs": 30,
+    "max_driver_loss": 0.5,
 }
 
 #: estimand of each ``variation``
@@ -600,8 +608,13 @@ def compute(
                              f"expected a list of {sorted(ESTIMAND_OF)}")
     n_placebo = int(opts.get("placebo_draws") or 0)
     alpha = float(opts.get("placebo_alpha", 0.05))
-    out = []
+    out, pre = [], []
+    all_xs = xs
     for y in outcomes:
+        xs, ptab, pnote = C.preflight(lagged, y, all_xs, min_units=int(opts["min_units"]),
+                                      min_obs=int(opts["min_obs"]),
+                                      max_loss=float(opts["max_driver_loss"]))
+        pre.append(ptab)
         df, dropped = C.complete_cases(lagged, [y, *xs])
         cnt = C.counts(df)
         for variation in variations:
@@ -620,6 +633,8 @@ def compute(
                           f"(unit block bootstrap impossible)" if cnt["n_units"] < int(opts["min_units"])
                           else f"insufficient_data: {cnt['n_years']} years < {min_years}" if xs
                           else "insufficient_data: no driver left")
+                if pnote:
+                    status += f"; {pnote}"
                 rows = [{"predictor": x, "level": "predictor", "domain": d}
                         for x, d in C.driver_domains(dictionary, xs).items()]
                 out.append(pd.DataFrame(rows).assign(**base, status=status))
@@ -628,8 +643,16 @@ def compute(
             if variation != "levels":
                 off = C.stable_offset("relative_importance", y, variation)
             rng = C.rng_from(study, off)
-            res = lmg_panel(df, y, xs, within=bool(opts["within"]), draws=draws, rng=rng,
-                            variation=variation)
+            try:
+                res = lmg_panel(df, y, xs, within=bool(opts["within"]), draws=draws, rng=rng,
+                                variation=variation)
+            except np.linalg.LinAlgError as exc:  # never a bare numerical crash
+                rows = [{"predictor": x, "level": "predictor", "domain": d}
+                        for x, d in C.driver_domains(dictionary, xs).items()]
+                out.append(pd.DataFrame(rows).assign(**base, status=(
+                    f"refused: numerical failure ({exc}) on {cnt['n_obs']} rows in "
+                    f"{cnt['n_units']} units" + (f"; {pnote}" if pnote else ""))))
+                continue
             placebo = None
             if n_placebo > 0:
                 placebo = placebo_group_shares(
@@ -643,7 +666,12 @@ def compute(
             if res["degenerate_draws"]:
                 status += (f"; {res['degenerate_draws']} of {draws} draws had a predictor without "
                            f"variation (contributes 0 there)")
+            if pnote:
+                status += f"; {pnote}"
             out.append(shares_table(res, xs, dictionary, ci, placebo, alpha).assign(**base, status=status))
+    preflight = (pd.concat(pre, ignore_index=True) if pre
+                 else pd.DataFrame(columns=C.PREFLIGHT_COLUMNS))
     if not out:
-        return {"shares": pd.DataFrame(columns=SHARE_COLUMNS)}
-    return {"shares": pd.concat(out, ignore_index=True).reindex(columns=SHARE_COLUMNS)}
+        return {"shares": pd.DataFrame(columns=SHARE_COLUMNS), "preflight": preflight}
+    return {"shares": pd.concat(out, ignore_index=True).reindex(columns=SHARE_COLUMNS),
+            "preflight": preflight}
