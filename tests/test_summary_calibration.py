@@ -75,3 +75,16 @@ def test_causal_section_gives_robustness_values_and_benchmark():
     assert "RV 13.9 % (RV at the interval level 7.6 %)" in md
     assert "a confounder 2.6 times as strong as Rainfall (`rain`) would erase it" in md
     assert "Cinelli and Hazlett 2020" in md
+
+
+def test_direction_from_dictionary_in_summary_and_maps():
+    from dlddrivers.plots.maps import trend_cmap
+
+    dic = _dic().assign(better=["lower", "", ""])
+    assert S.direction_text(dic, "y") == " (lower is better)"
+    assert S.direction_text(_dic(), "y") == ""
+    md = S.headline_section(_groups("indistinguishable_from_placebo", "exceeds_placebo"), dic)
+    assert "Bare land (`y`) (lower is better)" in md
+    assert trend_cmap(dic, "y")[0] == "BrBG_r"  # falling bare land drawn green (improvement)
+    assert trend_cmap(dic.assign(better=["higher", "", ""]), "y")[0] == "BrBG"
+    assert trend_cmap(_dic().assign(better=""), "y")[0] == "PuOr_r"

@@ -15,7 +15,11 @@ ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
 LEVELS = ("country", "aimag")
 #: The keys a catalogue entry may have.
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
-                        "how", "path", "note"})
+                        "how", "path", "note", "better"})
+#: Values of ``better`` (which direction of an outcome or impact is an improvement).
+BETTER = ("lower", "higher")
+#: Domains whose entries must say which direction is better.
+DIRECTED_DOMAINS = ("outcome", "impact")
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Entry:
     how: str | None = None
     path: str | None = None
     note: str = ""
+    better: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -74,6 +79,8 @@ class Catalogue:
                     raise ConfigError(f"{key}.{req}", None, "a value", str(path))
             if spec["domain"] not in DOMAINS:
                 raise ConfigError(f"{key}.domain", spec["domain"], f"one of {DOMAINS}", str(path))
+            if "better" in spec and spec["better"] not in BETTER:
+                raise ConfigError(f"{key}.better", spec["better"], f"one of {BETTER}", str(path))
             if spec["level"] not in LEVELS:
                 raise ConfigError(f"{key}.level", spec["level"], f"one of {LEVELS}", str(path))
             has_formula = "formula" in spec
@@ -104,6 +111,10 @@ class Catalogue:
                 if unknown:
                     raise ConfigError(f"{key}.formula", spec["formula"],
                                       f"only catalogue indicator names (unknown: {unknown})", str(path))
+            if spec["domain"] in DIRECTED_DOMAINS and "better" not in spec:
+                raise ConfigError(f"{key}.better", None,
+                                  f"'lower' or 'higher' (which direction of an {spec['domain']} is an "
+                                  "improvement; every outcome and impact says it once, here)", str(path))
             entries[iid] = Entry(
                 id=iid,
                 label=str(spec.get("label", iid)),
@@ -117,9 +128,10 @@ class Catalogue:
                 how=spec.get("how"),
                 path=spec.get("path"),
                 note=str(spec.get("note", "")),
+                better=str(spec.get("better", "")),
                 extra={k: v for k, v in spec.items() if k not in {
                     "label", "domain", "level", "measure", "source", "code", "formula", "months",
-                    "how", "path", "note"}},
+                    "how", "path", "note", "better"}},
             )
         cat = cls(entries=entries, path=str(path))
         cat.dependency_order(list(entries))  # raises on cycles

@@ -212,6 +212,16 @@ def _measures(dictionary: pd.DataFrame | None) -> dict[str, str]:
     return dict(zip(dictionary["indicator"].astype(str), dictionary["measure"].astype(str), strict=False))
 
 
+def direction_text(dictionary: pd.DataFrame | None, ind: str) -> str:
+    """``" (lower is better)"`` / ``" (higher is better)"`` from the dictionary's ``better``
+    column (the catalogue's ``better``), ``""`` when not stated."""
+    if dictionary is None or dictionary.empty or "better" not in dictionary.columns:
+        return ""
+    hit = dictionary.loc[dictionary["indicator"].astype(str) == str(ind), "better"]
+    v = str(hit.iloc[0]).strip().lower() if len(hit) else ""
+    return f" ({v} is better)" if v in ("lower", "higher") else ""
+
+
 def _name(ind: str, labels: Mapping[str, str]) -> str:
     lab = labels.get(ind)
     return f"{lab} (`{ind}`)" if lab and lab != ind else f"`{ind}`"
@@ -398,7 +408,7 @@ def headline_section(shares: pd.DataFrame | None, dictionary: pd.DataFrame | Non
             lines.append(f"- {_name(str(r.outcome), labels)} (`{r.estimand}`): no share ({r.status}).")
             continue
         flag = " The interval reaches 0." if str(getattr(r, "flag", "")) == "near_zero" else ""
-        lines.append(f"- {_name(str(r.outcome), labels)} (`{r.estimand}`: "
+        lines.append(f"- {_name(str(r.outcome), labels)}{direction_text(dictionary, str(r.outcome))} (`{r.estimand}`: "
                      f"{VARIATION_QUESTION.get(variation, variation)}): "
                      f"{_calibrated_sentence(r._asdict(), what)}.{flag}")
     if not lines:
@@ -478,7 +488,8 @@ def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFra
                          "estimate (interval)": est, "unit": "" if vu == "nan" else vu})
         status = sorted({str(x).split("; block:")[0] for x in a["status"]
                          if not str(x).startswith("not_defined")})
-        out.append(f"*{_name(str(outcome), labels)}, pooled over units:*\n\n" + md_table(pd.DataFrame(rows))
+        out.append(f"*{_name(str(outcome), labels)}{direction_text(dictionary, str(outcome))}, pooled over units:*\n\n"
+                   + md_table(pd.DataFrame(rows))
                    + "\n\nStatus: " + "; ".join(status) + ". Shares of the observed or predicted change are "
                    "ratios of components: they can be negative or larger than the whole when components "
                    "offset each other, and are not defined when the change is near zero; read the "

@@ -84,6 +84,13 @@ def indicator_meta(dictionary: pd.DataFrame, indicator: str, field: str, default
     return str(hit.iloc[0])
 
 
+def better_of(dictionary: pd.DataFrame, indicator: str) -> str:
+    """``"lower"`` or ``"higher"``: which direction of an outcome or impact is an improvement,
+    from the data dictionary's ``better`` column (the catalogue's ``better``); ``""`` if unknown."""
+    v = indicator_meta(dictionary, indicator, "better", "").strip().lower()
+    return v if v in ("lower", "higher") else ""
+
+
 def study_columns(study: Mapping, dictionary: pd.DataFrame, panel: pd.DataFrame, key: str, role: str) -> list[str]:
     """Indicators named in ``study[key]`` (or, if absent, all dictionary rows with ``role``) present in ``panel``."""
     cols = list(study.get(key) or [])
