@@ -2,7 +2,12 @@
 # Every scenario x seed is one job (spreads over local cores or a SLURM cluster).
 import os
 
-from dlddrivers.validation import load_config as _val_load, scenario_grid, seeds_of
+from dlddrivers.validation import (
+    load_config as _val_load,
+    run_jobs,
+    scenario_grid,
+    seeds_of,
+)
 
 VAL_CONFIG = os.environ.get("DLD_VALIDATION_CONFIG", "config/validation.yaml")
 VAL_PRESET = os.environ.get("DLD_VALIDATION_PRESET") or None
@@ -10,6 +15,7 @@ VAL = _val_load(VAL_CONFIG, VAL_PRESET)
 VAL_DIR = f"{RESULTS}/validation"
 VAL_SCENARIOS = [s.name for s in scenario_grid(VAL)]
 VAL_SEEDS = seeds_of(VAL)
+VAL_JOBS = run_jobs(VAL)
 
 
 wildcard_constraints:
@@ -49,11 +55,7 @@ rule validate_run:
 
 rule validate_summary:
     input:
-        expand(
-            f"{VAL_DIR}/runs/{{scenario}}/{{seed}}.csv",
-            scenario=VAL_SCENARIOS,
-            seed=VAL_SEEDS,
-        ),
+        [f"{VAL_DIR}/runs/{name}/{seed}.csv" for name, seed in VAL_JOBS],
     output:
         recovery=f"{VAL_DIR}/recovery.csv",
         summary=f"{VAL_DIR}/summary.csv",
