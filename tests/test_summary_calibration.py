@@ -88,3 +88,25 @@ def test_direction_from_dictionary_in_summary_and_maps():
     assert trend_cmap(dic, "y")[0] == "BrBG_r"  # falling bare land drawn green (improvement)
     assert trend_cmap(dic.assign(better=["higher", "", ""]), "y")[0] == "BrBG"
     assert trend_cmap(_dic().assign(better=""), "y")[0] == "PuOr_r"
+
+
+def test_validation_section_lists_placebo_and_trend_scenarios(tmp_path):
+    ee = pd.DataFrame([{"study": "neasia", "method": "lmg", "quantity": "q", "coverage": 0.9,
+                        "coverage_ci_low": 0.6, "coverage_ci_high": 0.98}])
+    ee.to_csv(tmp_path / "expected_error.csv", index=False)
+    pd.DataFrame([
+        {"scenario": "placebo_null_u21_y30", "method": "lmg", "quantity": "anthropogenic_share_exceeds_placebo",
+         "null_anthropogenic": True, "year_trend": 0.0, "mean_abs_error": 0.2, "coverage": np.nan,
+         "coverage_ci_low": np.nan, "coverage_ci_high": np.nan, "n_seeds": 5},
+        {"scenario": "trend_year_effects_u21_y30", "method": "trend_decomposition",
+         "quantity": "anthropogenic_change", "null_anthropogenic": False, "year_trend": 0.05,
+         "mean_abs_error": 0.15, "coverage": 0.8, "coverage_ci_low": 0.376, "coverage_ci_high": 0.964,
+         "n_seeds": 5},
+        {"scenario": "s0.5_conf1_nlow_u21_y30", "method": "lmg", "quantity": "anthropogenic_share_variance",
+         "null_anthropogenic": False, "year_trend": 0.0, "mean_abs_error": 0.04, "coverage": 1.0,
+         "coverage_ci_low": 0.2, "coverage_ci_high": 1.0, "n_seeds": 1},
+    ]).to_csv(tmp_path / "summary.csv", index=False)
+    md = S.validation_section(tmp_path / "expected_error.csv", "neasia")
+    assert "`placebo_null_u21_y30` | lmg | anthropogenic_share_exceeds_placebo | 0.200" in md
+    assert "0.80 (Wilson 0.38 to 0.96)" in md
+    assert "s0.5_conf1" not in md

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Analysis stages in the order the summary reads them (same names as dlddrivers.pipeline.STAGES).
@@ -701,7 +702,37 @@ def validation_section(path: str | Path | None, study: str | None = None) -> str
     show = show.fillna("").astype(str)
     return (f"Expected error of each method on synthetic panels with a known answer "
             f"(`{VALIDATION_TABLE.as_posix()}`, {len(t)} rows; `coverage` is the share of runs whose "
-            f"interval held the true value):\n\n" + md_table(show))
+            f"interval held the true value, with its Wilson interval):\n\n" + md_table(show)
+            + special_scenarios_text(Path(path).with_name("summary.csv")))
+
+
+def special_scenarios_text(path: Path) -> str:
+    """The placebo and trending-year-effect scenarios of the validation (``summary.csv``):
+    false-positive rate of the placebo calibration, coverage of a zero share, and the trend
+    decomposition under a common trend."""
+    if not path.is_file():
+        return ""
+    t = pd.read_csv(path)
+    if "null_anthropogenic" not in t.columns:
+        return ""
+    null = t["null_anthropogenic"].astype(str).str.lower().isin(["true", "1", "1.0"])
+    trend = t["year_trend"].fillna(0).astype(float) != 0
+    want = {("lmg", "anthropogenic_share_variance"), ("lmg", "anthropogenic_share_exceeds_placebo"),
+            ("trend_decomposition", "anthropogenic_change")}
+    pick = np.array([(m, q) in want for m, q in zip(t["method"], t["quantity"], strict=True)], bool)
+    sub = t[(null | trend).to_numpy() & pick]
+    if sub.empty:
+        return ""
+    rows = []
+    for r in sub.itertuples():
+        cov = ("" if _isnan(r.coverage) else
+               f"{fmt_num(r.coverage, 2)} (Wilson {fmt_num(r.coverage_ci_low, 2)} to {fmt_num(r.coverage_ci_high, 2)})")
+        rows.append({"scenario": f"`{r.scenario}`", "method": r.method, "quantity": r.quantity,
+                     "mean error": fmt_num(r.mean_abs_error), "coverage": cov or "-",
+                     "seeds": str(r.n_seeds)})
+    return ("\n\nPlacebo worlds (the anthropogenic drivers trend and persist but have no effect; for "
+            "`anthropogenic_share_exceeds_placebo` the mean error is the rate of wrongly calling the "
+            "share a finding) and a common trend in the year effects:\n\n" + md_table(pd.DataFrame(rows)))
 
 
 def _figure(path: Path, rel_to: Path, alt: str) -> str:

@@ -71,13 +71,14 @@ VALIDATION_OPTIONS: dict[str, dict] = {
 RECOVERY_COLUMNS = [
     "scenario", "seed", "method", "quantity", "true_value", "estimate", "bias", "abs_error",
     "ci_low", "ci_high", "covers", "unit_coverage", "status", "n_units", "n_years",
-    "anthropogenic_share", "confounding", "noise", "hidden", "collinearity", "seconds",
-    "options",
+    "anthropogenic_share", "confounding", "noise", "hidden", "collinearity", "year_trend",
+    "null_anthropogenic", "seconds", "options",
 ]
 
 SUMMARY_COLUMNS = [
     "scenario", "method", "quantity", "n_units", "n_years", "anthropogenic_share",
-    "confounding", "noise", "hidden", "collinearity", "mean_bias", "rmse", "mean_abs_error",
+    "confounding", "noise", "hidden", "collinearity", "year_trend", "null_anthropogenic",
+    "mean_bias", "rmse", "mean_abs_error",
     "coverage", "coverage_ci_low", "coverage_ci_high", "n_covers_defined", "mean_ci_width",
     "n_seeds", "n_ok",
 ]
@@ -334,6 +335,7 @@ def run_scenario(sc: S.Scenario, seed: int, options: Mapping[str, Mapping] | Non
     df = df.assign(scenario=sc.name, seed=int(seed), n_units=sc.n_units, n_years=sc.n_years,
                    anthropogenic_share=sc.anthropogenic_share, confounding=sc.confounding,
                    noise=str(sc.noise), hidden=sc.hidden, collinearity=sc.collinearity,
+                   year_trend=sc.year_trend, null_anthropogenic=bool(sc.null_anthropogenic),
                    options=opt_text)
     return df.reindex(columns=RECOVERY_COLUMNS)
 
@@ -343,8 +345,11 @@ def summarise(recovery: pd.DataFrame) -> pd.DataFrame:
     """Per scenario, method and quantity: mean bias, RMSE, mean |error|, interval coverage,
     mean interval width, ``n_seeds`` and ``n_ok`` (seeds with a finite estimate)."""
     keys = ["scenario", "method", "quantity", "n_units", "n_years", "anthropogenic_share",
-            "confounding", "noise", "hidden", "collinearity"]
+            "confounding", "noise", "hidden", "collinearity", "year_trend", "null_anthropogenic"]
     r = recovery.copy()
+    for k, v in (("year_trend", 0.0), ("null_anthropogenic", False)):
+        if k not in r.columns:
+            r[k] = v
     r["width"] = r["ci_high"] - r["ci_low"]
     r["cov_num"] = pd.to_numeric(r["covers"].astype("object").where(r["covers"].notna()),
                                  errors="coerce").astype(float)
@@ -399,6 +404,7 @@ def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] 
     n_scenarios, n_runs, note``.
     """
     s = summary[(summary["hidden"] == 0) & (summary["collinearity"] == S.Scenario().collinearity)]
+    s = s[_standard(s)]
     s = s[s["confounding"].astype(bool) == bool(confounding)]
     if noise is not None:
         s = s[s["noise"] == noise]
@@ -431,6 +437,17 @@ def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] 
                                   f"{'on' if confounding else 'off'}; pooled over shares"
                                   f"{'' if noise else ' and noise levels'}")})
     return pd.DataFrame(rows)
+
+
+def _standard(t: pd.DataFrame) -> pd.Series:
+    """Rows of the standard grid (no trending year effects, not a placebo world): the special
+    scenarios are reported per scenario (``summary.csv``), not pooled into the expected error."""
+    ok = pd.Series(True, index=t.index)
+    if "year_trend" in t.columns:
+        ok &= t["year_trend"].fillna(0).astype(float) == 0
+    if "null_anthropogenic" in t.columns:
+        ok &= ~t["null_anthropogenic"].fillna(False).astype(str).str.lower().isin(["true", "1", "1.0"])
+    return ok
 
 
 def _pooled_wilson(g: pd.DataFrame) -> dict[str, float]:
@@ -635,6 +652,7 @@ def summary_job(run_files: Sequence[str], outdir: str) -> dict[str, str]:
     rec.to_csv(paths["recovery"], index=False)
     summ.to_csv(paths["summary"], index=False)
     base = rec[(rec["hidden"] == 0) & (rec["collinearity"] == S.Scenario().collinearity)]
+    base = base[_standard(base)]
     by_factor(base, "n_units").to_csv(paths["by_units"], index=False)
     by_factor(base, "n_years").to_csv(paths["by_years"], index=False)
     ee = pd.concat([expected_error(summ, confounding=True), expected_error(summ, confounding=False)],
