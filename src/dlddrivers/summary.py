@@ -598,6 +598,8 @@ def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None
     if refutations is not None and not refutations.empty and "passed" in refutations:
         bad = refutations[~refutations["passed"].astype(str).str.lower().isin(["true", "1", "1.0"])]
         for r in bad.itertuples():
+            if str(r.refuter) == "unobserved_common_cause":  # read as numbers (RV), not pass/fail
+                continue
             failed.setdefault((str(r.outcome), str(r.treatment)), []).append(str(r.refuter))
     rows = []
     for r in est.sort_values("survives", ascending=False).itertuples():

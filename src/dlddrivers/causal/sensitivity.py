@@ -175,14 +175,15 @@ def robustness_table(data: pd.DataFrame, treatment: str, outcome: str, adjust: S
 
 
 def _refit(data: pd.DataFrame, treatment: str, outcome: str, adjust: Sequence[str]) -> float:
-    from .panel import demean
+    """Treatment coefficient after two-way demeaning ``data`` (exact alternating projections)."""
+    from dlddrivers.methods._common import codes, within
 
     cols = [treatment, outcome, *adjust]
-    d = demean(data, cols, year=True)
-    X = d[[treatment, *adjust]].to_numpy(float)
-    if np.var(X[:, 0]) <= 0:
+    Z = within(data[cols].to_numpy(float), codes(data["unit"]), codes(data["year"]))
+    X = Z[:, [0, *range(2, len(cols))]]
+    if np.var(X[:, 0]) <= 1e-24:
         return float("nan")
-    return float(ols(d[outcome].to_numpy(float), X)[0][0])
+    return float(ols(Z[:, 1], X)[0][0])
 
 
 def unit_resampling_refuters(data: pd.DataFrame, treatment: str, outcome: str,
