@@ -186,3 +186,19 @@ def test_pooled_shares_placebo_calibrated():
         assert p.loc[q, "placebo_draws"] == 60 and np.isfinite(p.loc[q, "placebo_p95"])
     # climate (temp: coefficient 2, strong noise beyond its trend) beats surrogates with its trend
     assert p.loc["biophysical_share", "calibration"] == "exceeds_placebo"
+
+
+def test_fit_fe_equals_dummy_regression_unbalanced():
+    from dlddrivers.methods import _common as C
+
+    df = make(n_units=5, n_years=12, seed=9).drop(index=[3, 20, 40]).reset_index(drop=True)
+    u, t = C.codes(df["unit"]), C.codes(df["year"])
+    X = df[["temp", "spei", "sheep"]].to_numpy()
+    y = df["bare"].to_numpy() + 0.2 * t  # a common trend
+    b, fitted, lam = at.fit_fe(y, X, u, t, 12)
+    D = np.column_stack([X, np.eye(5)[u], np.eye(12)[t][:, 1:]])
+    coef = np.linalg.lstsq(D, y, rcond=None)[0]
+    np.testing.assert_allclose(b, coef[:3], atol=1e-8)
+    np.testing.assert_allclose(fitted, D @ coef, atol=1e-7)
+    ref = np.r_[0.0, coef[8:]]
+    np.testing.assert_allclose(lam, ref - ref.mean(), atol=1e-7)

@@ -176,14 +176,27 @@ def fit_fe(
     if year is None:
         b, fitted = fit_unit_fe(y, X, unit)
         return b, fitted, np.zeros(ny)
+    # slopes from the two-way within transform (exact for unbalanced panels), then the effects
+    # a_i + l_t of the residual split by alternating means (one pass when balanced)
+    Xw = C.within(X, unit, year) if X.shape[1] else X
+    yw = C.within(y, unit, year)
+    b = np.linalg.lstsq(Xw, yw, rcond=None)[0] if X.shape[1] else np.zeros(0)
+    fe = (y - X @ b) - (yw - Xw @ b) if X.shape[1] else y - yw
     G = int(unit.max()) + 1
-    k = X.shape[1]
-    M = np.column_stack([X, np.eye(G)[unit], np.eye(ny)[year][:, 1:]])
-    coef = np.linalg.lstsq(M, y, rcond=None)[0]
-    lam = np.r_[0.0, coef[k + G:]]
-    present = np.bincount(year, minlength=ny) > 0
+    n_u = np.bincount(unit, minlength=G).astype(float)
+    n_t = np.bincount(year, minlength=ny).astype(float)
+    present = n_t > 0
+    lam = np.zeros(ny)
+    scale = max(float(np.abs(fe).max()) if fe.size else 0.0, 1.0)
+    for _ in range(10_000):
+        a = np.bincount(unit, fe - lam[year], minlength=G) / np.maximum(n_u, 1)
+        new = np.where(present, np.bincount(year, fe - a[unit], minlength=ny) / np.maximum(n_t, 1), 0.0)
+        done = float(np.abs(new - lam).max()) <= 1e-12 * scale
+        lam = new
+        if done:
+            break
     lam = np.where(present, lam - lam[present].mean(), 0.0)
-    return coef[:k], M @ coef, lam
+    return b, X @ b + fe, lam
 
 
 def unit_components(
@@ -386,22 +399,14 @@ def attribute_outcome(
     rng = C.rng_from(study, seed_off)
     L = opts.get("block_length")
     unit_idx = {u: df.index[df["unit"] == u].to_numpy() for u in good}
-    design = (np.column_stack([X, np.eye(len(good))[unit_codes], np.eye(n_yc)[year_codes][:, 1:]])
-              if year_fx else None)
-    pinv = np.linalg.pinv(design) if design is not None else None
     boot_units = []
     for _ in range(draws):
         ystar = fitted.copy()
         for idx in unit_idx.values():
             Lu = L or int(np.ceil(len(idx) ** (1 / 3)))
             ystar[idx] += resid[idx][RI.block_indices(len(idx), Lu, rng)]
-        if pinv is not None:
-            coef = pinv @ ystar
-            lb = np.r_[0.0, coef[len(xs) + len(good):]]
-            bs, lb = coef[:len(xs)], lb - lb.mean()
-        else:
-            bs, _ = fit_unit_fe(ystar, X, unit_codes)
-            lb = None
+        bs, _, lb = fit_fe(ystar, X, unit_codes, year_codes, n_yc)
+        lb = lb if year_fx else None
         boot_units.append(_with_shares(_all_components(arrays, ystar, bs, nc, good, opts, lb)))
     comp_s = _with_shares(comp)
     # ---- pooled: mean over units, unit block bootstrap
