@@ -6,6 +6,7 @@ from dlddrivers.validation import (
     batch_slice,
     batches_of,
     load_config as _val_load,
+    run_jobs,
     scenario_grid,
     seeds_of,
 )
@@ -20,6 +21,7 @@ VAL = _val_load(VAL_CONFIG, VAL_PRESET)
 VAL_DIR = f"{RESULTS}/validation"
 VAL_SCENARIOS = [s.name for s in scenario_grid(VAL)]
 VAL_SEEDS = seeds_of(VAL)
+VAL_JOBS = run_jobs(VAL)
 VAL_BATCHES = batches_of(VAL)
 
 
@@ -67,11 +69,7 @@ for _i, _runs in enumerate(VAL_BATCHES):
 
 rule validate_summary:
     input:
-        expand(
-            f"{VAL_DIR}/runs/{{scenario}}/{{seed}}.csv",
-            scenario=VAL_SCENARIOS,
-            seed=VAL_SEEDS,
-        ),
+        [f"{VAL_DIR}/runs/{name}/{seed}.csv" for name, seed in VAL_JOBS],
     output:
         recovery=f"{VAL_DIR}/recovery.csv",
         summary=f"{VAL_DIR}/summary.csv",

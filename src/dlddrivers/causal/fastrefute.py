@@ -1,16 +1,15 @@
 """DoWhy's refit refuters of the linear estimator as plain least-squares algebra.
 
-DoWhy's ``placebo_treatment`` (permute), ``random_common_cause``, ``data_subset`` and
-``bootstrap`` refuters of ``backdoor.linear_regression`` each refit an OLS model per
-simulation through a new estimator object, a data-frame copy, a statsmodels model and two
+DoWhy's ``placebo_treatment`` (permute) and ``random_common_cause`` refuters and its
+``add_unobserved_common_cause`` simulation of ``backdoor.linear_regression`` refit an OLS model
+per simulation through a new estimator object, a data-frame copy, a statsmodels model and two
 interventional predictions; with 100 simulations and 15 treatment-outcome pairs that object
 overhead, not the arithmetic, is the causal stage's run time. Here each simulation is the
 same arithmetic on arrays, in the same order:
 
-* the same draws: the refuter's ``RandomState`` is consumed exactly as DoWhy, pandas
-  (``DataFrame.sample``) and scikit-learn (``resample``) consume it, and the bootstrap noise
-  comes from numpy's global generator seeded as :func:`~dlddrivers.causal.effects.
-  quiet_and_seeded` seeds it;
+* the same draws: the refuter's ``RandomState`` is consumed exactly as DoWhy consumes it,
+  and the simulated confounder comes from numpy's global generator seeded as
+  :func:`~dlddrivers.causal.effects.quiet_and_seeded` seeds it;
 * the same fit: statsmodels' ``pinv_extended`` (SVD, cut-off ``1e-15 * max singular value``)
   then ``pinv @ y``, on the design ``[1, treatment, adjusters...]`` DoWhy builds;
 * the same effect: the mean of the prediction at treatment 1 minus the mean at treatment 0
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 #: Refit refuters computed here (the unobserved-common-cause scan: :func:`sensitivity_effect`).
-FAST_REFUTERS = ("placebo_treatment", "random_common_cause", "data_subset", "bootstrap")
+FAST_REFUTERS = ("placebo_treatment", "random_common_cause")
 
 
 def _pinv_extended(x: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
@@ -83,11 +82,9 @@ def _summary(name: str, estimate_value: float, sims: list[float]) -> tuple[float
 
 
 def simulate(name: str, data: pd.DataFrame, treatment: str, outcome: str, adjust: list[str],
-             num_simulations: int, random_state: int, *, subset_fraction: float = 0.8,
-             noise: float = 0.1) -> list[float]:
+             num_simulations: int, random_state: int) -> list[float]:
     """The ``num_simulations`` effects DoWhy's refuter ``name`` would fit, for the refuter's
-    seed ``random_state`` (its ``RandomState``; the bootstrap noise uses a global-style
-    generator seeded with the same value, as the stage seeds numpy's global one)."""
+    seed ``random_state`` (its ``RandomState``)."""
     if name not in FAST_REFUTERS:
         raise ValueError(f"refuter {name!r}; expected one of {FAST_REFUTERS}")
     _check_numeric(data, [treatment, outcome, *adjust])
@@ -105,22 +102,6 @@ def simulate(name: str, data: pd.DataFrame, treatment: str, outcome: str, adjust
         for _ in range(num_simulations):
             w = rs.normal(size=n).reshape(n, 1)
             out.append(linear_effect(t, w if a is None else np.concatenate((a, w), axis=1), y))
-    elif name == "data_subset":
-        size = round(subset_fraction * n)
-        for _ in range(num_simulations):
-            idx = rs.choice(n, size=size, replace=False)
-            out.append(linear_effect(t[idx], None if a is None else a[idx], y[idx]))
-    else:  # bootstrap: resample rows, then noise of `noise` SDs on each adjuster
-        glob = np.random.RandomState(random_state % (2**32 - 1))
-        for _ in range(num_simulations):
-            idx = rs.choice(n, size=n, replace=True)
-            aa = None
-            if a is not None:
-                aa = a[idx].copy()
-                for j in range(aa.shape[1]):
-                    scale = pd.Series(aa[:, j]).std()
-                    aa[:, j] += glob.normal(loc=0.0, scale=noise * scale, size=n)
-            out.append(linear_effect(t[idx], aa, y[idx]))
     return out
 
 
@@ -141,12 +122,10 @@ def sensitivity_effect(data: pd.DataFrame, treatment: str, outcome: str, adjust:
 
 
 def refute(name: str, data: pd.DataFrame, treatment: str, outcome: str, adjust: list[str],
-           estimate_value: float, num_simulations: int, random_state: int, *,
-           subset_fraction: float = 0.8, noise: float = 0.1) -> tuple[float, float]:
+           estimate_value: float, num_simulations: int, random_state: int) -> tuple[float, float]:
     """(new effect, p value) of DoWhy's refuter ``name`` for the linear estimator, computed as
     array algebra with the same draws (see the module docstring)."""
-    sims = simulate(name, data, treatment, outcome, adjust, num_simulations, random_state,
-                    subset_fraction=subset_fraction, noise=noise)
+    sims = simulate(name, data, treatment, outcome, adjust, num_simulations, random_state)
     return _summary(name, estimate_value, sims)
 
 

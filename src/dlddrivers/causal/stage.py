@@ -39,8 +39,8 @@ ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
 DEFAULTS: dict[str, Any] = {
     # Simulations per DoWhy refuter (placebo, random common cause, data subset, bootstrap).
     "refuter_simulations": 100,
-    # How the placebo, random-common-cause, data-subset and bootstrap refuters and the
-    # unobserved-common-cause scan of the linear estimator are computed: "arrays" (the same
+    # How the placebo and random-common-cause refuters and the unobserved-common-cause scan
+    # of the linear estimator are computed: "arrays" (the same
     # draws and least-squares arithmetic as DoWhy's refuters without its per-simulation
     # objects; equal results, ~100x faster) or "dowhy".
     "refuter_engine": "arrays",
