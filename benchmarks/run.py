@@ -73,7 +73,7 @@ def job_table(results: Path) -> pd.DataFrame:
         group = rel.parts[0] if len(rel.parts) > 1 else ""
         rule = rel.stem
         if group == "validation" and rule not in ("summary", "power", "plot"):
-            rule = "validate_run"  # one file per scenario (x seed) or batch
+            rule = "validate_batch" if rule.startswith("batch_") else "validate_run"
         elif group == "validation":
             rule = f"validate_{rule}"
         rows.append({"group": group, "rule": rule, "job": str(rel), "seconds": s})
