@@ -69,15 +69,29 @@ def job_table(results: Path) -> pd.DataFrame:
     rows = []
     for f in sorted((results / "benchmarks").rglob("*.tsv")):
         rel = f.relative_to(results / "benchmarks")
-        s = float(pd.read_csv(f, sep="\t")["s"].iloc[0])
+        tsv = pd.read_csv(f, sep="\t")
+        s = float(tsv["s"].iloc[0])
+        cpu = float(tsv["cpu_time"].iloc[0]) if "cpu_time" in tsv else float("nan")
         group = rel.parts[0] if len(rel.parts) > 1 else ""
         rule = rel.stem
         if group == "validation" and rule not in ("summary", "power", "plot"):
             rule = "validate_batch" if rule.startswith("batch_") else "validate_run"
         elif group == "validation":
             rule = f"validate_{rule}"
-        rows.append({"group": group, "rule": rule, "job": str(rel), "seconds": s})
+        rows.append({"group": group, "rule": rule, "job": str(rel), "seconds": s,
+                     "cpu_seconds": cpu})
     return pd.DataFrame(rows)
+
+
+def per_rule(jobs: pd.DataFrame) -> list[dict]:
+    """Jobs, wall seconds (sum, slowest job) and CPU seconds (sum, slowest job) per rule."""
+    per = (jobs.groupby("rule").agg(jobs=("seconds", "size"), seconds=("seconds", "sum"),
+                                    max=("seconds", "max"), cpu=("cpu_seconds", "sum"),
+                                    cpu_max=("cpu_seconds", "max"))
+           .sort_values("cpu", ascending=False).reset_index())
+    return [{"rule": r["rule"], "jobs": int(r["jobs"]), "seconds": round(r["seconds"], 2),
+             "max": round(r["max"], 2), "cpu": round(r["cpu"], 2),
+             "cpu_max": round(r["cpu_max"], 2)} for _, r in per.iterrows()]
 
 
 def startup(work: Path, snapshot: str) -> dict:
@@ -184,8 +198,8 @@ def write_markdown(res: dict, path: Path) -> None:
         "|---|---|---|",
         f"| default target, cold, {res['cores']} cores (three studies + validation), wall | "
         f"{d['wall_seconds']:.1f} | {d['load_before']} / {d['load_after']} |",
-        f"| same run, serial job time (sum of all jobs' benchmark files) | "
-        f"{d['serial_seconds']:.1f} | |",
+        f"| same run, serial job time (sum of all jobs' benchmark files): wall / CPU | "
+        f"{d['serial_seconds']:.1f} / {d['cpu_seconds']:.1f} | |",
         f"| no-op dry run (`snakemake -n`, everything built), best of 3 | "
         f"{res['noop']['best_seconds']:.2f} | {res['noop']['load']} |",
         f"| Snakefile start-up work (imports + config checks, cached data support), best of 3 "
@@ -203,10 +217,13 @@ def write_markdown(res: dict, path: Path) -> None:
                      f"{lm['ours_seconds_one_fit']:.4f} / {lm['pingouin_seconds_one_fit']:.3f} | |")
     else:
         lines.append(f"| pingouin comparison | {lm['pingouin']} | |")
-    lines += ["", "Per rule (serial seconds summed over its jobs; slowest job):", "",
-              "| rule | jobs | serial s | slowest job s |", "|---|---|---|---|"]
+    lines += ["", "Per rule (seconds summed over its jobs, and the slowest job; CPU seconds do "
+              "not grow with the machine's load, wall seconds do):", "",
+              "| rule | jobs | wall s | slowest job wall s | CPU s | slowest job CPU s |",
+              "|---|---|---|---|---|---|"]
     for r in res["per_rule"]:
-        lines.append(f"| {r['rule']} | {r['jobs']} | {r['seconds']:.1f} | {r['max']:.1f} |")
+        lines.append(f"| {r['rule']} | {r['jobs']} | {r['seconds']:.1f} | {r['max']:.1f} | "
+                     f"{r['cpu']:.1f} | {r['cpu_max']:.1f} |")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -230,11 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
         jobs = job_table(work / "results")
         res["default_run"] = {"wall_seconds": round(wall, 1), "load_before": l0,
                               "load_after": load(),
-                              "serial_seconds": round(float(jobs["seconds"].sum()), 1)}
-        per = (jobs.groupby("rule")["seconds"].agg(["count", "sum", "max"])
-               .sort_values("sum", ascending=False).reset_index())
-        res["per_rule"] = [{"rule": r.rule, "jobs": int(r["count"]), "seconds": round(r["sum"], 2),
-                            "max": round(r["max"], 2)} for _, r in per.iterrows()]
+                              "serial_seconds": round(float(jobs["seconds"].sum()), 1),
+                              "cpu_seconds": round(float(jobs["cpu_seconds"].sum()), 1)}
+        res["per_rule"] = per_rule(jobs)
         res["jobs"] = jobs.to_dict(orient="records")
         noop = []
         for _ in range(3):
