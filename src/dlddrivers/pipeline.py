@@ -334,6 +334,16 @@ def stage_options(cfg: dict, stage: str) -> dict:
     return deep_merge(dict(getattr(mod, "DEFAULTS", {})), (cfg.get("methods") or {}).get(stage) or {})
 
 
+def unit_names(study_dir: str | Path) -> dict[str, str]:
+    """Unit code -> registry name, from the study's ``coverage.csv`` (written with the panel);
+    empty when the file is absent."""
+    p = Path(study_dir) / "coverage.csv"
+    if not p.is_file():
+        return {}
+    cov = pd.read_csv(p, usecols=["unit", "unit_name"], dtype=str).drop_duplicates("unit")
+    return dict(zip(cov["unit"], cov["unit_name"], strict=False))
+
+
 def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, outdir: str | Path,
               graph: str | Path | None = None) -> list[Path]:
     """Run one analysis stage on a built panel with its config slice (:func:`stage_slice`):
@@ -367,10 +377,12 @@ def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, out
         table.to_csv(p, index=False)
         written.append(p)
     t1 = time.perf_counter()
+    # figures name units as the registry does (codes stay in the tables)
+    plot_study = {**study, "unit_names": unit_names(study_dir)}
     if stage == "causal":
-        figures = plot_mod.plot(tables, graph_obj, dictionary, study, out)
+        figures = plot_mod.plot(tables, graph_obj, dictionary, plot_study, out)
     else:
-        figures = plot_mod.plot(tables, panel, dictionary, study, out)
+        figures = plot_mod.plot(tables, panel, dictionary, plot_study, out)
     record = {
         "study": study["name"], "stage": stage, "seed": study["seed"], "options": options,
         "panel_sha256": sha256_file(Path(study_dir) / "panel.parquet"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from dlddrivers.plots.style import DOMAIN_COLORS, OKABE_ITO, apply_style, draw_interval, save
+from dlddrivers.plots.style import COLORS, OKABE_ITO, apply_style, draw_interval, save
 
 ROBUST_COLORS = {"robust (all refuters pass)": OKABE_ITO[2],
                  "not robust (a refuter fails)": OKABE_ITO[5],
@@ -50,11 +50,11 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
                            node_size=1400)
     nx.draw_networkx_edges(g, pos, edgelist=list(unsupported), ax=ax, edge_color="#555555",
                            style="dashed", arrowsize=12, node_size=1400)
-    colors = [DOMAIN_COLORS.get(dom.get(n, ""), "#DDDDDD") for n in g.nodes]
+    colors = [COLORS.get(dom.get(n, ""), "#DDDDDD") for n in g.nodes]
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=1400, alpha=0.85)
     nx.draw_networkx_labels(g, pos, ax=ax, font_size=6)
     present = sorted({dom.get(n, "unknown") for n in g.nodes})
-    handles = [Line2D([], [], marker="o", ls="", color=DOMAIN_COLORS.get(d, "#DDDDDD"), label=d)
+    handles = [Line2D([], [], marker="o", ls="", color=COLORS.get(d, "#DDDDDD"), label=d)
                for d in present]
     if unsupported:
         handles.append(Line2D([], [], ls="--", color="#555555",
@@ -129,12 +129,15 @@ def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
                              squeeze=False)
     for ax, y in zip(axes[:, 0], outcomes, strict=False):
         d = change[change["outcome"] == y].reset_index(drop=True)
-        colors = [DOMAIN_COLORS.get(x, "#BBBBBB") for x in d["domain"]]
+        colors = [COLORS.get(x, "#BBBBBB") for x in d["domain"]]
         ax.barh(range(len(d)), d["contribution"], color=colors)
         draw_interval(ax, range(len(d)), d["contribution_ci_low"], d["contribution_ci_high"])
         ax.set_yticks(range(len(d)), d["node"])
         ax.invert_yaxis()
         ax.axvline(0, color="#444444", lw=0.8)
+        from dlddrivers.plots.style import draw_flags, flag_lines
+
+        draw_flags(ax, flag_lines(d), loc="lower right")
         ax.set_xlabel(f"contribution to change in mean {y}, {d['baseline'].iloc[0]} -> "
                       f"{d['recent'].iloc[0]} (outcome units)")
     axes[0, 0].set_title(f"Change attribution (Shapley over mechanisms) - {study.get('name', '')}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import DOMAIN_COLORS, apply_style, save
+from .style import GROUP_COLORS, apply_style, save
 
 Ring = np.ndarray
 Geometry = list[list[Ring]]  # polygons, each [outer ring, hole, ...]
@@ -262,8 +262,8 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
                       fontsize=9)
     agree = a.drop_duplicates("unit").set_index("unit")
     cats = {
-        "all methods: anthropogenic larger": DOMAIN_COLORS["anthropogenic"],
-        "all methods: biophysical larger": DOMAIN_COLORS["biophysical"],
+        "all methods: anthropogenic larger": GROUP_COLORS["anthropogenic"],
+        "all methods: biophysical larger": GROUP_COLORS["biophysical"],
         "methods disagree": "#F0E442",
         "undetermined": NO_DATA_COLOR,
     }

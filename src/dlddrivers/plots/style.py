@@ -17,14 +17,39 @@ DOMAIN_COLORS = {
     "population": "#56B4E9",
     "impact": "#000000",
     "outcome": "#999999",
-    "biophysical": "#0072B2",
-    "anthropogenic": "#D55E00",
-    "remainder": "#BBBBBB",
 }
+
+#: Colours of the driver groups and of the unexplained remainder. None equals a domain colour
+#: (Paul Tol's "muted" indigo and wine), so "anthropogenic" never looks like "mining" and
+#: "biophysical" never like "climate" (tests/test_figures.py checks it).
+GROUP_COLORS = {
+    "biophysical": "#332288",
+    "anthropogenic": "#882255",
+    "remainder": "#BBBBBB",
+    "climate_variability": "#88CCEE",
+}
+
+#: Every named colour: domains first, then groups (lookups by domain or group name).
+COLORS = {**DOMAIN_COLORS, **GROUP_COLORS}
+
+#: Trends.Earth-style classes and their colours (Trends.Earth uses red / beige / green).
+STATUS_COLORS = {"degrading": "#AB2328", "stable": "#F5F1E3", "improving": "#45A146"}
 
 #: Diverging colour map that is colour-blind safe (blue-white-red is fine for CVD when paired).
 DIVERGING_CMAP = "RdBu_r"
 SEQUENTIAL_CMAP = "viridis"
+
+
+def color(key: str, default: str = "#444444") -> str:
+    """Colour of a domain or a group (:data:`COLORS`)."""
+    return COLORS.get(str(key), default)
+
+
+def unit_name(study, unit) -> str:
+    """The registry name of ``unit`` for people to read (``study["unit_names"]``, set by the
+    stage job from the panel's coverage table); the code when the name is unknown."""
+    names = (study or {}).get("unit_names") or {}
+    return str(names.get(str(unit), unit))
 
 
 def apply_style() -> None:
@@ -94,3 +119,39 @@ def draw_interval(ax, pos, lo, hi, *, orient: str = "h", color: str = "#333333",
         ax.vlines(pos, lo, hi, color=color, lw=lw)
         ax.hlines(np.concatenate([lo, hi]), np.concatenate([pos - cap, pos - cap]),
                   np.concatenate([pos + cap, pos + cap]), color=color, lw=lw)
+
+
+def flag_lines(df) -> list[str]:
+    """Flags a stage wrote on the rows of ``df`` (any column named ``flag``/``flags`` or
+    starting with ``flag_``; non-empty, non-false values), as ``"column: value"`` lines, each once."""
+    import pandas as pd
+
+    if df is None or len(df) == 0:
+        return []
+    cols = [c for c in df.columns if c in ("flag", "flags") or str(c).startswith("flag_")]
+    out: list[str] = []
+    for c in cols:
+        for v in df[c].dropna().unique():
+            if isinstance(v, (bool,)) or (not isinstance(v, str) and pd.api.types.is_number(v)):
+                if bool(v):
+                    out.append(str(c).removeprefix("flag_").replace("_", " "))
+                continue
+            text = str(v).strip()
+            if text and text.lower() not in ("false", "none", "nan", "ok", "0"):
+                out.append(text if c in ("flag", "flags") else f"{str(c).removeprefix('flag_')}: {text}")
+    return list(dict.fromkeys(out))
+
+
+def draw_flags(ax, lines, *, loc: str = "upper left") -> None:
+    """Write the stage's flags in a framed box inside ``ax`` (nothing when there is none)."""
+    if not lines:
+        return
+    import textwrap
+
+    x, ha = (0.01, "left") if "left" in loc else (0.99, "right")
+    y, va = (0.99, "top") if "upper" in loc else (0.01, "bottom")
+    text = "\n".join(textwrap.fill("⚑ " + str(s), 60) for s in lines[:4])
+    if len(lines) > 4:
+        text += f"\n(+{len(lines) - 4} more flags in the table)"
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=6.5, color="#7A0000",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "#FFF4F0", "ec": "#7A0000", "lw": 0.6}, zorder=10)
