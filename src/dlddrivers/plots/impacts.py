@@ -21,6 +21,15 @@ def _driver_values(panel: pd.DataFrame, driver: str, lag: int) -> pd.Series:
     return v.reindex(panel.index)
 
 
+def _term_label(dictionary: pd.DataFrame, r: pd.Series) -> str:
+    """A term of the effects table in words: the driver's label and lag, or the interaction."""
+    if str(r.get("term", "main")) != "main":
+        return "drought × grazing (centred product)"
+    d = str(r["driver"])
+    base = d.split("_lag")[0]
+    return indicator_meta(dictionary, base, "label", base) + (f" (lag {int(r['lag'])})" if int(r["lag"]) else "")
+
+
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
          study: Mapping, outdir: Path) -> list[Path]:
     """Per impact: ``impacts_<imp>.png`` (standardised coefficients with wild-bootstrap
@@ -40,9 +49,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         lab_imp = indicator_meta(dictionary, imp, "label", imp)
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, max(4.2, 0.4 * len(ok) + 2.2)))
         if len(ok):
-            std_forest(a1, ok, [f"{indicator_meta(dictionary, d, 'label', d)}"
-                                + (f" (lag {int(lag)})" if int(lag) else "")
-                                for d, lag in zip(ok["driver"], ok["lag"], strict=True)])
+            std_forest(a1, ok, [_term_label(dictionary, r) for _, r in ok.iterrows()])
         a1.set_xlabel(f"SDs of {imp} per SD of the driver (within unit and year)")
         a1.set_title("two-way FE associations, standardised", fontsize=9)
         style.draw_flags(a1, style.flag_lines(g), loc="lower right")

@@ -43,7 +43,8 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         a0.bar(0, 1 - tot, bottom=tot, color="#EEEEEE", width=0.6, edgecolor="#BBBBBB")
         style.draw_interval(a0, [0.0], [r0["total_r2_ci_low"]], [r0["total_r2_ci_high"]], orient="v",
                             color="black", cap=0.1)
-        a0.text(0, min(tot, 0.9) + 0.03, f"R² = {tot:.2f}", ha="center", va="bottom", fontsize=8)
+        top = float(r0["total_r2_ci_high"]) if np.isfinite(float(r0["total_r2_ci_high"])) else tot
+        a0.text(0, min(max(top, tot), 0.9) + 0.03, f"R² = {tot:.2f}", ha="center", va="bottom", fontsize=8)
         a0.set_xlim(-0.6, 0.6)
         a0.set_ylim(0, 1)
         a0.set_xticks([0])
