@@ -137,8 +137,30 @@ def test_plots(tmp_path):
 
     panel = _panel()
     out = trends.compute(panel, DICT, STUDY, {"n_sim": 300})
-    paths = ptrends.plot(out, panel, DICT, STUDY, tmp_path)
-    assert len(paths) == 4 and all(p.exists() and p.stat().st_size > 0 for p in paths)
+    from dlddrivers.plots import style
+
+    style.OVERLAPS.clear()
+    d = DICT.assign(better=["higher", "", ""])
+    out = trends.compute(panel, d, STUDY, {"n_sim": 300})
+    paths = ptrends.plot(out, panel, d, STUDY, tmp_path)
+    assert {p.name for p in paths} == {"trends_bio.png", "trends_prec.png", "trends_herd.png",
+                                       "land_condition_bio.png", "unit_drivers_bio.png",
+                                       "trends_correlations_within.png"}
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    assert style.OVERLAPS == {}
+
+
+def test_standardised_series_by_hand():
+    panel = _panel()
+    out = trends.compute(panel, DICT, STUDY, {"n_sim": 200})
+    z = out["standardised"]
+    g = z[(z["unit"] == "U1") & (z["indicator"] == "bio")]
+    v = panel.loc[panel["unit"] == "U1", "bio"].to_numpy()
+    assert g["z"].to_numpy() == pytest.approx((v - v.mean()) / v.std(ddof=1))
+    t = out["trends"].set_index(["unit", "indicator"]).loc[("U1", "bio")]
+    line = t["intercept"] + t["slope"] * g["year"].to_numpy(float)
+    assert g["trend_z"].to_numpy() == pytest.approx((line - v.mean()) / v.std(ddof=1))
+    assert set(z["indicator"]) == {"bio", "prec", "herd"}
 
 
 def test_land_condition_classes_counts_and_area_by_direction():

@@ -379,6 +379,9 @@ def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, out
     t1 = time.perf_counter()
     # figures name units as the registry does (codes stay in the tables)
     plot_study = {**study, "unit_names": unit_names(study_dir)}
+    from .plots import style
+
+    style.OVERLAPS.clear()
     if stage == "causal":
         figures = plot_mod.plot(tables, graph_obj, dictionary, plot_study, out)
     else:
@@ -388,6 +391,8 @@ def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, out
         "panel_sha256": sha256_file(Path(study_dir) / "panel.parquet"),
         "tables": {p.name: len(tables[p.stem]) for p in written},
         "figures": [Path(f).name for f in figures],
+        # texts whose rendered boxes overlap, per figure (empty when every figure reads cleanly)
+        "text_overlaps": {k: [list(p) for p in v] for k, v in style.OVERLAPS.items()},
         "seconds_compute": round(t1 - t0, 3), "seconds_plot": round(time.perf_counter() - t1, 3),
         "packages": package_versions(),
     }

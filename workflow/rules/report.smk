@@ -12,7 +12,7 @@ rule maps:
     input:
         stages=lambda w: [
             f"{RESULTS}/{w.study}/{s}"
-            for s in ("trends", "attribution")
+            for s in ("trends", "attribution", "restrend")
             if s in STAGE_NAMES
         ],
         dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",

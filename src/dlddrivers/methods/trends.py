@@ -432,7 +432,42 @@ def compute(
     corr.insert(0, "study", study.get("name", ""))
     units_cond, cond = land_condition(trends, dictionary, df, list(opt["area"]))
     return {"trends": trends, "correlations": corr, "land_condition_units": units_cond,
-            "land_condition": cond}
+            "land_condition": cond, "standardised": standardised_series(df, trends, variables)}
+
+
+def standardised_series(panel: pd.DataFrame, trends: pd.DataFrame,
+                        variables: list[tuple[str, str]]) -> pd.DataFrame:
+    """Each study variable standardised within each unit, ``z = (x - mean) / sd`` over the unit's
+    observed years (sample SD), so an outcome and its drivers share one axis; for the rows with
+    a Theil-Sen trend, ``trend_z`` is that line (``intercept + slope * year`` from the trends
+    table) on the same scale. Columns ``unit, year, indicator, role, value, mean, sd, z,
+    trend_z``; a series with fewer than 3 values or no spread has empty ``z``."""
+    cols = ["unit", "year", "indicator", "role", "value", "mean", "sd", "z", "trend_z"]
+    if trends is None or trends.empty:
+        return pd.DataFrame(columns=cols)
+    fits = trends.set_index(["unit", "indicator"])
+    frames = []
+    for ind, role in variables:
+        if ind not in panel.columns:
+            continue
+        for unit, g in panel[["unit", "year", ind]].groupby("unit", sort=True):
+            v = g[ind].astype(float)
+            n = int(v.notna().sum())
+            mu = float(v.mean()) if n else np.nan
+            sd = float(v.std(ddof=1)) if n >= 3 else np.nan
+            ok = np.isfinite(sd) and sd > 0
+            f = pd.DataFrame({"unit": unit, "year": g["year"].to_numpy(), "indicator": ind, "role": role,
+                              "value": v.to_numpy(), "mean": mu, "sd": sd,
+                              "z": (v.to_numpy() - mu) / sd if ok else np.nan, "trend_z": np.nan})
+            key = (unit, ind)
+            if ok and key in fits.index and str(fits.loc[key, "status"]).startswith("ok") \
+                    and np.isfinite(fits.loc[key, "slope"]):
+                r = fits.loc[key]
+                line = r["intercept"] + r["slope"] * f["year"].to_numpy(float)
+                inside = (f["year"] >= r["first_year"]) & (f["year"] <= r["last_year"])
+                f["trend_z"] = np.where(inside, (line - mu) / sd, np.nan)
+            frames.append(f)
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
 def _better(dictionary: pd.DataFrame, indicator: str) -> str:

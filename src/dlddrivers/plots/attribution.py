@@ -126,7 +126,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         if units and has_pooled:
             ncol = min(5, len(units))
             nrow = math.ceil(len(units) / ncol)
-            fig, axes = plt.subplots(nrow, ncol, figsize=(2.3 * ncol, 1.9 * nrow + 1.0), squeeze=False)
+            fig, axes = plt.subplots(nrow, ncol, figsize=(2.3 * ncol, 2.1 * nrow + 1.0), squeeze=False)
             for ax, u in zip(axes.flat, units, strict=False):
                 waterfall(ax, _unit_table(g, u), labels=False)
                 ax.set_title(style.unit_name(study, u), fontsize=7.5)
@@ -140,7 +140,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             fig.suptitle(f"{study.get('name', '')}: change in {label} per unit ({meas}); "
                          "bars left to right: climate change, climate variability, anthropogenic, "
                          "remainder, observed", fontsize=8.5)
-            fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+            fig.tight_layout(rect=(0, 0.06, 1, 0.96), h_pad=1.2)
             cap = (f"Per-unit waterfalls of attribution/attribution.csv (method trend_decomposition), whiskers "
                    f"{float(r0['ci_level']):.0%} bootstrap intervals. Each unit has its own axis.")
             paths += style.save(fig, Path(outdir) / f"attribution_units_{y}", caption=cap)

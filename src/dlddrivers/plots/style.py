@@ -78,8 +78,57 @@ def apply_style() -> None:
 
 
 def add_caption(fig, text: str) -> None:
-    """Write a source/caveat caption under the figure."""
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
+    """Write a source/caveat caption under everything already drawn (legends and tick labels
+    placed below the axes included), wrapped to the figure's width."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bottom = fig.get_tightbbox(renderer).y0 * fig.dpi  # inches -> display pixels
+    y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
+    fig.text(0.01, y, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
+
+
+#: Overlapping text found by :func:`save` in this process: figure file name -> pairs of texts.
+#: The stage job writes it to ``run.json`` (``text_overlaps``); tests assert it stays empty.
+OVERLAPS: dict[str, list[tuple[str, str]]] = {}
+
+
+def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` whose rendered bounding boxes overlap
+    (each box shrunk by ``pad`` pixels, so touching boxes do not count). Renders the figure
+    with its own renderer (Agg) at the figure's dpi; wrapped texts are measured as drawn."""
+    import matplotlib.text as mtext
+    import numpy as np
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # tick labels whose tick lies outside the axis' view are not drawn although they are visible
+    hidden = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = 1e-9 * max(abs(hi - lo), 1e-12)
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                loc = tick.get_loc()
+                if loc is None or not (lo - eps <= loc <= hi + eps):
+                    hidden.update({id(tick.label1), id(tick.label2)})
+    texts, boxes = [], []
+    for t in fig.findobj(mtext.Text):
+        if id(t) in hidden or not t.get_visible() or not t.get_text().strip():
+            continue
+        if t.axes is not None and not t.axes.get_visible():
+            continue
+        bb = t.get_window_extent(renderer)
+        if not (np.isfinite([bb.x0, bb.x1, bb.y0, bb.y1]).all()) or bb.width <= 0 or bb.height <= 0:
+            continue
+        texts.append(t.get_text())
+        boxes.append((bb.x0 + pad, bb.y0 + pad, bb.x1 - pad, bb.y1 - pad))
+    if len(boxes) < 2:
+        return []
+    b = np.asarray(boxes)
+    ov = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2])
+          & (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))
+    i, j = np.nonzero(np.triu(ov, k=1))
+    return [(texts[a], texts[c]) for a, c in zip(i, j, strict=True)]
 
 
 def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False) -> list[Path]:
@@ -90,6 +139,12 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
     path.parent.mkdir(parents=True, exist_ok=True)
     if caption:
         add_caption(fig, caption)
+    clashes = text_overlaps(fig)
+    if clashes:
+        import logging
+
+        OVERLAPS[path.with_suffix(".png").name] = clashes
+        logging.getLogger(__name__).warning("%s: overlapping text %s", path.name, clashes[:5])
     out = [path.with_suffix(".png")]
     fig.savefig(out[0], metadata={"Software": None})
     if svg:
