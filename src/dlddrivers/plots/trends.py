@@ -78,7 +78,7 @@ def _condition_figure(g: pd.DataFrame, dictionary, study, path: Path) -> list[Pa
         return []
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 2.9), gridspec_kw={"width_ratios": [1.3, 1]})
     bars = [("units", "unit_share")] + ([("area", "area_share")] if cls["area_share"].notna().any() else [])
-    for k, (lab, col) in enumerate(bars):
+    for k, (_, col) in enumerate(bars):
         left = 0.0
         for c, r in cls.iterrows():
             v = float(r[col]) if np.isfinite(r[col]) else 0.0
