@@ -530,7 +530,7 @@ def land_condition(trends: pd.DataFrame, dictionary: pd.DataFrame, panel: pd.Dat
             status += f"; {int(classed['area_km2'].isna().sum())} units without an area (area shares of the rest)"
         for cls in (*CONDITION_CLASSES, "no_data", "unclassified"):
             m = u[u["condition"] == cls]
-            if cls in ("no_data", "unclassified") and m.empty:
+            if (cls in ("no_data", "unclassified") or not better) and m.empty:
                 continue
             a = float(m["area_km2"].sum(min_count=1)) if area_col else np.nan
             srows.append({"indicator": ind, "role": g["role"].iloc[0], "better": better or None,

@@ -51,8 +51,9 @@ def _series_figure(tab: pd.DataFrame, panel: pd.DataFrame, dictionary, study, in
             txt = str(r["status"])
         ax.set_title(style.unit_name(study, r["unit"]), fontsize=8)
         ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=6.5)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(label_of(dictionary, ind), fontsize=7)
+    import textwrap
+
+    fig.supylabel(textwrap.fill(label_of(dictionary, ind), 60), fontsize=8)
     from matplotlib.ticker import MaxNLocator
 
     for ax in axes.flat:
@@ -129,6 +130,13 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
     drivers = list(dict.fromkeys(z.loc[z["role"] == "driver", "indicator"]))
     if not units:
         return []
+    # each driver: its domain's colour and a line style of its own within the domain
+    styles, seen = {}, {}
+    for d in drivers:
+        dom = indicator_meta(dictionary, d, "domain")
+        k = seen.get(dom, 0)
+        seen[dom] = k + 1
+        styles[d] = (style.color(dom), ["-", "--", ":", "-."][k % 4])
     ncol = min(4, len(units))
     nrow = math.ceil(len(units) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.7 * ncol, 1.9 * nrow + 1.2), sharex=True, sharey=True,
@@ -139,9 +147,7 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
         zu = z[z["unit"] == u]
         for d in drivers:
             s = zu[zu["indicator"] == d]
-            dom = indicator_meta(dictionary, d, "domain")
-            ax.plot(s["year"], s["z"], lw=0.8, alpha=0.85, color=style.color(dom),
-                    ls="-" if dom == "climate" else "--" if dom == "grazing" else ":")
+            ax.plot(s["year"], s["z"], lw=0.8, alpha=0.85, color=styles[d][0], ls=styles[d][1])
         s = zu[zu["indicator"] == ind]
         ax.plot(s["year"], s["z"], "-o", ms=2, lw=1.4, color="black")
         ax.plot(s["year"], s["trend_z"], "-", lw=2.2, color=style.OKABE_ITO[5], alpha=0.9)
@@ -152,9 +158,7 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
     handles = [Line2D([], [], color="black", marker="o", ms=2, lw=1.4, label=label_of(dictionary, ind, False)),
                Line2D([], [], color=style.OKABE_ITO[5], lw=2.2, label="its Theil-Sen trend")]
     for d in drivers:
-        dom = indicator_meta(dictionary, d, "domain")
-        handles.append(Line2D([], [], color=style.color(dom), lw=1,
-                              ls="-" if dom == "climate" else "--" if dom == "grazing" else ":",
+        handles.append(Line2D([], [], color=styles[d][0], lw=1, ls=styles[d][1],
                               label=label_of(dictionary, d, False)))
     fig.legend(handles=handles, loc="lower center", ncol=min(3, len(handles)), frameon=False, fontsize=7,
                bbox_to_anchor=(0.5, 0.0))
@@ -168,7 +172,7 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
     n_leg_rows = math.ceil(len(handles) / 3)
     fig.suptitle(f"{study.get('name', '')}: {label_of(dictionary, ind, False)} and its drivers per unit, "
                  "standardised within each unit", fontsize=9.5)
-    fig.tight_layout(rect=(0, 0.025 * n_leg_rows + 0.02 * (6 / max(nrow, 1)), 1, 0.97), w_pad=1.2)
+    fig.tight_layout(rect=(0, 0.32 * n_leg_rows / fig.get_figheight(), 1, 0.97), w_pad=1.2)
     cap = ("Each series minus its mean over the unit's years, divided by its SD (trends/standardised.csv); "
            "the vermilion line is the outcome's Theil-Sen trend on the same scale. Lines show co-movement, "
            "not cause. " + sources_caption(dictionary, [ind, *drivers]))
@@ -216,7 +220,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
                 ax.text(j, i, "" if not np.isfinite(v) else f"{v:.2f}", ha="center",
                         va="center", fontsize=7, color="white" if abs(v) > 0.6 else "black")
         labels = [label_of(dictionary, n, False) for n in names]
-        ax.set_xticks(range(len(names)), labels, rotation=45, ha="right")
+        ax.set_xticks(range(len(names)), labels, rotation=90)
         ax.set_yticks(range(len(names)), labels)
         fig.colorbar(im, ax=ax, label="Pearson r (within units)")
         ax.set_title(f"Within-unit correlations ({study.get('name', '')})")
