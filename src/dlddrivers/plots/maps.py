@@ -263,7 +263,7 @@ def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: p
 
 def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], outcome: str,
                     study: str, path: str | Path, *, caption_source: str,
-                    names: Mapping[str, str] | None = None) -> list[Path]:
+                    names: Mapping[str, str] | None = None, outcome_label: str | None = None) -> list[Path]:
     """Per aimag: LMG anthropogenic share of explained variance, and whether the three
     attribution methods name the same larger group."""
     import matplotlib.pyplot as plt
@@ -274,7 +274,8 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
         return []
     outside = [u for u in geoms if u not in set(a["unit"])]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    choropleth(axes[0], geoms, lmg["value"].astype(float), cmap="cividis", diverging=False,
+    # viridis, not cividis: cividis' middle is a grey that reads as "no data"
+    choropleth(axes[0], geoms, lmg["value"].astype(float), cmap="viridis", diverging=False,
                label="anthropogenic share of explained variance (fraction of R²)", outside=outside,
                fixed=(0.0, 1.0))
     _unit_labels(axes[0], geoms, lmg.index, names=names)
@@ -308,7 +309,7 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
                    + [Patch(facecolor=OUTSIDE_COLOR, edgecolor="#888888", hatch=OUTSIDE_HATCH,
                             label="not in study")],
                    loc="upper left", bbox_to_anchor=(0.0, -0.02), ncol=2, frameon=False, fontsize=7)
-    fig.suptitle(f"{study}: attribution of {outcome} per aimag", fontsize=10)
+    fig.suptitle(f"{study}: attribution of {outcome_label or outcome} per aimag", fontsize=10)
     return save(fig, path, caption="From attribution/attribution.csv (per-aimag rows; LMG on each aimag's "
                 "time series, intervals in the table). Share of explained variance is not a share of "
                 f"the change. {caption_source}")
@@ -449,7 +450,7 @@ def mongolia_maps(study_dir: str | Path, boundary_file: str | Path, outdir: str 
         elif kind == "attribution":
             attr = pd.read_csv(d / "attribution" / "attribution.csv")
             written += attribution_map(attr, geoms, ind, study, out / f"map_attribution_{ind}.png",
-                                       caption_source=src, names=names)
+                                       caption_source=src, names=names, outcome_label=_label(dictionary, ind))
         elif kind == "restrend":
             written += restrend_map(t, geoms, dictionary, ind, study, out / f"map_restrend_{ind}.png",
                                     caption_source=s + src, names=names)
