@@ -5,6 +5,7 @@ import os
 from dlddrivers.config import study_config
 from dlddrivers.panel import required_files
 from dlddrivers.pipeline import STAGES, panel_slice, raw_dir, stage_slice
+from dlddrivers import reporting
 
 
 def canonical_path(p):
@@ -52,3 +53,11 @@ STAGE_NAMES = list(STAGES)
 
 def stage_outputs(studies):
     return [f"{RESULTS}/{s}/{stage}" for s in studies for stage in STAGE_NAMES]
+
+
+# Report sections in reading order and items titled in words (dlddrivers.reporting).
+INDICATOR_LABELS = {i: e.label for i, e in CATALOGUE.entries.items()}
+
+
+def item_label(w):
+    return {"item": reporting.item_title(w.name, INDICATOR_LABELS)}

@@ -36,9 +36,9 @@ rule maps:
             directory(f"{RESULTS}/{{study}}/maps"),
             patterns=["{name}.png"],
             caption="../report/maps.rst",
-            category="{study}",
-            subcategory="maps",
-            labels={"figure": "{name}"},
+            category=lambda w: reporting.study_category(w.study),
+            subcategory=reporting.maps_subcategory(),
+            labels=item_label,
         ),
     log:
         f"{RESULTS}/logs/{{study}}/maps.log",
@@ -70,7 +70,13 @@ rule summary:
         maps=[f"{RESULTS}/{s}/maps" for s in STUDIES],
     output:
         md=f"{RESULTS}/summary.md",
-        html=f"{RESULTS}/summary.html",
+        html=report(
+            f"{RESULTS}/summary.html",
+            caption="../report/summary.rst",
+            category=reporting.SUMMARY_CATEGORY,
+            subcategory="Every study",
+            labels={"item": reporting.item_title("summary")},
+        ),
     log:
         f"{RESULTS}/logs/summary.log",
     benchmark:
