@@ -181,6 +181,17 @@ def test_validation_section(tmp_path):
     md = S.validation_section(q, "b")
     assert "| dowhy | -0.250 | 0.800 |" in md and "lmg" not in md
     assert "no row for study `c`" in S.validation_section(q, "c")
+    # condensed to the headline's methods, with a link to the full table
+    r = tmp_path / "ee.csv"
+    pd.DataFrame({"study": "a", "method": ["lmg", "fixed_effects", "dowhy", "restrend"],
+                  "quantity": ["anthropogenic_share_variance", "coef_herd", "effect_herd", "residual_change"],
+                  "expected_abs_error": [0.04, 0.1, 0.2, 0.3], "rmse": 0.5, "coverage": [0.9, 0.8, 0.7, 0.6]}
+                 ).to_csv(r, index=False)
+    md = S.validation_section(r, "a", methods=S.HEADLINE_METHODS, link="validation/expected_error.csv")
+    assert "| lmg | anthropogenic_share_variance | 0.0400 | 0.900 |" in md
+    assert "| dowhy | effect_herd | 0.200 | 0.700 |" in md
+    assert "fixed_effects" not in md and "restrend" not in md and "rmse" not in md
+    assert "(2 of 4 rows" in md and "](validation/expected_error.csv)" in md
 
 
 def _write_study(root: Path, name: str, stages: dict[str, dict[str, pd.DataFrame]]) -> None:

@@ -581,9 +581,18 @@ def caveats_section(dictionary: pd.DataFrame | None, config: Mapping | None = No
     return "\n".join(f"- {c}" for c in dict.fromkeys(out))
 
 
-def validation_section(path: str | Path | None, study: str | None = None) -> str:
+#: Validation methods behind the headline numbers of a study (LMG shares, trend decomposition
+#: and counterfactual of the attribution stage, DoWhy causal effects): the condensed table of
+#: the summary's first page keeps their rows only and links the full table.
+HEADLINE_METHODS = ("lmg", "trend_decomposition", "counterfactual", "dowhy")
+
+
+def validation_section(path: str | Path | None, study: str | None = None,
+                       methods: Sequence[str] | None = None, link: str | None = None) -> str:
     """The expected error of each method from the validation on synthetic panels; with
-    ``study`` and a ``study`` column, only that study's rows (its panel shape)."""
+    ``study`` and a ``study`` column, only that study's rows (its panel shape). With ``methods``
+    only their rows and the columns method, quantity, expected error and coverage, followed by
+    a link (``link``: the full table's path relative to the page) to every row."""
     if path is None or not Path(path).is_file():
         return ("Validation not run (no `validation/expected_error.csv`): the expected error of the "
                 "methods on synthetic panels with known answers is not known for this run.")
@@ -594,6 +603,20 @@ def validation_section(path: str | Path | None, study: str | None = None) -> str
             return f"Validation table has no row for study `{study}`."
     if t.empty:
         return "Validation table is empty."
+    full = len(t)
+    if methods is not None and "method" in t.columns:
+        t = t[t["method"].astype(str).isin(list(methods))]
+        keep = [c for c in ("method", "quantity", "expected_abs_error", "coverage") if c in t.columns]
+        t = t[keep]
+        target = link or VALIDATION_TABLE.as_posix()
+        show = t.copy()
+        for c in show.columns:
+            if pd.api.types.is_float_dtype(show[c]):
+                show[c] = show[c].map(fmt_num)
+        return (f"Expected error, on synthetic panels of this study's shape with a known answer, of the "
+                f"methods this page's numbers come from ({len(t)} of {full} rows; `coverage` = share of "
+                f"runs whose interval held the true value). All methods: [{VALIDATION_TABLE.as_posix()}]"
+                f"({target}).\n\n" + md_table(show.fillna("").astype(str)))
     show = t.copy()
     for c in show.columns:
         if pd.api.types.is_float_dtype(show[c]):
@@ -622,18 +645,29 @@ def figures_section(res: StudyResults, rel_to: Path,
 
 
 def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
-                  stages: Sequence[str] = STAGE_ORDER, validation: str | Path | None = None) -> str:
-    """The markdown summary of one study from its result folder."""
+                  stages: Sequence[str] = STAGE_ORDER, validation: str | Path | None = None,
+                  part: str = "all") -> str:
+    """The markdown summary of one study from its result folder.
+
+    ``part="headline"``: the first page of the study (leading drivers, the split by method,
+    surviving causal effects, impacts, the condensed expected error); ``part="details"``: data
+    coverage, stage status, agreement, caveats and figures; ``"all"``: both, in that order.
+    """
     res = read_study(study_dir, stages)
     rel = Path(rel_to) if rel_to is not None else res.path.parent
     dic = res.dictionary
     desc = res.config.get("description", "")
-    parts = [f"## Study `{res.name}`" + (f": {desc}" if desc else "")]
+    title = (f"## Study `{res.name}`" + (f": {desc}" if desc else "") if part != "details"
+             else f"## Details: study `{res.name}`")
+    parts = [title]
     if res.coverage is None:
         parts.append("Panel not built: no result files for this study.")
         return "\n\n".join(parts)
-    parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
-    parts += ["### Stages", stage_status_section(res)]
+    if part != "headline":
+        parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
+        parts += ["### Stages", stage_status_section(res)]
+    if part == "details":
+        return "\n\n".join(parts + _details_tail(res, dic, rel, validation))
     parts += ["### Leading drivers",
               drivers_section(res.table("relative_importance", "shares") if "relative_importance" in res.stages else None,
                               res.table("panel_regression", "coefficients") if "panel_regression" in res.stages else None,
@@ -641,8 +675,6 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
     shares = res.table("relative_importance", "shares")
     parts += ["### Anthropogenic vs biophysical, by method", attribution_section(attr, dic, shares)]
-    restrend = res.table("restrend", "restrend") if "restrend" in res.stages else None
-    parts += ["### Where the methods agree", agreement_section(attr, restrend, res.coverage, dic)]
     causal = res.table("causal", "effects") if "causal" in res.stages else None
     if "causal" in res.stages and causal is None:
         causal = pd.DataFrame()
@@ -653,12 +685,25 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     else:
         imp = "Impacts stage missing."
     parts += ["### Impacts (what it costs)", imp]
-    parts += ["### Expected error (validation)", validation_section(validation, res.name)]
+    link = (os.path.relpath(validation, rel) if validation is not None else VALIDATION_TABLE.as_posix())
+    parts += ["### Expected error of these methods (validation)",
+              validation_section(validation, res.name, methods=HEADLINE_METHODS,
+                                 link=Path(link).as_posix())]
+    if part == "headline":
+        return "\n\n".join(parts)
+    return "\n\n".join(parts + _details_tail(res, dic, rel, validation))
+
+
+def _details_tail(res: StudyResults, dic: pd.DataFrame | None, rel: Path,
+                  validation: str | Path | None) -> list[str]:
+    attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
+    restrend = res.table("restrend", "restrend") if "restrend" in res.stages else None
+    parts = ["### Where the methods agree", agreement_section(attr, restrend, res.coverage, dic)]
     parts += ["### Data caveats", caveats_section(dic, res.config, res.drops)]
     figs = figures_section(res, rel)
     if figs:
         parts += ["### Figures", figs]
-    return "\n\n".join(parts)
+    return parts
 
 
 def build_summary(results_dir: str | Path, studies: Sequence[str],
@@ -682,10 +727,13 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
         "model intervals at the level shown.",
         "Studies: " + ", ".join(f"`{s}`" for s in studies) + ".",
     ]
-    body = [study_summary(root / s, rel, stages, val) for s in studies]
+    # first one page per study (the headline), then the details of every study
+    body = [study_summary(root / s, rel, stages, val, part="headline") for s in studies]
+    body += ["# Details"] + [study_summary(root / s, rel, stages, val, part="details") for s in studies]
     if val.is_file() and "study" in pd.read_csv(val, nrows=0).columns:
         tail = ["## Expected error (validation)",
-                f"Per study above; all rows in `{VALIDATION_TABLE.as_posix()}`."]
+                f"Per study above (the methods of its headline); all rows: "
+                f"[{VALIDATION_TABLE.as_posix()}]({Path(os.path.relpath(val, rel)).as_posix()})."]
     else:
         tail = ["## Expected error (validation)", validation_section(val)]
     return "\n\n".join(head + body + tail) + "\n"
@@ -694,7 +742,8 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
 HTML_STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
        line-height: 1.45; color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; display: block;
+        max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
