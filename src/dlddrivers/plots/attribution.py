@@ -109,7 +109,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             a2.set_ylim(-0.7, len(units) - 0.3)
             a2.set_xlabel("share of the explained part of each unit's R²")
             a2.set_title("LMG group shares per unit", fontsize=9)
-            a2.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+            a2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         else:
             a2.axis("off")
             a2.text(0.5, 0.5, "no per-unit LMG shares\n(see attribution.csv status)", ha="center",

@@ -47,8 +47,8 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                 ax.set_title(style.unit_name(study, u), fontsize=7)
         for ax in axes.ravel()[len(units):]:
             ax.set_visible(False)
-        fig.supylabel(f"residual of {indicator_meta(dictionary, y, 'label', y)} "
-                      f"({indicator_meta(dictionary, y, 'measure', 'outcome units')})", fontsize=8)
+        fig.suptitle(f"{study.get('name', '')}: RESTREND residuals of {indicator_meta(dictionary, y, 'label', y)} "
+                     f"({indicator_meta(dictionary, y, 'measure', 'outcome units')})", fontsize=9)
         fig.tight_layout()
         refused = info.index[info["status"].astype(str).str.startswith(("refused", "insufficient"))].tolist()
         cap = (f"RESTREND residuals of {y} after its regression on climate drivers; line = Theil-Sen trend, "

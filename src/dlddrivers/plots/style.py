@@ -111,6 +111,9 @@ def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
                 loc = tick.get_loc()
                 if loc is None or not (lo - eps <= loc <= hi + eps):
                     hidden.update({id(tick.label1), id(tick.label2)})
+    for ax in fig.axes:  # every text of a hidden axes (its axis labels included)
+        if not ax.get_visible():
+            hidden.update(id(t) for t in ax.findobj(mtext.Text))
     texts, boxes = [], []
     for t in fig.findobj(mtext.Text):
         if id(t) in hidden or not t.get_visible() or not t.get_text().strip():

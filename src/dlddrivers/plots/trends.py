@@ -51,16 +51,14 @@ def _series_figure(tab: pd.DataFrame, panel: pd.DataFrame, dictionary, study, in
             txt = str(r["status"])
         ax.set_title(style.unit_name(study, r["unit"]), fontsize=8)
         ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=6.5)
-    import textwrap
 
-    fig.supylabel(textwrap.fill(label_of(dictionary, ind), 60), fontsize=8)
     from matplotlib.ticker import MaxNLocator
 
     for ax in axes.flat:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
     for ax in axes[-1, :]:
         ax.set_xlabel("year")
-    fig.suptitle(f"{label_of(dictionary, ind, False)}: Theil-Sen line per unit "
+    fig.suptitle(f"{label_of(dictionary, ind)}: Theil-Sen line per unit "
                  f"({study.get('name', '')})", fontsize=10)
     fig.tight_layout()
     return fig
