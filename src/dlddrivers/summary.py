@@ -368,6 +368,38 @@ def _lmg_group_caveat(dictionary: pd.DataFrame | None) -> str:
             "alongside the outcome take a share of the within R²; read them as association, not cause.")
 
 
+def headline_split(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None) -> str:
+    """One line per outcome for the study's first page: the LMG anthropogenic share of the
+    explained variance and the observed change with its anthropogenic component and the
+    unexplained remainder (pooled rows, each with its estimand and interval). The full table
+    by method is in the details."""
+    if attribution is None or attribution.empty:
+        return "Attribution stage missing or empty (see the details)."
+    labels = _labels(dictionary)
+    pooled = attribution[attribution["unit"].astype(str) == "pooled"]
+    lines = []
+    for outcome, a in pooled.groupby("outcome", sort=False):
+        parts = []
+        r = _attr_row(a, "lmg", "anthropogenic_share")
+        if r is not None and not _isnan(r["value"]):
+            parts.append("anthropogenic share of the explained variance "
+                         f"{fmt_estimate(r['value'], r['ci_low'], r['ci_high'], r['ci_level'], pct=True)} "
+                         f"(`{r['estimand']}`)")
+        obs = _attr_row(a, "trend_decomposition", "observed_change")
+        if obs is not None:
+            unit = str(obs.get("value_unit", "") or "")
+            txt = (f"observed change {fmt_estimate(obs['value'], obs['ci_low'], obs['ci_high'], obs['ci_level'])}"
+                   f"{' ' + unit if unit and unit != 'nan' else ''}")
+            for q, name in (("anthropogenic", "anthropogenic component"), ("remainder", "unexplained remainder")):
+                c = _attr_row(a, "trend_decomposition", q)
+                if c is not None:
+                    txt += f", {name} {fmt_estimate(c['value'], c['ci_low'], c['ci_high'], c['ci_level'])}"
+            parts.append(txt + f" (`{obs['estimand']}`)")
+        status = "; ".join(sorted(set(a["status"].astype(str))))
+        lines.append(f"- {_name(str(outcome), labels)}: " + "; ".join(parts) + f". Status: {status}.")
+    return "\n".join(lines) if lines else "Attribution table has no pooled rows."
+
+
 def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None,
                         shares: pd.DataFrame | None = None) -> str:
     """Anthropogenic vs biophysical shares per method (pooled rows), each with its estimand and
@@ -581,17 +613,23 @@ def caveats_section(dictionary: pd.DataFrame | None, config: Mapping | None = No
     return "\n".join(f"- {c}" for c in dict.fromkeys(out))
 
 
-#: Validation methods behind the headline numbers of a study (LMG shares, trend decomposition
-#: and counterfactual of the attribution stage, DoWhy causal effects): the condensed table of
+#: Validation methods behind the headline numbers of a study (LMG shares and trend
+#: decomposition of the attribution stage, DoWhy causal effects): the condensed table of
 #: the summary's first page keeps their rows only and links the full table.
-HEADLINE_METHODS = ("lmg", "trend_decomposition", "counterfactual", "dowhy")
+HEADLINE_METHODS: dict[str, tuple[str, ...] | None] = {
+    "lmg": None,  # every LMG quantity
+    "trend_decomposition": ("anthropogenic_change",),  # the headline shows components, not shares
+    "dowhy": None,
+}
 
 
 def validation_section(path: str | Path | None, study: str | None = None,
-                       methods: Sequence[str] | None = None, link: str | None = None) -> str:
+                       methods: Sequence[str] | Mapping[str, Sequence[str] | None] | None = None,
+                       link: str | None = None) -> str:
     """The expected error of each method from the validation on synthetic panels; with
     ``study`` and a ``study`` column, only that study's rows (its panel shape). With ``methods``
-    only their rows and the columns method, quantity, expected error and coverage, followed by
+    (names, or method -> quantities with None for all) only those rows and the columns method,
+    quantity, expected error and coverage, followed by
     a link (``link``: the full table's path relative to the page) to every row."""
     if path is None or not Path(path).is_file():
         return ("Validation not run (no `validation/expected_error.csv`): the expected error of the "
@@ -605,7 +643,11 @@ def validation_section(path: str | Path | None, study: str | None = None,
         return "Validation table is empty."
     full = len(t)
     if methods is not None and "method" in t.columns:
-        t = t[t["method"].astype(str).isin(list(methods))]
+        spec = dict(methods) if isinstance(methods, Mapping) else {m: None for m in methods}
+        keep_row = [m in spec and (spec[m] is None or q in spec[m])
+                    for m, q in zip(t["method"].astype(str), t.get("quantity", pd.Series("", index=t.index)).astype(str),
+                                    strict=True)]
+        t = t[keep_row]
         keep = [c for c in ("method", "quantity", "expected_abs_error", "coverage") if c in t.columns]
         t = t[keep]
         target = link or VALIDATION_TABLE.as_posix()
@@ -613,10 +655,9 @@ def validation_section(path: str | Path | None, study: str | None = None,
         for c in show.columns:
             if pd.api.types.is_float_dtype(show[c]):
                 show[c] = show[c].map(fmt_num)
-        return (f"Expected error, on synthetic panels of this study's shape with a known answer, of the "
-                f"methods this page's numbers come from ({len(t)} of {full} rows; `coverage` = share of "
-                f"runs whose interval held the true value). All methods: [{VALIDATION_TABLE.as_posix()}]"
-                f"({target}).\n\n" + md_table(show.fillna("").astype(str)))
+        return (f"On synthetic panels of this shape with a known answer ({len(t)} of {full} rows; "
+                f"`coverage`: share of intervals holding the truth). All methods: "
+                f"[{VALIDATION_TABLE.as_posix()}]({target}).\n\n" + md_table(show.fillna("").astype(str)))
     show = t.copy()
     for c in show.columns:
         if pd.api.types.is_float_dtype(show[c]):
@@ -667,24 +708,33 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
         parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
         parts += ["### Stages", stage_status_section(res)]
     if part == "details":
-        return "\n\n".join(parts + _details_tail(res, dic, rel, validation))
+        return "\n\n".join(parts + _details_tail(res, dic, rel, validation, full_tables=True))
     parts += ["### Leading drivers",
               drivers_section(res.table("relative_importance", "shares") if "relative_importance" in res.stages else None,
                               res.table("panel_regression", "coefficients") if "panel_regression" in res.stages else None,
                               dic)]
     attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
     shares = res.table("relative_importance", "shares")
-    parts += ["### Anthropogenic vs biophysical, by method", attribution_section(attr, dic, shares)]
     causal = res.table("causal", "effects") if "causal" in res.stages else None
     if "causal" in res.stages and causal is None:
         causal = pd.DataFrame()
-    parts += ["### Causal effects that survive their refutations",
-              causal_section(causal, dic, res.table("causal", "refutations"))]
+    causal_md = causal_section(causal, dic, res.table("causal", "refutations"))
+    if part == "headline":
+        # the first page: one line per outcome, the causal verdict without its table
+        parts += ["### Anthropogenic vs biophysical", headline_split(attr, dic)
+                  if attr is not None else attribution_section(attr, dic, shares)]
+        parts += ["### Causal effects that survive their refutations",
+                  " ".join(p for p in causal_md.split("\n\n") if not p.lstrip().startswith("|"))
+                  + " Every effect: in the details."]
+    else:
+        parts += ["### Anthropogenic vs biophysical, by method", attribution_section(attr, dic, shares)]
+        parts += ["### Causal effects that survive their refutations", causal_md]
     if "impacts" in res.stages:
         imp = impacts_section(res.table("impacts", "effects"), res.table("impacts", "loss_years"), dic)
     else:
         imp = "Impacts stage missing."
-    parts += ["### Impacts (what it costs)", imp]
+    if not (part == "headline" and imp.startswith("No impact indicator")):
+        parts += ["### Impacts (what it costs)", imp]
     link = (os.path.relpath(validation, rel) if validation is not None else VALIDATION_TABLE.as_posix())
     parts += ["### Expected error of these methods (validation)",
               validation_section(validation, res.name, methods=HEADLINE_METHODS,
@@ -695,10 +745,17 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
 
 
 def _details_tail(res: StudyResults, dic: pd.DataFrame | None, rel: Path,
-                  validation: str | Path | None) -> list[str]:
+                  validation: str | Path | None, full_tables: bool = False) -> list[str]:
     attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
     restrend = res.table("restrend", "restrend") if "restrend" in res.stages else None
-    parts = ["### Where the methods agree", agreement_section(attr, restrend, res.coverage, dic)]
+    parts = []
+    if full_tables:  # the tables the first page condensed
+        parts += ["### Anthropogenic vs biophysical, by method",
+                  attribution_section(attr, dic, res.table("relative_importance", "shares"))]
+        causal = res.table("causal", "effects") if "causal" in res.stages else None
+        if causal is not None:
+            parts += ["### Causal effects, every driver", causal_section(causal, dic, res.table("causal", "refutations"))]
+    parts += ["### Where the methods agree", agreement_section(attr, restrend, res.coverage, dic)]
     parts += ["### Data caveats", caveats_section(dic, res.config, res.drops)]
     figs = figures_section(res, rel)
     if figs:
@@ -740,15 +797,17 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
 
 
 HTML_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
-       line-height: 1.45; color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; display: block;
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 1em auto; padding: 0 1em;
+       font-size: 14px; line-height: 1.35; color: #222; }
+h3 { font-size: 1.02em; margin: 0.7em 0 0.2em; }
+p, ul { margin: 0.3em 0; }
+table { border-collapse: collapse; margin: 0.4em 0; font-size: 0.85em; display: block;
         max-width: 100%; overflow-x: auto; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: 0.1em 0.4em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 code { background: #f5f5f5; padding: 0 0.2em; }
-h2 { border-bottom: 2px solid #0072B2; padding-bottom: 0.2em; margin-top: 2em; }
+h2 { border-bottom: 2px solid #0072B2; padding-bottom: 0.2em; margin: 1em 0 0.3em; }
 """
 
 
