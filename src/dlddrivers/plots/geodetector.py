@@ -33,26 +33,30 @@ def _risk_figure(risk: pd.DataFrame, y: str, dictionary, name: str, path: Path) 
         return []
     samples = list(dict.fromkeys(r["sample"]))
     xs = list(dict.fromkeys(r["x"]))
-    fig, axes = plt.subplots(len(samples), len(xs), figsize=(2.5 * len(xs) + 0.6, 2.3 * len(samples) + 1.0),
-                             squeeze=False, sharey="row")
+    ncol = min(5, len(xs))
+    per = -(-len(xs) // ncol)  # rows per sample
+    fig, axes = plt.subplots(len(samples) * per, ncol, figsize=(2.6 * ncol + 0.4, 2.4 * len(samples) * per + 1.0),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
     for i, s in enumerate(samples):
         for j, x in enumerate(xs):
-            ax = axes[i, j]
+            ax = axes[i * per + j // ncol, j % ncol]
+            ax.set_visible(True)
             d = r[(r["sample"] == s) & (r["x"] == x)].sort_values("stratum")
             col = style.color(indicator_meta(dictionary, x, "domain"))
             pos = np.arange(len(d))
             ax.plot(pos, d["mean_y"], "o-", color=col, ms=4, lw=1)
             style.draw_interval(ax, pos, d["ci_low"], d["ci_high"], orient="v", color=col, cap=0.1)
+            top = np.nanmax(d["ci_high"].to_numpy(float)) if d["ci_high"].notna().any() else np.nanmax(d["mean_y"])
             for k, (_, row) in enumerate(d.iterrows()):
-                if row["significant_vs_next"] is True or str(row["significant_vs_next"]) == "True":
-                    top = np.nanmax(d["ci_high"].to_numpy(float))
+                if str(row["significant_vs_next"]) == "True":
                     ax.text(k + 0.5, top, "*", ha="center", va="bottom", fontsize=9)
             ax.set_xticks(pos, [f"{row.lower:.3g}–\n{row.upper:.3g}" for row in d.itertuples()], fontsize=6)
-            ax.margins(y=0.15)
-            if i == 0:
-                ax.set_title(textwrap.fill(label_of(dictionary, x, False), 26), fontsize=7.5)
-            if j == 0:
-                ax.set_ylabel(f"{s}: mean per stratum", fontsize=7)
+            ax.tick_params(axis="y", labelsize=6.5)
+            ax.margins(y=0.18)
+            ax.set_title(f"{s}: " + textwrap.fill(label_of(dictionary, x, False), 28), fontsize=7)
+        axes[i * per, 0].set_ylabel(f"mean per stratum ({s})", fontsize=7)
     fig.suptitle(f"Risk detector: {label_of(dictionary, y)} ({name})", fontsize=10)
     fig.tight_layout()
     cap = sources_caption(dictionary, [y, *xs],
