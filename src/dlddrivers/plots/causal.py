@@ -40,7 +40,10 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
         for n in nodes:
             g.nodes[n]["layer"] = layer
     pos = nx.multipartite_layout(g, subset_key="layer")
-    fig, ax = plt.subplots(figsize=(10, 6.5))
+    n_layers = 1 + max((d.get("layer", 0) for _, d in g.nodes(data=True)), default=0)
+    tallest = max((sum(1 for _, d in g.nodes(data=True) if d.get("layer") == k) for k in range(n_layers)),
+                  default=1)
+    fig, ax = plt.subplots(figsize=(max(10, 1.5 * n_layers), max(6.5, 0.75 * tallest)))
     unsupported: set[tuple[str, str]] = set()
     if audit is not None and not audit.empty and "verdict" in audit:
         nots = audit[audit["verdict"] == "not supported"]
@@ -52,7 +55,12 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
                            style="dashed", arrowsize=12, node_size=1400)
     colors = [COLORS.get(dom.get(n, ""), "#DDDDDD") for n in g.nodes]
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=1400, alpha=0.85)
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=6)
+    import textwrap
+
+    names = (dict(zip(dictionary["indicator"], dictionary["label"], strict=False))
+             if dictionary is not None and "label" in dictionary else {})
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=6,
+                            labels={n: textwrap.fill(str(names.get(n, n)), 18) for n in g.nodes})
     present = sorted({dom.get(n, "unknown") for n in g.nodes})
     handles = [Line2D([], [], marker="o", ls="", color=COLORS.get(d, "#DDDDDD"), label=d)
                for d in present]
