@@ -45,8 +45,14 @@ def test_geopackage_layers_carry_the_tables_numbers(tmp_path, snapshot):
     from shapely.geometry import shape
 
     boundary = snapshot / maps.BOUNDARY_FILES["MNG"]["path"]
+    from dlddrivers.plots import style
+
     d = _study_dir(tmp_path)
+    style.OVERLAPS.clear()
     written = maps.mongolia_maps(d, boundary, d / "maps")
+    assert style.OVERLAPS == {}  # aimag names never overlap on the maps
+    assert {"map_trend_bio.png", "map_attribution_bio.png", "map_restrend_bio.png",
+            "map_condition_bio.png"} <= {p.name for p in written}
     gpkg = d / "maps" / "mongolia_test.gpkg"
     assert gpkg in written
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}
