@@ -63,6 +63,8 @@ def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path 
     check_graphs(cfg, catalogue)
     if check_data:
         for name in cfg["run"]:
+            if cfg["studies"][name]["level"] == "grid":
+                continue  # cross-sectional cells: no unit-year panel to check (grid_data reads them)
             check_data_support(cfg, name, registry, catalogue, sources, cache_dir=cache_dir)
     return registry, catalogue, sources
 
@@ -76,8 +78,14 @@ def check_stage_options(cfg: dict) -> None:
     from .options import check_options
 
     for stage, given in (cfg.get("methods") or {}).items():
+        if stage in GRID_STAGES:
+            mod_name, defaults, bounds = GRID_STAGES[stage]
+            mod = import_module(mod_name)
+            check_options(stage, given, getattr(mod, defaults), getattr(mod, bounds, None))
+            continue
         if stage not in STAGES:
-            raise ConfigError(f"methods.{stage}", "{...}", f"one of the stages {list(STAGES)}")
+            raise ConfigError(f"methods.{stage}", "{...}",
+                              f"one of the stages {list(STAGES) + list(GRID_STAGES)}")
         mod = import_module(STAGES[stage][0])
         check_options(stage, given, getattr(mod, "DEFAULTS", {}), getattr(mod, "OPTION_BOUNDS", None))
 
@@ -245,6 +253,8 @@ def registry_slice(registry: UnitRegistry, level: str) -> dict:
             names = [n for n in u.names if n != u.name]
             out["aimags"][u.id] = {"name": u.name, "nso_code": u.nso_code, "country": u.country,
                                    "names": names}
+    if level == "grid":
+        out["grids"] = {k: dict(v) for k, v in registry.grids.items()}
     return out
 
 
@@ -321,6 +331,13 @@ STAGES: dict[str, tuple[str, str]] = {
     "attribution": ("dlddrivers.methods.attribution", "dlddrivers.plots.attribution"),
     "impacts": ("dlddrivers.methods.impacts", "dlddrivers.plots.impacts"),
     "causal": ("dlddrivers.causal.stage", "dlddrivers.plots.causal"),
+}
+
+
+#: Stages of grid studies (level ``grid``): name -> (module, its defaults, its option bounds).
+GRID_STAGES: dict[str, tuple[str, str, str]] = {
+    "grid_geodetector": ("dlddrivers.methods.geodetector", "GRID_DEFAULTS", "GRID_OPTION_BOUNDS"),
+    "grid_ml": ("dlddrivers.methods.grid_ml", "DEFAULTS", "OPTION_BOUNDS"),
 }
 
 

@@ -26,6 +26,8 @@ def _term_label(dictionary: pd.DataFrame, r: pd.Series) -> str:
     if str(r.get("term", "main")) != "main":
         return "drought × grazing (centred product)"
     d = str(r["driver"])
+    if indicator_meta(dictionary, d, "label", ""):  # a catalogue column (a carried lag names its lag)
+        return indicator_meta(dictionary, d, "label", d)
     base = d.split("_lag")[0]
     return indicator_meta(dictionary, base, "label", base) + (f" (lag {int(r['lag'])})" if int(r["lag"]) else "")
 
@@ -80,20 +82,23 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         paths += style.save(fig, Path(outdir) / f"impacts_{imp}", caption=cap)
         # the impact against each climate driver (the dzud mechanism, as the data show it)
         clim = ok[(ok["domain"] == "climate") & (ok["term"] == "main")] if len(ok) else ok
-        clim = clim[clim["driver"].map(lambda d: str(d).split("_lag")[0] in panel.columns)]
+        clim = clim[clim["driver"].map(lambda d: d in panel.columns or str(d).split("_lag")[0] in panel.columns)]
         if imp in panel.columns and len(clim):
             n = len(clim)
             fig, axes = plt.subplots(1, n, figsize=(3.7 * n, 3.6), sharey=True, squeeze=False)
             is_loss = panel["year"].isin(years)
             for ax, (_, r) in zip(axes[0], clim.iterrows(), strict=True):
-                base = str(r["driver"]).split("_lag")[0]
-                x = _driver_values(panel, base, int(r["lag"]))
+                # a panel column is used as it is (a carried lag is already lagged); a ``_lag<k>``
+                # term is its base column shifted by k years within each unit
+                carried = r["driver"] in panel.columns
+                base = str(r["driver"]) if carried else str(r["driver"]).split("_lag")[0]
+                x = _driver_values(panel, base, 0 if carried else int(r["lag"]))
                 ax.scatter(x[~is_loss], panel.loc[~is_loss, imp], s=7, color="#888888", alpha=0.6,
                            label="other years")
                 ax.scatter(x[is_loss], panel.loc[is_loss, imp], s=12, color=style.OKABE_ITO[5],
                            label="largest-loss years")
                 ax.set_xlabel(indicator_meta(dictionary, base, "label", base)
-                              + (f", lag {int(r['lag'])}" if int(r["lag"]) else "")
+                              + (f", lag {int(r['lag'])}" if int(r["lag"]) and not carried else "")
                               + f"\n({indicator_meta(dictionary, base, 'measure', '')})", fontsize=8)
                 ax.set_title(f"std. coef. {r['std_coef']:+.2f} [{r['std_ci_low']:+.2f}, {r['std_ci_high']:+.2f}]",
                              fontsize=8)

@@ -27,7 +27,9 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
     style.apply_style()
     sh = tables.get("shares", pd.DataFrame())
     paths: list[Path] = []
-    for y, g in sh.groupby("outcome", sort=False):
+    if "variation" not in sh.columns:
+        sh = sh.assign(variation="levels")
+    for (y, variation), g in sh.groupby(["outcome", "variation"], sort=False):
         grp = g[(g["level"] == "group") & g["share"].notna()]
         if grp.empty:
             continue
@@ -57,10 +59,16 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             pos[len(groups):] -= 0.6  # gap between groups and domains
         lo = rows["share_ci_low"].astype(float).to_numpy()
         hi = rows["share_ci_high"].astype(float).to_numpy()
+        calibrated = "placebo_p95" in rows.columns
         for p, (k, r) in zip(pos, rows.iterrows(), strict=True):
             col = style.color(k)
             a1.barh(p, float(r["share"]), color=col, height=0.55, alpha=0.85)
             style.draw_interval(a1, [p], [r["share_ci_low"]], [r["share_ci_high"]], color="black", cap=0.12)
+            if calibrated and k == "anthropogenic" and pd.notna(r.get("placebo_p95")):
+                # what placebo drivers with the same trends and persistence reach (95th percentile)
+                a1.plot([r["placebo_p95"]] * 2, [p - 0.35, p + 0.35], color="#E69F00", lw=2.2,
+                        label="placebo 95th percentile")
+                hi = np.append(hi, float(r["placebo_p95"]))
         a1.axvline(0, color="#666666", lw=0.6)
         left = min(0.0, np.nanmin(lo) if np.isfinite(lo).any() else 0.0)
         right = max(1.0, np.nanmax(hi) if np.isfinite(hi).any() else 1.0)
@@ -68,10 +76,21 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         a1.set_yticks(pos)
         a1.set_yticklabels([("group: " if k in groups else "domain: ") + k.replace("_", " ")
                             for k in rows.index])
+        if calibrated and rows.get("placebo_p95", pd.Series(dtype=float)).notna().any():
+            a1.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         a1.set_xlabel(f"share of the explained part (R² = {tot:.2f}); each level sums to 1")
-        a1.set_title(f"{indicator_meta(dictionary, y, 'label', y)}: LMG shares", fontsize=9)
+        a1.set_title(f"{indicator_meta(dictionary, y, 'label', y)}: LMG shares"
+                     + ("" if variation == "levels" else " of year-to-year variation"), fontsize=9)
         style.draw_flags(a1, style.flag_lines(g), loc="lower right")
         kind = "within (unit and year effects removed)" if bool(r0["within"]) else "pooled"
+        if variation == "year_to_year":
+            kind += ", unit-specific linear trends removed (year-to-year variation)"
+        calib = ""
+        if calibrated and "anthropogenic" in rows.index and pd.notna(rows.loc["anthropogenic", "placebo_p95"]):
+            a = rows.loc["anthropogenic"]
+            calib = (f" Anthropogenic share {a['share']:.2f} vs placebo drivers with the same trends and "
+                     f"persistence: median {a['placebo_median']:.2f}, 95th percentile {a['placebo_p95']:.2f} "
+                     f"({str(a['calibration']).replace('_', ' ')}).")
         fig.suptitle(f"{study.get('name', '')}: relative importance of driver groups", fontsize=10)
         fig.tight_layout()
         cap = (f"Share of explained variance, not of change or cause: the shares divide the {kind} "
@@ -79,7 +98,8 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"{1 - tot:.0%} of the variance is not explained. {int(r0['n_units'])} units, "
                f"{int(r0['n_years'])} years, {int(r0['n_obs'])} obs ({int(r0['n_dropped'])} dropped). "
                f"Whiskers: {float(r0['ci_level']):.0%} unit block bootstrap ({int(r0['bootstrap_draws'])} draws), "
-               f"drawn in full. Status: {r0['status']}. "
+               f"drawn in full.{calib} Status: {r0['status']}. "
                f"Sources: {_sources(dictionary, [y, *g.loc[g['level'] == 'predictor', 'predictor']])}.")
-        paths += style.save(fig, Path(outdir) / f"lmg_shares_{y}", caption=cap)
+        paths += style.save(fig, Path(outdir) / (f"lmg_shares_{y}" if variation == "levels"
+                                                    else f"lmg_shares_{y}_{variation}"), caption=cap)
     return paths
