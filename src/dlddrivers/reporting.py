@@ -62,6 +62,9 @@ ITEM_TITLES = {
     "power": "Detection power of trend tests",
     "expected_error": "Expected error per method for each study's panel shape",
     "summary": "Plain-language summary of every study",
+    "shap_beeswarm": "SHAP values per cell (random forest)",
+    "shap_group_shares": "SHAP shares of the driver groups",
+    "scale_q": "q across grid sizes (scale effect)",
 }
 
 #: CSV tables in words (file stem -> title).
@@ -74,7 +77,7 @@ TABLE_TITLES = {
     "residual_drivers": "Table: residuals against anthropogenic drivers", "residuals": "Table: residuals",
     "factor": "Table: factor detector", "interaction": "Table: interaction detector",
     "risk": "Table: risk detector", "attribution": "Table: attribution", "effects": "Table: impact effects",
-    "loss_years": "Table: largest-loss years", "heads_lost": "Table: livestock lost per year",
+    "loss_years": "Table: largest-loss years",
 }
 
 
@@ -104,9 +107,11 @@ def item_title(name: str, labels: Mapping[str, str] | None = None) -> str:
     if name in TABLE_TITLES:
         return TABLE_TITLES[name]
     for prefix in sorted(ITEM_TITLES, key=len, reverse=True):
-        if name == prefix or (prefix.endswith("_") and name.startswith(prefix)):
-            rest = name[len(prefix):]
+        if name in (prefix, prefix.rstrip("_")) or (prefix.endswith("_") and name.startswith(prefix)):
+            rest = name[len(prefix):] if name.startswith(prefix) else ""
             title = ITEM_TITLES[prefix]
+            if rest.endswith("_year_to_year"):
+                rest, title = rest.removesuffix("_year_to_year"), title + " (year-to-year)"
             if rest:
                 title += ": " + (labels or {}).get(rest, rest.replace("_", " "))
             return title
