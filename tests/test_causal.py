@@ -276,3 +276,16 @@ def test_subset_and_bootstrap_refuters_draw_different_samples():
     for name in ("unit_subset", "unit_bootstrap"):
         assert by[name]["refuter_p_value"] > 0.05, name
         assert by[name]["passed"], name
+
+
+def test_period_coverage_flag_names_data_ending_inside_the_recent_period():
+    from dlddrivers.causal.attribution import period_coverage_flag
+
+    panel = pd.DataFrame({"unit": ["A"] * 14, "year": range(2007, 2021),
+                          "licences": [1.0] * 12 + [np.nan] * 2, "spei": np.arange(14.0)})
+    flag = period_coverage_flag(panel, "licences", [2007, 2013], [2014, 2020])
+    assert flag == "licences data end in 2018, inside the recent period 2014-2020"
+    assert period_coverage_flag(panel, "spei", [2007, 2013], [2014, 2020]) == ""
+    late = panel.assign(spei=[np.nan] * 3 + list(range(11)))
+    assert "start in 2010, inside the baseline period 2007-2013" in period_coverage_flag(
+        late, "spei", [2007, 2013], [2014, 2020])
