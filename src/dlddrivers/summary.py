@@ -436,11 +436,12 @@ def _lmg_group_caveat(dictionary: pd.DataFrame | None) -> str:
             "alongside the outcome take a share of the within R²; read them as association, not cause.")
 
 
-def headline_split(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None) -> str:
-    """One line per outcome for the study's first page: the LMG anthropogenic share of the
-    explained variance and the observed change with its anthropogenic component and the
-    unexplained remainder (pooled rows, each with its estimand and interval). The full table
-    by method is in the details."""
+def headline_split(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None,
+                   lmg: bool = True) -> str:
+    """One line per outcome for the study's first page: (with ``lmg``) the LMG anthropogenic
+    share of the explained variance, and the observed change with its anthropogenic component
+    and the unexplained remainder (pooled rows, each with its estimand and interval). The full
+    table by method is in the details."""
     if attribution is None or attribution.empty:
         return "Attribution stage missing or empty (see the details)."
     labels = _labels(dictionary)
@@ -448,7 +449,7 @@ def headline_split(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | 
     lines = []
     for outcome, a in pooled.groupby("outcome", sort=False):
         parts = []
-        r = _attr_row(a, "lmg", "anthropogenic_share")
+        r = _attr_row(a, "lmg", "anthropogenic_share") if lmg else None
         if r is not None and not _isnan(r["value"]):
             parts.append("anthropogenic share of the explained variance "
                          f"{fmt_estimate(r['value'], r['ci_low'], r['ci_high'], r['ci_level'], pct=True)} "
@@ -823,9 +824,10 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
                   part: str = "all") -> str:
     """The markdown summary of one study from its result folder.
 
-    ``part="headline"``: the first page of the study (leading drivers, the split by method,
-    surviving causal effects, impacts, the condensed expected error); ``part="details"``: data
-    coverage, stage status, agreement, caveats and figures; ``"all"``: both, in that order.
+    ``part="headline"``: the first page of the study (the placebo-calibrated split, the observed
+    change and its components, surviving causal effects, impacts, the condensed expected error);
+    ``part="details"``: data coverage, stage status, leading drivers, the full tables by method
+    and of every causal effect, agreement, caveats and figures; ``"all"``: everything.
     """
     res = read_study(study_dir, stages)
     rel = Path(rel_to) if rel_to is not None else res.path.parent
@@ -843,12 +845,14 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     if part != "headline":
         parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
         parts += ["### Stages", stage_status_section(res)]
-    if part == "details":
-        return "\n\n".join(parts + _details_tail(res, dic, rel, validation, full_tables=True))
-    parts += ["### Leading drivers",
-              drivers_section(res.table("relative_importance", "shares") if "relative_importance" in res.stages else None,
-                              res.table("panel_regression", "coefficients") if "panel_regression" in res.stages else None,
-                              dic)]
+    leading = ["### Leading drivers",
+               drivers_section(res.table("relative_importance", "shares") if "relative_importance" in res.stages else None,
+                               res.table("panel_regression", "coefficients") if "panel_regression" in res.stages else None,
+                               dic)]
+    if part == "details":  # the first page has the calibrated split; the drivers come here
+        return "\n\n".join(parts + leading + _details_tail(res, dic, rel, validation, full_tables=True))
+    if part != "headline":
+        parts += leading
     attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
     shares = res.table("relative_importance", "shares")
     causal = res.table("causal", "effects") if "causal" in res.stages else None
@@ -857,7 +861,7 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     causal_md = causal_section(causal, dic, res.table("causal", "refutations"))
     if part == "headline":
         # the first page: one line per outcome, the causal verdict without its table
-        parts += ["### Anthropogenic vs biophysical", headline_split(attr, dic)
+        parts += ["### The observed change and its components", headline_split(attr, dic, lmg=False)
                   if attr is not None else attribution_section(attr, dic, shares)]
         parts += ["### Causal effects that survive their refutations",
                   " ".join(p for p in causal_md.split("\n\n") if not p.lstrip().startswith("|"))
