@@ -419,6 +419,37 @@ def headline_section(shares: pd.DataFrame | None, dictionary: pd.DataFrame | Non
             + "\n".join(lines))
 
 
+def headline_table(shares: pd.DataFrame | None, dictionary: pd.DataFrame | None) -> str:
+    """:func:`headline_section` as one table row per outcome and estimand, for the study's
+    first page: the anthropogenic share with its interval, what placebo drivers take (median,
+    95th percentile) and the verdict. The sentences are in the details."""
+    labels = _labels(dictionary)
+    if shares is None or shares.empty or "calibration" not in shares.columns:
+        return headline_section(shares, dictionary)
+    g = shares[(shares["level"] == "group") & (shares["predictor"] == "anthropogenic")]
+    rows = []
+    for r in g.itertuples():
+        ok = _ok(r.status)
+        cal = str(getattr(r, "calibration", ""))
+        verdict = ("above placebos" if cal == "exceeds_placebo" else
+                   "not told apart from placebos: not a finding" if cal == "indistinguishable_from_placebo"
+                   else "not calibrated" if ok else f"no share ({r.status})")
+        if ok and str(getattr(r, "flag", "")) == "near_zero":
+            verdict += "; interval reaches 0"
+        rows.append({"outcome": _name(str(r.outcome), labels), "estimand": f"`{r.estimand}`",
+                     "anthropogenic share": fmt_estimate(r.share, r.share_ci_low, r.share_ci_high,
+                                                         r.ci_level, pct=True) if ok else "",
+                     "placebo median / 95th pct": (f"{fmt_pct(r.placebo_median)} / {fmt_pct(r.placebo_p95)}"
+                                                   if ok and cal in ("exceeds_placebo",
+                                                                     "indistinguishable_from_placebo") else ""),
+                     "verdict": verdict})
+    if not rows:
+        return "No anthropogenic group share in the relative-importance table."
+    return ("Share of the explained variance taken by the anthropogenic drivers, against placebo drivers "
+            "that keep every driver's trend and persistence but have no link to the outcome "
+            "(sentences in the details):\n\n" + md_table(pd.DataFrame(rows)))
+
+
 def _attr_row(a: pd.DataFrame, method: str, quantity: str) -> pd.Series | None:
     r = a[(a["method"] == method) & (a["quantity"] == quantity)]
     return None if r.empty else r.iloc[0]
@@ -839,9 +870,10 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     if res.coverage is None:
         parts.append("Panel not built: no result files for this study.")
         return "\n\n".join(parts)
-    if part != "details" and "relative_importance" in res.stages:
+    if "relative_importance" in res.stages:
+        shares_t = res.table("relative_importance", "shares")
         parts += ["### Headline: anthropogenic vs biophysical, calibrated against placebos",
-                  headline_section(res.table("relative_importance", "shares"), dic)]
+                  headline_table(shares_t, dic) if part == "headline" else headline_section(shares_t, dic)]
     if part != "headline":
         parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
         parts += ["### Stages", stage_status_section(res)]
@@ -863,9 +895,14 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
         # the first page: one line per outcome, the causal verdict without its table
         parts += ["### The observed change and its components", headline_split(attr, dic, lmg=False)
                   if attr is not None else attribution_section(attr, dic, shares)]
+        # the verdict: the counts (first sentence) and the closing sentence; method and every
+        # effect in the details
+        paras = [p for p in causal_md.split("\n\n") if p.strip() and not p.lstrip().startswith("|")]
+        verdict = paras[0].split(". ")[0].rstrip(".") + "." if paras else ""
+        if len(paras) > 1:
+            verdict += " " + paras[-1]
         parts += ["### Causal effects that survive their refutations",
-                  " ".join(p for p in causal_md.split("\n\n") if not p.lstrip().startswith("|"))
-                  + " Every effect: in the details."]
+                  verdict + " Method, robustness values and every effect: in the details."]
     else:
         parts += ["### Anthropogenic vs biophysical, by method", attribution_section(attr, dic, shares)]
         parts += ["### Causal effects that survive their refutations", causal_md]
