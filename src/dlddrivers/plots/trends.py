@@ -90,7 +90,7 @@ def _condition_figure(g: pd.DataFrame, dictionary, study, path: Path) -> list[Pa
     a1.set_yticklabels([f"share of {b[0]}" for b in bars])
     a1.set_xlim(0, 1)
     a1.invert_yaxis()
-    a1.set_xlabel("fraction of the units with a trend")
+    a1.set_xlabel("fraction of the units (or of their area) with a computed trend")
     from matplotlib.patches import Patch
 
     a1.legend(handles=[Patch(facecolor=v, edgecolor="#666666", label=k) for k, v in STATUS_COLORS.items()],
