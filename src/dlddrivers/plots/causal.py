@@ -126,7 +126,8 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
     return save(fig, Path(outdir) / "causal_effects", caption=cap)
 
 
-def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
+def plot_change(change: pd.DataFrame, study: dict, outdir: Path,
+                dictionary: pd.DataFrame | None = None) -> list[Path]:
     """Contributions of each mechanism to the outcome's change between the two periods."""
     import matplotlib.pyplot as plt
 
@@ -140,7 +141,11 @@ def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
         colors = [COLORS.get(x, "#BBBBBB") for x in d["domain"]]
         ax.barh(range(len(d)), d["contribution"], color=colors)
         draw_interval(ax, range(len(d)), d["contribution_ci_low"], d["contribution_ci_high"])
-        ax.set_yticks(range(len(d)), d["node"])
+        names = (dict(zip(dictionary["indicator"], dictionary["label"], strict=False))
+                 if dictionary is not None and "label" in dictionary else {})
+        flagged = d["flag"].fillna("").astype(str).str.len() > 0 if "flag" in d else pd.Series(False, index=d.index)
+        ax.set_yticks(range(len(d)), [str(names.get(n, n)) + (" ⚑" if f else "")
+                                      for n, f in zip(d["node"], flagged, strict=True)])
         ax.invert_yaxis()
         ax.axvline(0, color="#444444", lw=0.8)
         from dlddrivers.plots.style import draw_flags, flag_lines
@@ -163,5 +168,5 @@ def plot(tables: dict[str, pd.DataFrame], graph: nx.DiGraph, dictionary: pd.Data
     paths = plot_graph(graph, dictionary, study, outdir, tables.get("audit"))
     if "effects" in tables and not tables["effects"].empty:
         paths += plot_effects(tables["effects"], dictionary, study, outdir)
-    paths += plot_change(tables.get("change_attribution"), study, outdir)
+    paths += plot_change(tables.get("change_attribution"), study, outdir, dictionary)
     return paths
