@@ -84,10 +84,10 @@ def _mk_block(y: np.ndarray, x: np.ndarray, want_slopes: bool, alpha: float) -> 
     ok = np.isfinite(y)
     allok = bool(ok.all())
     n = np.full(P, float(T)) if allok else ok.sum(axis=1).astype(np.float64)
-    I, J = np.triu_indices(T, 1)
+    pi, pj = np.triu_indices(T, 1)
     # all pairwise differences (P, pairs), float32 to halve memory traffic (the slopes' median and
     # interval are order statistics: float32 keeps 7 significant digits); NaN where a year is missing
-    D = np.empty((P, len(I)), dtype=np.float32)
+    D = np.empty((P, len(pi)), dtype=np.float32)
     k = 0
     for i in range(T - 1):
         m = T - i - 1
@@ -102,9 +102,9 @@ def _mk_block(y: np.ndarray, x: np.ndarray, want_slopes: bool, alpha: float) -> 
     eq = D == 0
     if eq.any():
         rows, cols = np.nonzero(eq)
-        np.add.at(ties, (rows, I[cols]), 1.0)
-        np.add.at(ties, (rows, J[cols]), 1.0)
-    slopes = D / (x[J] - x[I]).astype(np.float32)[None, :] if want_slopes else None
+        np.add.at(ties, (rows, pi[cols]), 1.0)
+        np.add.at(ties, (rows, pj[cols]), 1.0)
+    slopes = D / (x[pj] - x[pi]).astype(np.float32)[None, :] if want_slopes else None
     # sum over tie groups of t(t-1)(2t+5) = sum over tied elements of (c-1)(2c+5), c = group size
     c = ties + 1.0
     tie_term = np.where(ok, (c - 1.0) * (2.0 * c + 5.0), 0.0).sum(axis=1)
