@@ -377,3 +377,61 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
     }
     (out / "run.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
     return record
+
+
+# ------------------------------------------------------------------------- config adapters
+def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> dict[str, list]:
+    """Polygons of the study's units: aimags from the Mongolian COD-AB file; countries as the
+    union of their first-level units from the project's boundary files (MNG, CHN, JPN)."""
+    from ..plots.maps import BOUNDARY_FILES, read_rings
+    from ..sources.boundaries_mng import read_geometries
+
+    if study["zone_level"] == "aimag":
+        geoms = read_geometries(boundary_files["MNG"])
+    else:
+        geoms = {}
+        for iso, path in boundary_files.items():
+            spec = BOUNDARY_FILES.get(iso)
+            if spec and Path(path).is_file():
+                geoms[iso] = [poly for polys in read_rings(path, spec["field"]).values() for poly in polys]
+    missing = [u for u in study["units"] if u not in geoms]
+    if missing:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"studies.{study['name']}.units", missing,
+                          f"units with a boundary file ({sorted(geoms)})")
+    return geoms
+
+
+def make_synthetic(study: dict, path: str | Path) -> Path:
+    """Write the study's synthetic stack (``study["synthetic"]``: ny, nx, seed) with its truth."""
+    from .synthetic import DEFAULTS as SYN, generate
+
+    s = study["synthetic"]
+    y0, y1 = study["years"]
+    ds = generate(int(s["ny"]), int(s["nx"]), range(y0, y1 + 1), int(s["seed"]),
+                  {**SYN, "bbox": list(study["bbox"])})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    enc = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars}
+    ds.to_netcdf(path, engine="netcdf4", encoding=enc)
+    return path
+
+
+def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
+                   boundary_files: Mapping[str, str | Path], outdir, opts: Mapping | None,
+                   threads: int | None = None) -> dict:
+    """Open the study's layers (``info``: :func:`dlddrivers.gridded.study.study_layers`) lazily,
+    region first, run the study and write ``outdir``."""
+    import xarray as xr
+
+    from .products import open_layer
+
+    o = options(opts)
+    layers = {lid: open_layer(lid, i, study, raw_root, synthetic_path, o["chunk"])
+              for lid, i in info.items()}
+    truth = None
+    if any(i["source"]["reader"] == "synthetic" for i in info.values()):
+        truth = xr.open_dataset(synthetic_path, engine="netcdf4").load()
+    geoms = zone_geometries(study, boundary_files)
+    return run_pixel_study(layers, study, outdir, geoms, o, threads=threads, truth=truth)
