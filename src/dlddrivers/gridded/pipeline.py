@@ -405,7 +405,8 @@ def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> di
 
 def make_synthetic(study: dict, path: str | Path) -> Path:
     """Write the study's synthetic stack (``study["synthetic"]``: ny, nx, seed) with its truth."""
-    from .synthetic import DEFAULTS as SYN, generate
+    from .synthetic import DEFAULTS as SYN
+    from .synthetic import generate
 
     s = study["synthetic"]
     y0, y1 = study["years"]
