@@ -135,3 +135,22 @@ def write_layer(da, path: str | Path, attrs: dict | None = None) -> Path:
     enc = {v.name: {"zlib": True, "complevel": 1}}
     ds.to_netcdf(path, engine=_engine(), encoding=enc)
     return path
+
+
+def align_to(layer, target, chunk: int | None = None):
+    """``layer`` on the grid of ``target`` (lat/lon cell centres): unchanged when the grids are
+    the same, else interpolated bilinearly, lazily. For nested grids (e.g. TerraClimate 1/24
+    degree to PKU GIMMS 1/12 degree) a coarse cell centre is the shared corner of four fine
+    cells, so the bilinear value there is exactly their mean (a block average). Cells of the
+    target outside the layer's extent are missing (NaN)."""
+    same = (layer.sizes["lat"] == target.sizes["lat"] and layer.sizes["lon"] == target.sizes["lon"]
+            and np.allclose(layer["lat"].values, target["lat"].values)
+            and np.allclose(layer["lon"].values, target["lon"].values))
+    if same:
+        return layer.assign_coords(lat=target["lat"].values, lon=target["lon"].values)
+    out = layer.interp(lat=target["lat"].values, lon=target["lon"].values, method="linear")
+    if chunk:
+        out = out.chunk({"lat": chunk, "lon": chunk})
+    out.attrs.update(layer.attrs)
+    out.attrs["regridded"] = "bilinear to the outcome grid"
+    return out

@@ -262,11 +262,20 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
     """
     import xarray as xr
 
+    from .io import align_to
+
     opts = options(opts)
     out = Path(outdir)
     (out / "layers").mkdir(parents=True, exist_ok=True)
     outcome_id = study["outcomes"][0]
     outcome = layers[outcome_id]
+    # every layer on the outcome's grid (climate products are often finer or coarser)
+    regridded = sorted(k for k, v in layers.items() if k != outcome_id and (
+        v.sizes["lat"] != outcome.sizes["lat"] or v.sizes["lon"] != outcome.sizes["lon"]
+        or not np.allclose(v["lat"].values, outcome["lat"].values)
+        or not np.allclose(v["lon"].values, outcome["lon"].values)))
+    layers = {k: (v if k == outcome_id else align_to(v, outcome, opts["chunk"]))
+              for k, v in layers.items()}
     climate = [layers[d] for d in study["drivers"]]
     lat, lon = outcome["lat"].values, outcome["lon"].values
     area = M.cell_area_km2(lat, lon)
@@ -367,6 +376,7 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
     record = {
         "study": study.get("name"), "outcome": outcome_id, "climate": list(study["drivers"]),
         "carried": list(study.get("carry", [])), "static_layers": sorted(static),
+        "regridded_to_outcome_grid (bilinear)": regridded,
         "years": [years[0], years[-1]], "n_years": len(years), "grid": [int(lat.size), int(lon.size)],
         "n_pixels": n_pix, "n_pixels_valid": int(valid.sum()), "units": zunits,
         "options": opts, "timings_s": timing,
