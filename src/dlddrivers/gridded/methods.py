@@ -274,7 +274,12 @@ def ols_fit(y: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
     Aty = np.einsum("pti,pt->pi", A, yz)
     # a column with no variation (constant climate) makes AtA singular: detect by the
     # determinant of the centred cross-product scaled by its diagonal
-    det_ok = np.linalg.matrix_rank(AtA) == k + 1 if len(AtA) else np.zeros(0, bool)
+    # rank check by the determinant of the cross-product scaled to unit diagonal (a batched
+    # 3 x 3 determinant is far cheaper than an SVD per pixel)
+    dg = np.sqrt(np.einsum("pii->pi", AtA))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = AtA / (dg[:, :, None] * dg[:, None, :])
+        det_ok = np.abs(np.linalg.det(np.nan_to_num(scaled))) > 1e-10 if len(AtA) else np.zeros(0, bool)
     safe = np.where(det_ok[:, None, None], AtA, np.eye(k + 1)[None])
     beta = np.linalg.solve(safe, Aty[:, :, None])[:, :, 0]
     fitted = np.einsum("pti,pi->pt", A, beta)
@@ -383,6 +388,24 @@ def sdg_trajectory(y: np.ndarray, x: np.ndarray | None = None, min_years: int = 
     return {"slope": slope, "p": p, "cls": cls, "deg": np.where(np.isfinite(cls), deg, np.nan)}
 
 
+def _row_percentiles(a: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Percentiles of each row ignoring NaN, numpy's default linear interpolation, vectorised
+    (``np.nanpercentile(a, qs, axis=1).T`` loops in Python over rows)."""
+    srt = np.sort(a, axis=1)  # NaN last
+    m = np.isfinite(a).sum(axis=1)
+    out = np.full((a.shape[0], len(qs)), np.nan)
+    ok = m > 0
+    for k, q in enumerate(qs):
+        pos = (np.maximum(m, 1) - 1) * (q / 100.0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(m, 1) - 1)
+        frac = pos - lo
+        vlo = np.take_along_axis(srt, lo[:, None], 1)[:, 0]
+        vhi = np.take_along_axis(srt, hi[:, None], 1)[:, 0]
+        out[:, k] = np.where(ok, vlo + (vhi - vlo) * frac, np.nan)
+    return out
+
+
 def sdg_state(y: np.ndarray, baseline: slice, recent: slice, min_baseline: int = 5) -> dict:
     """Trends.Earth state per pixel: baseline values plus two pseudo-values 5 % of the range
     beyond min and max, cut at their 10th..90th percentiles (linear) into classes 1..10; change =
@@ -393,7 +416,7 @@ def sdg_state(y: np.ndarray, baseline: slice, recent: slice, min_baseline: int =
     lo, hi = np.nanmin(np.where(nb[:, None] > 0, b, 0), axis=1), np.nanmax(
         np.where(nb[:, None] > 0, b, 0), axis=1)
     ext = np.concatenate([b, (lo - 0.05 * (hi - lo))[:, None], (hi + 0.05 * (hi - lo))[:, None]], 1)
-    pct = np.nanpercentile(ext, np.arange(10, 100, 10), axis=1).T  # (P, 9)
+    pct = _row_percentiles(ext, np.arange(10, 100, 10))  # (P, 9), as np.nanpercentile per row
     with np.errstate(invalid="ignore"):
         bm = np.nanmean(b, axis=1)
         rm = np.nanmean(yf[:, recent], axis=1)
