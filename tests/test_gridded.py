@@ -312,3 +312,23 @@ def test_options_reject_unknown_keys():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert options({"fdr_q": 0.1})["fdr_q"] == 0.1
+
+
+@pytest.mark.slow
+def test_same_results_on_a_dask_distributed_local_cluster():
+    """The README's cluster example: a LocalCluster with two worker processes, its address in
+    ``methods.pixel.dask_address``; the layers equal the local scheduler's."""
+    import xarray as xr
+    from distributed import LocalCluster
+
+    from dlddrivers.gridded.pipeline import DEFAULTS, pixel_analysis
+
+    ds = S.generate(20, 24, range(1991, 2021), seed=9)
+    ch = {"year": -1, "lat": 10, "lon": 12}
+    args = (ds["ndvi"].chunk(ch), [ds["precip"].chunk(ch), ds["temp"].chunk(ch)])
+    local, _, _ = pixel_analysis(*args, {**DEFAULTS, "performance_by": "region"})
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        dist, _, _ = pixel_analysis(*args, {**DEFAULTS, "performance_by": "region",
+                                            "dask_address": cl.scheduler_address})
+    for v in ("actual_slope", "residual_q", "attribution_class", "sdg_prod5"):
+        xr.testing.assert_identical(local[v], dist[v])
