@@ -332,3 +332,34 @@ def test_same_results_on_a_dask_distributed_local_cluster():
                                             "dask_address": cl.scheduler_address})
     for v in ("actual_slope", "residual_q", "attribution_class", "sdg_prod5"):
         xr.testing.assert_identical(local[v], dist[v])
+
+
+def test_pixel_study_config_checks_name_the_key():
+    import copy
+
+    from dlddrivers.config import load_config
+    from dlddrivers.errors import ConfigError
+    from dlddrivers.pipeline import setup
+
+    base = load_config("config/config.yaml", "config/pixel.yaml")
+    setup(copy.deepcopy(base))  # the shipped pixel config passes
+    cases = [
+        (("zone_level",), "province", "studies.mongolia_pixel_synthetic.zone_level"),
+        (("units",), ["MN11", "XX99"], r"studies.mongolia_pixel_synthetic.units\[1\]"),
+        (("drivers",), ["ndvi_synthetic_typo"], r"studies.mongolia_pixel_synthetic.drivers\[0\]"),
+        (("bbox",), [120, 41, 88, 52], "studies.mongolia_pixel_synthetic.bbox"),
+        (("years",), [2015, 2020], "studies.mongolia_pixel_synthetic.years"),
+    ]
+    for keys, value, match in cases:
+        cfg = copy.deepcopy(base)
+        cfg["studies"]["mongolia_pixel_synthetic"][keys[0]] = value
+        with pytest.raises(ConfigError, match=match):
+            setup(cfg)
+    cfg = copy.deepcopy(base)
+    cfg["studies"]["neasia"]["bbox"] = [1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="studies.neasia.bbox"):
+        setup(cfg)
+    cfg = copy.deepcopy(base)
+    cfg["methods"]["pixel"]["chunck"] = 3
+    with pytest.raises(ConfigError, match="methods.pixel.chunck"):
+        setup(cfg)

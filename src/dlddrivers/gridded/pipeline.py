@@ -262,7 +262,7 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
     """
     import xarray as xr
 
-    from .io import align_to
+    from .io import align_to, write_layer
 
     opts = options(opts)
     out = Path(outdir)
@@ -358,9 +358,7 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
                          flag_meanings=" ".join(v.replace(" ", "_").replace(":", "").replace(",", "")
                                                 for v in M.ATTRIBUTION_CLASSES.values()),
                          references="Xu et al. 2010 Environ Earth Sci 59:1329; Zhou et al. 2015 Ecol Indic 48:560")
-        M_ = da.rename(name)
-        from .io import write_layer
-        write_layer(M_, out / "layers" / f"{name}.nc", attrs)
+        write_layer(da.rename(name), out / "layers" / f"{name}.nc", attrs)
     xr.Dataset({"zone": (("lat", "lon"), zone)}, coords={"lat": lat, "lon": lon}).to_netcdf(
         out / "layers" / "zone.nc")
     rec = None
@@ -373,6 +371,10 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         plot_maps(ds, out / "maps", geoms={u: geoms[u] for u in zunits} if geoms else None,
                   title=study.get("description", study.get("name", "")))
     timing["tables_layers_maps_s"] = time.perf_counter() - t2
+    codes = ds["attribution_class"].values
+    assessed = float(area[(codes >= 0) & (codes != 9)].sum())
+    shares = {M.ATTRIBUTION_CLASSES[c]: float(area[codes == c].sum()) / assessed if assessed else None
+              for c in range(0, 9)}
     record = {
         "study": study.get("name"), "outcome": outcome_id, "climate": list(study["drivers"]),
         "carried": list(study.get("carry", [])), "static_layers": sorted(static),
@@ -380,9 +382,7 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         "years": [years[0], years[-1]], "n_years": len(years), "grid": [int(lat.size), int(lon.size)],
         "n_pixels": n_pix, "n_pixels_valid": int(valid.sum()), "units": zunits,
         "options": opts, "timings_s": timing,
-        "attribution_share_of_assessed_area": {
-            M.ATTRIBUTION_CLASSES[c]: float(area[cls_sel].sum() / max(area[(ds['attribution_class'].values >= 0) & (ds['attribution_class'].values != 9)].sum(), 1e-12))
-            for c in range(0, 9) for cls_sel in [ds["attribution_class"].values == c]},
+        "attribution_share_of_assessed_area": shares,
         "recovery_targets_met": None if rec is None else bool(rec["met"].dropna().astype(bool).all()),
     }
     (out / "run.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
