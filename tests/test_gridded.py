@@ -363,3 +363,47 @@ def test_pixel_study_config_checks_name_the_key():
     cfg["methods"]["pixel"]["chunck"] = 3
     with pytest.raises(ConfigError, match="methods.pixel.chunck"):
         setup(cfg)
+
+
+def test_static_geotiff_layer_is_carried_and_labelled(tmp_path, snapshot):
+    """An anthropogenic static layer (one map, no years) as a GeoTIFF with nodata: read with
+    rioxarray, box first; its zonal mean per unit is the area-weighted mean of its pixels."""
+    import rasterio
+    import xarray as xr
+    from rasterio.transform import from_origin
+
+    from dlddrivers.gridded.io import open_geotiff
+    from dlddrivers.gridded.pipeline import run_pixel_study
+    from dlddrivers.sources.boundaries_mng import read_geometries
+
+    ds = S.generate(43, 129, range(1991, 2021), seed=5)  # 0.25 degree over Mongolia
+    lat, lon = ds["lat"].values, ds["lon"].values
+    dens = (np.add.outer(np.arange(lat.size), np.arange(lon.size)) % 7).astype(np.float32)
+    dens[0, :] = -9999  # nodata
+    tif = tmp_path / "sheep_density.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=lon.size, height=lat.size, count=1,
+                       dtype="float32", crs="EPSG:4326", nodata=-9999,
+                       transform=from_origin(87.7, 52.2, (119.9 - 87.7) / 129, (52.2 - 41.5) / 43)) as f:
+        f.write(dens, 1)
+    static = open_geotiff(tif, bbox=[87.7, 41.5, 119.9, 52.2], chunk=64)
+    assert static.dims == ("lat", "lon") and static.chunks is not None
+    assert np.isnan(static.values[0]).all()
+    geoms = read_geometries(snapshot / "ocha_cod_ab" / "mng_admbnda_adm1_nso_v3.geojson")
+    layers = {k: ds[k].chunk({"year": -1, "lat": 20, "lon": 40}) for k in ("ndvi", "precip", "temp")}
+    layers["sheep_density"] = static
+    study = {"name": "t", "outcomes": ["ndvi"], "drivers": ["precip", "temp"],
+             "carry": ["sheep_density"], "units": sorted(geoms)}
+    out = tmp_path / "out"
+    rec = run_pixel_study(layers, study, out, geoms, {"chunk": 64}, maps=False)
+    assert rec["static_layers"] == ["sheep_density"]
+    assert rec["regridded_to_outcome_grid (bilinear)"] == []  # same grid: values untouched
+    zp = pd.read_csv(out / "zonal_panel.csv")
+    st = zp[zp["indicator"] == "sheep_density"]
+    assert st["static"].all() and st["year"].isna().all()
+    zone = xr.open_dataset(out / "layers" / "zone.nc")["zone"].values
+    area = M.cell_area_km2(lat, lon)
+    units = sorted(geoms)
+    k = units.index("MN65")
+    sel = (zone == k) & np.isfinite(static.values)
+    hand = (static.values[sel] * area[sel]).sum() / area[sel].sum()
+    assert st.set_index("unit").loc["MN65", "value"] == pytest.approx(hand, rel=1e-6)

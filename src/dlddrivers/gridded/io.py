@@ -112,6 +112,9 @@ def open_stack(paths: str | Path | Sequence[str | Path], variable: str, *,
             vr = [float(a.get("valid_min", -np.inf)), float(a.get("valid_max", np.inf))]
     if vr is not None:
         da = da.where((da >= vr[0]) & (da <= vr[1]))
+    if "time" not in da.dims and "year" not in da.dims:  # a static layer (lat, lon)
+        da = da.transpose("lat", "lon").astype(np.float32)
+        return da.chunk({"lat": chunk, "lon": chunk})
     da = to_annual(da, months, how)
     if years is not None:
         da = da.sel(year=[y for y in years if y in set(da["year"].values.tolist())])
@@ -154,3 +157,24 @@ def align_to(layer, target, chunk: int | None = None):
     out.attrs.update(layer.attrs)
     out.attrs["regridded"] = "bilinear to the outcome grid"
     return out
+
+
+def open_geotiff(path: str | Path, *, bbox: Sequence[float] | None = None, band: int = 1,
+                 chunk: int = 256):
+    """A static single-band GeoTIFF layer (lat, lon) in EPSG:4326 (e.g. livestock or
+    population density), read lazily with rioxarray; nodata and scale/offset decoded
+    (``mask_and_scale``); the box is selected before reading."""
+    import rioxarray
+
+    path = Path(path)
+    if not path.is_file():
+        raise RawFileError(path, "band", "an existing GeoTIFF")
+    da = rioxarray.open_rasterio(path, masked=True, mask_and_scale=True, chunks={"x": chunk, "y": chunk})
+    crs = da.rio.crs
+    if crs is not None and crs.to_epsg() != 4326:
+        raise RawFileError(path, "crs", f"EPSG:4326 lon/lat (found {crs})")
+    if band not in da["band"].values:
+        raise RawFileError(path, "band", f"band {band} (file has {list(da['band'].values)})")
+    da = normalise(da.sel(band=band, drop=True)).drop_vars("spatial_ref", errors="ignore")
+    da = select_region(da, bbox)
+    return da.transpose("lat", "lon").astype(np.float32).chunk({"lat": chunk, "lon": chunk})

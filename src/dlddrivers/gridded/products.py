@@ -208,6 +208,16 @@ def open_layer(lid: str, info: dict, study: dict, raw_root: str | Path, syntheti
     files = layer_files(study, spec, source, raw_root, synthetic_path)
     y0, y1 = study["years"]
     years = list(range(y0, y1 + 1))
+    if source["reader"] == "geotiff":  # a static layer (no years), e.g. livestock density
+        from .io import open_geotiff
+
+        if not files[0].exists():
+            raise RawFileError(files[0], spec["code"], f"the GeoTIFF of static layer '{lid}'")
+        da = open_geotiff(files[0], bbox=study["bbox"], band=int(spec["code"]), chunk=chunk)
+        da.name = lid
+        da.attrs.update(long_name=spec["label"], units=spec["measure"], source=spec["source"],
+                        static="true: one map for all years")
+        return da
     if source["reader"] == "pku_gimms_ndvi":
         da = open_pku_ndvi(files, study["bbox"], years, spec.get("months"), spec.get("how", "mean"), chunk)
     else:

@@ -29,7 +29,7 @@ from ..yamlio import load_yaml
 
 LAYER_KEYS = frozenset({"label", "domain", "measure", "source", "code", "months", "how", "static",
                         "valid_range", "note"})
-READERS = ("synthetic", "terraclimate", "pku_gimms_ndvi", "netcdf")
+READERS = ("synthetic", "terraclimate", "pku_gimms_ndvi", "netcdf", "geotiff")
 
 
 def is_pixel(cfg: dict, name: str) -> bool:
@@ -116,6 +116,8 @@ def layer_files(study: dict, layer: dict, source: dict, raw_root: str | Path,
     reader = source["reader"]
     if reader == "synthetic":
         return [Path(synthetic_path)]
+    if reader == "geotiff":  # one static map
+        return [Path(raw_root) / source["files"]["path"].format(code=layer["code"], study=study["name"])]
     y0, y1 = study["years"]
     pattern = source["files"]["path"]
     out = []
