@@ -1,9 +1,9 @@
 """Per-pixel methods, vectorised over pixels (time is the last axis; no Python loop per pixel).
 
 Every function takes numpy arrays of shape ``(..., T)`` (any number of leading pixel axes) and
-returns arrays of the leading shape; :func:`apply_pixelwise` wraps them for dask-backed
-``xarray.DataArray`` stacks with ``xarray.apply_ufunc(..., dask="parallelized")``, so a chunk is
-the unit of work and memory.
+returns arrays of the leading shape; :func:`dlddrivers.gridded.pipeline.pixel_analysis` runs
+them on dask-backed ``xarray.DataArray`` stacks with ``xarray.apply_ufunc(...,
+dask="parallelized")``, so a chunk is the unit of work and memory.
 
 * :func:`mk_theilsen`: Mann-Kendall S, its tie-corrected variance, z and two-sided p (as
   ``pymannkendall.original_test``) and the Theil-Sen slope with Sen's (1968) confidence interval
@@ -31,8 +31,6 @@ the unit of work and memory.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
@@ -476,27 +474,3 @@ def cell_area_km2(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     south = np.radians(np.clip(lat - dlat / 2, -90, 90))
     band = AUTHALIC_RADIUS_KM**2 * np.radians(dlon) * (np.sin(north) - np.sin(south))
     return np.repeat(band[:, None], lon.size, axis=1)
-
-
-# ------------------------------------------------------------------------------ xarray
-def apply_pixelwise(func: Callable[..., dict], names: list[str], *arrays, time_dim: str = "year",
-                    extra_core: list[list[str]] | None = None, **kwargs):
-    """Run ``func`` (numpy, time last, returns a dict) on dask-backed DataArrays chunk by chunk.
-
-    ``arrays`` are DataArrays with ``time_dim``; ``extra_core`` lists further core dims per
-    array (e.g. ``["year", "driver"]``). Returns an ``xarray.Dataset`` with the ``names`` keys
-    of ``func``'s output as variables over the non-core dims. The time dimension must be in one
-    chunk (it is, by :func:`dlddrivers.gridded.io.open_stack`).
-    """
-    import xarray as xr
-
-    core = extra_core or [[time_dim] for _ in arrays]
-
-    def _run(*blocks):
-        r = func(*blocks, **kwargs)
-        return tuple(np.asarray(r[n], dtype=np.float64) for n in names)
-
-    res = xr.apply_ufunc(_run, *arrays, input_core_dims=core,
-                         output_core_dims=[[] for _ in names], dask="parallelized",
-                         output_dtypes=[np.float64] * len(names), vectorize=False)
-    return xr.Dataset({n: r for n, r in zip(names, res, strict=True)})
