@@ -41,10 +41,12 @@ def _wide(t):
 def test_components_sum_and_recover_planted_trends():
     df = make()
     df.loc[7, "sheep"] = np.nan
-    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 60})["attribution"]
+    # no common year shock in this world: the unit-effects-only model is the efficient one here
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 60, "year_effects": False,
+                                       "placebo_draws": 0})["attribution"]
     assert tab["estimand"].notna().all()
     w = _wide(tab[tab["method"] == "trend_decomposition"])
-    total = w[["climate_change", "climate_variability", "anthropogenic", "remainder"]].sum(axis=1)
+    total = w[["climate_change", "climate_variability", "anthropogenic", "common_year_effects", "remainder"]].sum(axis=1)
     np.testing.assert_allclose(total, w["observed_change"], rtol=0, atol=1e-10)
     # planted: climate change = 2 * TS change of temp (+ -1 * spei's ~0 trend); anthro = 0.5 * TS(sheep)
     for u, g in df.dropna().groupby("unit"):
@@ -76,7 +78,7 @@ def test_climate_only_world_and_rolling_mode():
     df["bare"] = df["bare"] - BETA["sheep"] * df["sheep"]  # no human effect
     tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 30, "climate_change": "rolling"})["attribution"]
     w = _wide(tab[tab["method"] == "trend_decomposition"])
-    np.testing.assert_allclose(w[["climate_change", "climate_variability", "anthropogenic", "remainder"]].sum(axis=1),
+    np.testing.assert_allclose(w[["climate_change", "climate_variability", "anthropogenic", "common_year_effects", "remainder"]].sum(axis=1),
                                w["observed_change"], atol=1e-10)
     assert (w["anthropogenic"].abs() < 0.2 * w["observed_change"].abs() + 0.1).all()
     lmg = tab[(tab["method"] == "lmg") & (tab["unit"] == "pooled")].set_index("quantity")
@@ -118,3 +120,85 @@ def test_pooled_shares_are_ratios_of_pooled_components():
         p["climate_attributable_change"] / p["predicted_change"])
     ci = tab[(tab["unit"] == "pooled") & (tab["quantity"] == "anthropogenic_share_of_observed")].iloc[0]
     assert np.isfinite(ci["ci_low"]) and np.isfinite(ci["ci_high"])
+
+
+def _true_pooled_anthro(df):
+    return np.mean([BETA["sheep"] * at.ts_change(g["sheep"].to_numpy()[None], g["year"].to_numpy(float))[0]
+                    for _, g in df.groupby("unit")])
+
+
+def test_common_trend_not_attributed_to_drivers():
+    """A trend shared by every unit (trending year effects) must go to the common component,
+    not to the trending anthropogenic driver (issue 13: the unit-FE-only decomposition missed)."""
+    df = make(n_units=12, seed=4)
+    df["bare"] += 0.3 * (df["year"] - 1996)  # common trend of the outcome, no driver behind it
+    truth = _true_pooled_anthro(df)
+    new = at.compute(df, DICT, STUDY, {"bootstrap_draws": 100, "placebo_draws": 0})["attribution"]
+    old = at.compute(df, DICT, STUDY, {"bootstrap_draws": 100, "placebo_draws": 0,
+                                       "year_effects": False})["attribution"]
+    pn = new[new["unit"] == "pooled"].set_index("quantity")
+    po = old[old["unit"] == "pooled"].set_index("quantity")
+    assert pn.loc["anthropogenic", "ci_low"] <= truth <= pn.loc["anthropogenic", "ci_high"]
+    assert not po.loc["anthropogenic", "ci_low"] <= truth <= po.loc["anthropogenic", "ci_high"]
+    assert pn.loc["common_year_effects", "value"] == pytest.approx(0.3 * 24, rel=0.15)
+    w = _wide(new[new["method"] == "trend_decomposition"])
+    parts = ["climate_change", "climate_variability", "anthropogenic", "common_year_effects", "remainder"]
+    np.testing.assert_allclose(w[parts].sum(axis=1), w["observed_change"], atol=1e-9)
+
+
+def test_ratio_with_denominator_spanning_zero_is_left_empty():
+    """No observed change in any unit (pure noise outcome): the shares of the observed change are
+    ratios over a denominator whose interval spans zero; they must be empty with a reason,
+    while the components stay."""
+    df = make(n_units=8, seed=6)
+    rng = np.random.default_rng(1)
+    df["bare"] = rng.normal(size=len(df))
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 60, "placebo_draws": 0})["attribution"]
+    p = tab[tab["unit"] == "pooled"].set_index("quantity")
+    assert p.loc["observed_change", "ci_low"] <= 0 <= p.loc["observed_change", "ci_high"]
+    r = p.loc["anthropogenic_share_of_observed"]
+    assert np.isnan(r["value"]) and np.isnan(r["ci_low"]) and np.isnan(r["ci_high"])
+    assert r["status"].startswith("not_defined: the denominator's interval")
+    assert np.isfinite(p.loc["anthropogenic", "value"]) and np.isfinite(p.loc["observed_change", "value"])
+    assert p.loc["anthropogenic", "status"].startswith("ok")
+
+
+def test_ratio_status_outside_own_interval():
+    assert at.ratio_status(21.0, -13.2, 17.7, 0.1, 0.5).startswith("not_defined: the estimate 21")
+    assert at.ratio_status(0.4, 0.1, 0.7, 0.1, 0.5) is None
+    assert "spans zero" in at.ratio_status(0.4, 0.1, 0.7, -0.1, 0.5)
+
+
+def test_insufficient_pooled_block_carries_no_numbers():
+    df = make(n_units=2, seed=1)
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 10, "placebo_draws": 0})["attribution"]
+    p = tab[tab["unit"] == "pooled"]
+    assert p["status"].str.startswith("insufficient_data").all()
+    assert p[["value", "ci_low", "ci_high"]].isna().all().all()
+
+
+def test_pooled_shares_placebo_calibrated():
+    df = make(n_units=10, seed=8)
+    tab = at.compute(df, DICT, STUDY, {"bootstrap_draws": 30, "placebo_draws": 60})["attribution"]
+    p = tab[tab["unit"] == "pooled"].set_index("quantity")
+    for q in ("anthropogenic_share", "biophysical_share", "anthropogenic_share_of_observed"):
+        assert p.loc[q, "calibration"] in ("exceeds_placebo", "indistinguishable_from_placebo")
+        assert p.loc[q, "placebo_draws"] == 60 and np.isfinite(p.loc[q, "placebo_p95"])
+    # climate (temp: coefficient 2, strong noise beyond its trend) beats surrogates with its trend
+    assert p.loc["biophysical_share", "calibration"] == "exceeds_placebo"
+
+
+def test_fit_fe_equals_dummy_regression_unbalanced():
+    from dlddrivers.methods import _common as C
+
+    df = make(n_units=5, n_years=12, seed=9).drop(index=[3, 20, 40]).reset_index(drop=True)
+    u, t = C.codes(df["unit"]), C.codes(df["year"])
+    X = df[["temp", "spei", "sheep"]].to_numpy()
+    y = df["bare"].to_numpy() + 0.2 * t  # a common trend
+    b, fitted, lam = at.fit_fe(y, X, u, t, 12)
+    D = np.column_stack([X, np.eye(5)[u], np.eye(12)[t][:, 1:]])
+    coef = np.linalg.lstsq(D, y, rcond=None)[0]
+    np.testing.assert_allclose(b, coef[:3], atol=1e-8)
+    np.testing.assert_allclose(fitted, D @ coef, atol=1e-7)
+    ref = np.r_[0.0, coef[8:]]
+    np.testing.assert_allclose(lam, ref - ref.mean(), atol=1e-7)

@@ -148,3 +148,23 @@ def test_catalogue_rejects_unknown_entry_keys(tmp_path):
     with pytest.raises(ConfigError) as exc:
         Catalogue.from_yaml(p)
     assert exc.value.key == "indicators.broken.labelled by January year)"
+
+
+def test_catalogue_outcomes_say_which_direction_is_better(tmp_path):
+    cat = yaml.safe_load(open("config/catalogue.yaml"))
+    ents = cat["indicators"]
+    assert ents["bare_sparse_share"]["better"] == "lower"
+    assert ents["biomass_median"]["better"] == "higher" and ents["mort_sfu"]["better"] == "lower"
+    assert all(e.get("better") in ("lower", "higher") for e in ents.values()
+               if e["domain"] in ("outcome", "impact"))
+    ents["new_outcome"] = {"label": "x", "domain": "outcome", "level": "country", "measure": "-",
+                           "formula": "barren_share * 2"}
+    p = tmp_path / "catalogue.yaml"
+    p.write_text(yaml.safe_dump(cat))
+    with pytest.raises(ConfigError) as exc:
+        Catalogue.from_yaml(p)
+    assert exc.value.key == "indicators.new_outcome.better"
+    ents["new_outcome"]["better"] = "up"
+    p.write_text(yaml.safe_dump(cat))
+    with pytest.raises(ConfigError, match="lower"):
+        Catalogue.from_yaml(p)

@@ -119,3 +119,30 @@ def test_interaction_found_for_catalogue_lagged_drought():
     assert inter in e.index
     assert e.loc[inter, "term"].startswith("interaction")
     assert e.loc[inter, "coef"] == pytest.approx(-0.3, abs=0.1)
+
+
+def test_carried_lag_keeps_first_year():
+    """A lag carried by the panel (catalogue formula lag(spei3_jja, 1)) is used instead of
+    lagging inside the panel, so the first year is not lost (issue 13)."""
+    df = make(seed=4)
+    df["mort_sfu"] = df["mort_sfu"].fillna(5.0)  # the simulated first year has no lagged forcing
+    prev = df.groupby("unit")["spei3_jja"].shift(1)
+    # the carried column knows the year before the panel starts (read from the raw series)
+    df["spei3_jja_prev"] = prev.fillna(0.0)
+    dic = pd.concat([DICT, pd.DataFrame({"indicator": ["spei3_jja_prev"], "role": ["carried"],
+                                         "domain": ["climate"], "measure": ["SPEI"],
+                                         "formula": ["lag(spei3_jja, 1)"]})], ignore_index=True)
+    dic["formula"] = dic["formula"].fillna("")
+    out = im.compute(df, dic, STUDY, {"bootstrap_draws": 49, "interaction": False})
+    e = out["effects"].set_index("driver")
+    assert "spei3_jja_prev" in e.index and "spei3_jja_lag1" not in e.index
+    assert e.loc["spei3_jja_prev", "lag"] == 1
+    # grazing still lagged inside the panel (no carried column): one year lost per unit, not two
+    old = im.compute(df, DICT, STUDY, {"bootstrap_draws": 49, "interaction": False})["effects"]
+    assert e["n_obs"].iloc[0] == old["n_obs"].iloc[0]  # same: grazing lag still costs year 1
+    df["sheep_units_per_km2_prev"] = df.groupby("unit")["sheep_units_per_km2"].shift(1).fillna(20.0)
+    dic2 = pd.concat([dic, pd.DataFrame({"indicator": ["sheep_units_per_km2_prev"], "role": ["carried"],
+                                         "domain": ["grazing"], "measure": ["SFU"],
+                                         "formula": ["lag(sheep_units_per_km2, 1)"]})], ignore_index=True)
+    e2 = im.compute(df, dic2, STUDY, {"bootstrap_draws": 49, "interaction": False})["effects"]
+    assert e2["n_obs"].iloc[0] == old["n_obs"].iloc[0] + 21  # first year of each of 21 units kept

@@ -26,6 +26,8 @@ def built(cfg):
     reg, cat, src = setup(cfg)
     out = {}
     for name in cfg["run"]:
+        if cfg["studies"][name]["level"] == "grid":  # cross-sectional: no panel (test_grid.py)
+            continue
         out[name] = build_panel(study_config(cfg, name), cat, src, reg, cfg["snapshot_dir"])
     return out
 
@@ -217,7 +219,7 @@ def test_user_csv_indicator(cfg, tmp_path):
     f = tmp_path / "ndvi.csv"
     f.write_text("unit,year,value\nMongolia,2000,0.21\nMNG,2001,0.25\n")
     cat = yaml.safe_load(open("config/catalogue.yaml"))
-    cat["indicators"]["ndvi_user"] = {"label": "NDVI", "domain": "outcome", "level": "country",
+    cat["indicators"]["ndvi_user"] = {"label": "NDVI", "domain": "outcome", "better": "higher", "level": "country",
                                       "measure": "NDVI", "source": "csv", "path": str(f)}
     cp = tmp_path / "catalogue.yaml"
     cp.write_text(yaml.safe_dump(cat))

@@ -52,7 +52,7 @@ def test_refuses_too_many_predictors():
         ri.lmg(np.random.default_rng(0).normal(size=(50, p)), np.zeros(50) + np.arange(50))
     df, dic, study = make_panel(n_units=5, n_years=6, p=p)
     out = ri.compute(df, dic, study, {"bootstrap_draws": 5})["shares"]
-    assert len(out) == 1 and out["status"].iloc[0].startswith("refused:")
+    assert len(out) == 2 and out["status"].str.startswith("refused:").all()  # one per estimand
     assert f"got p={p}" in out["status"].iloc[0] and np.isnan(out["share"].iloc[0])
 
 
@@ -80,6 +80,8 @@ def test_within_shares_contain_truth_and_sum():
     df, dic, study = make_panel(betas=betas)
     df.loc[[3, 50], "x2"] = np.nan
     out = ri.compute(df, dic, study, {"bootstrap_draws": 200})["shares"]
+    assert set(out["variation"]) == {"levels", "year_to_year"}
+    out = out[out["variation"] == "levels"]
     pred = out[out["level"] == "predictor"].set_index("predictor")
     grp = out[out["level"] == "group"].set_index("predictor")
     # independent unit-variance predictors (within): true contribution b_j^2 / (sum b^2 + 1)
@@ -129,3 +131,113 @@ def test_plot_writes_png(tmp_path):
     tables = ri.compute(df, dic, study, {"bootstrap_draws": 30})
     paths = plot_mod.plot(tables, df, dic, study, tmp_path)
     assert paths and all(p.exists() for p in paths)
+
+
+def _trend_panel(n_units=21, n_years=25, human_effect=0.0, seed=3, trend=1.0):
+    """Outcome with unit-specific trends driven by climate only (``human_effect=0``); the
+    anthropogenic drivers trend with the outcome's trend in every unit (the issue-13 trap)."""
+    rng = np.random.default_rng(seed)
+    units = [f"U{i:02d}" for i in range(n_units)]
+    years = np.arange(1990, 1990 + n_years)
+    df = pd.MultiIndex.from_product([units, years], names=["unit", "year"]).to_frame(index=False)
+    u = pd.factorize(df["unit"])[0]
+    tt = (df["year"] - years.mean()).to_numpy(float)
+    slope = rng.normal(0, trend, n_units)
+    c1, c2 = rng.normal(size=(2, len(df)))
+    h = np.empty((len(df), 3))
+    for j in range(3):
+        e = np.zeros(len(df))
+        z = rng.normal(size=len(df))
+        for i in range(len(df)):
+            e[i] = (0.5 * e[i - 1] if i and u[i] == u[i - 1] else 0.0) + z[i]
+        h[:, j] = (1 + j) * slope[u] * tt / 4 + 0.3 * e
+    y = 0.6 * c1 + 0.3 * c2 + slope[u] * tt / 4 + human_effect * h[:, 0] + rng.normal(0, 0.5, len(df))
+    df["y"], df["c1"], df["c2"] = y, c1, c2
+    names = ["h1", "h2", "h3"]
+    df[names] = h
+    dic = pd.DataFrame({"indicator": ["y", "c1", "c2", *names], "role": ["outcome"] + ["driver"] * 5,
+                        "domain": ["outcome", "climate", "climate", "grazing", "land_use", "population"]})
+    return df, dic, {"name": "syn", "outcomes": ["y"], "drivers": ["c1", "c2", *names], "seed": 5}
+
+
+def test_placebo_calibration_trending_drivers_are_indistinguishable():
+    """Anthropogenic drivers with no effect that only share the outcome's unit trends take most
+    of the levels R2; the placebo calibration must say the split cannot be told apart."""
+    df, dic, study = _trend_panel(human_effect=0.0)
+    out = ri.compute(df, dic, study, {"bootstrap_draws": 50, "placebo_draws": 100})["shares"]
+    g = out[(out["level"] == "group") & (out["variation"] == "levels")].set_index("predictor")
+    assert g.loc["anthropogenic", "share"] > 0.5  # the trap: a large share with no effect
+    assert g.loc["anthropogenic", "calibration"] == "indistinguishable_from_placebo"
+    assert g.loc["anthropogenic", "placebo_exceedance"] > 0.05
+    assert g.loc["anthropogenic", "placebo_draws"] == 100
+    # the year-to-year estimand sees no anthropogenic share at all
+    yy = out[(out["level"] == "group") & (out["variation"] == "year_to_year")].set_index("predictor")
+    assert (yy["estimand"] == "share_of_year_to_year_variance").all()
+    assert yy.loc["anthropogenic", "share"] < 0.1
+    assert yy.loc["anthropogenic", "flag"] == "near_zero" and yy.loc["anthropogenic", "share_ci_low"] == 0.0
+    assert yy.loc["biophysical", "calibration"] == "exceeds_placebo"
+
+
+def test_placebo_calibration_real_effect_exceeds_placebo():
+    """A driver acting on the outcome's year-to-year variation exceeds its placebos; when the
+    shared trends dominate the levels, the levels split stays indistinguishable (saturated)."""
+    df, dic, study = _trend_panel(human_effect=1.5, seed=4)
+    out = ri.compute(df, dic, study, {"bootstrap_draws": 50, "placebo_draws": 100})["shares"]
+    g = out[(out["level"] == "group")].set_index(["variation", "predictor"])
+    assert g.loc[("levels", "anthropogenic"), "calibration"] == "indistinguishable_from_placebo"
+    df, dic, study = _trend_panel(human_effect=1.5, seed=4, trend=0.1)
+    out = ri.compute(df, dic, study, {"bootstrap_draws": 50, "placebo_draws": 100})["shares"]
+    g2 = out[(out["level"] == "group")].set_index(["variation", "predictor"])
+    for v, gg in (("year_to_year", g), ("levels", g2), ("year_to_year", g2)):
+        r = gg.loc[(v, "anthropogenic")]
+        assert r["calibration"] == "exceeds_placebo", (v, r["share"], r["placebo_p95"])
+        assert r["share"] > r["placebo_p95"] and r["share_above_placebo"] > 0
+        assert r["placebo_exceedance"] == pytest.approx(1 / 101)
+
+
+def test_surrogates_keep_trend_and_persistence():
+    rng = np.random.default_rng(0)
+    n = 400
+    t = np.arange(n, dtype=float)
+    e = np.zeros(n)
+    for i in range(1, n):
+        e[i] = 0.7 * e[i - 1] + rng.normal()
+    df = pd.DataFrame({"unit": "A", "year": t.astype(int), "x": 2.0 + 0.05 * t + e})
+    a, b, phi, sd = ri.ar1_trend_params(t, df["x"].to_numpy())
+    assert b == pytest.approx(0.05, abs=0.01) and phi == pytest.approx(0.7, abs=0.08)
+    S = ri.surrogate_drivers(df, ["x"], 200, np.random.default_rng(1))[:, :, 0]
+    slopes = np.polyfit(t, S.T, 1)[0]
+    assert np.median(slopes) == pytest.approx(b, abs=0.005)
+    res = S - (a + b * t)
+    ac = np.mean([np.corrcoef(r[1:], r[:-1])[0, 1] for r in res])
+    assert ac == pytest.approx(phi, abs=0.05)
+    assert np.std(res) == pytest.approx(sd, rel=0.1)
+    # not the real series: correlation of the surrogate's residual with the real residual ~ 0
+    real = df["x"].to_numpy() - (a + b * t)
+    assert abs(np.mean([np.corrcoef(r, real)[0, 1] for r in res])) < 0.05
+
+
+def test_null_predictor_interval_reaches_zero():
+    betas = np.array([1.0, 0.5, 0.8, 0.0])
+    df, dic, study = make_panel(betas=betas, seed=7)
+    out = ri.compute(df, dic, study, {"bootstrap_draws": 200, "placebo_draws": 0,
+                                      "variations": ["levels"]})["shares"]
+    pred = out[out["level"] == "predictor"].set_index("predictor")
+    assert pred.loc["x3", "share_ci_low"] == 0.0 and pred.loc["x3", "flag"] == "near_zero"
+    assert (pred.loc[["x0", "x1", "x2"], "share_ci_low"] > 0).all()
+    assert (pred.loc[["x0", "x1", "x2"], "flag"] == "").all()
+
+
+def test_within_detrended_equals_dummy_regression():
+    """The year-to-year transform is the residual on unit dummies, unit trends and year dummies
+    (checked against lstsq on an unbalanced panel)."""
+    rng = np.random.default_rng(2)
+    df, _, _ = make_panel(n_units=5, n_years=8, seed=2)
+    df = df.drop(index=[3, 17, 30]).reset_index(drop=True)
+    u = pd.factorize(df["unit"], sort=True)[0]
+    yr = pd.factorize(df["year"], sort=True)[0]
+    t = df["year"].to_numpy(float)
+    x = rng.normal(size=len(df))
+    D = np.column_stack([np.eye(5)[u], np.eye(5)[u] * (t - t.mean())[:, None], np.eye(8)[yr][:, 1:]])
+    resid = x - D @ np.linalg.lstsq(D, x, rcond=None)[0]
+    np.testing.assert_allclose(ri.within_detrended(x[:, None], u, yr, t)[:, 0], resid, atol=1e-8)

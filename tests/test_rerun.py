@@ -57,6 +57,15 @@ def touched(repo, snapshot, tmp_path_factory) -> Path:
             (res / s / n).write_text("placeholder")
         for d in (*STAGES, "maps"):
             (res / s / d).mkdir()
+    grid = res / "inner_mongolia_grid"  # the grid study's outputs (workflow/rules/grid.smk)
+    for n in ("data/cells.parquet", "data/cells.csv", "data/data_dictionary.csv", "data/drops.csv",
+              "data/provenance.json", "stages_not_applicable.csv"):
+        (grid / n).parent.mkdir(parents=True, exist_ok=True)
+        (grid / n).write_text("placeholder")
+    for km in (5, 10, 20, 30, 40, 50):
+        for d in ("geodetector", "ml"):
+            (grid / f"grid_{km}km" / d).mkdir(parents=True)
+    (grid / "scale").mkdir()
     (res / "summary.md").write_text("placeholder")
     (res / "summary.html").write_text("placeholder")
     args = ("--config", f"snapshot_dir={snapshot}", "validation=False")

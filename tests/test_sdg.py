@@ -144,3 +144,19 @@ def test_plot(tmp_path):
     tables = sdg.compute(panel, DICT, STUDY, {"higher_is_better": {"bare": False}})
     paths = psdg.plot(tables, panel, DICT, STUDY, tmp_path)
     assert [p.name for p in paths] == ["sdg_terms_bio.png", "sdg_terms_bare.png"]
+
+
+def test_direction_read_from_the_dictionary():
+    """No option: the catalogue's `better: lower` (dictionary column) makes a falling bare-land
+    share an improvement; without it the old default called it degradation (issue 13)."""
+    panel = _panel()
+    dic = DICT.assign(better=["higher", "lower", ""])
+    out = sdg.compute(panel, dic, STUDY, {})["sdg_terms"]
+    bare = out[out.indicator == "bare"].set_index(["unit", "term"])
+    assert not bare.loc[("A", "trajectory"), "higher_is_better"]
+    assert bare.loc[("A", "trajectory"), "cls"] == 3 and bare.loc[("A", "state"), "degradation"] == 1
+    old = sdg.compute(panel, DICT, STUDY, {})["sdg_terms"]
+    assert old[(old.indicator == "bare") & (old.unit == "A") & (old.term == "trajectory")]["cls"].iloc[0] == -3
+    # an explicit option still overrides the catalogue
+    over = sdg.compute(panel, dic, STUDY, {"higher_is_better": {"bare": True}})["sdg_terms"]
+    assert over[(over.indicator == "bare") & (over.unit == "A") & (over.term == "trajectory")]["cls"].iloc[0] == -3

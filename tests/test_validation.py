@@ -164,9 +164,17 @@ def test_expected_error_takes_the_nearest_grid_shape():
 def test_default_grid_config():
     cfg = V.load_config("config/validation.yaml")
     names = [s.name for s in V.scenario_grid(cfg)]
-    assert len(names) == len(set(names)) == 54
+    assert len(names) == len(set(names)) == 58
+    # issue 13: placebo and trending-year-effect scenarios with 5 seeds each
+    for n in ("placebo_null_u21_y30", "placebo_null_u6_y29", "trend_year_effects_u21_y30",
+              "trend_year_effects_u6_y29"):
+        assert n in names
+    jobs = V.run_jobs(cfg)
+    assert len(jobs) == 54 + 4 * 5 and len(set(jobs)) == len(jobs)
+    assert sum(1 for n, _ in jobs if n == "placebo_null_u21_y30") == 5
+    assert V.scenario_by_name(cfg, "trend_year_effects_u21_y30").year_trend == 0.05
     full = V.load_config("config/validation.yaml", "full")
-    assert len(V.scenario_grid(full)) == 74 and len(V.seeds_of(full)) == 20
+    assert len(V.scenario_grid(full)) == 78 and len(V.seeds_of(full)) == 20
     with pytest.raises(KeyError):
         V.scenario_by_name(cfg, "nope")
 
@@ -229,3 +237,30 @@ def test_plots_write_files(tmp_path):
                        methods=("mann_kendall",), n_sim=200)
     assert plot_recovery(by, tmp_path / "r.png")[0].exists()
     assert plot_power(pw, tmp_path / "p.png")[0].exists()
+
+
+def test_wilson_interval_by_hand():
+    # k = 8 of n = 10 at 95 %: Wilson (0.4902, 0.9433) (Agresti and Coull 1998 formula)
+    lo, hi = V.wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+    assert V.wilson_interval(0, 5)[0] == 0.0 and np.isnan(V.wilson_interval(0, 0)[0])
+
+
+def test_placebo_and_trending_year_effect_scenarios():
+    """Placebo world: true anthropogenic share 0 (no confounding), the LMG interval reaches it
+    and the calibration does not call it a finding; trending year effects: the decomposition
+    recovers the anthropogenic change (the unit-effects-only model misses it)."""
+    cfg = V.load_config("config/validation.yaml")
+    sc = V.scenario_by_name(cfg, "placebo_null_u21_y30")
+    truth = S.calibrate(sc)
+    assert truth.share_variance == 0.0 and truth.change_anthropogenic == 0.0
+    rec = V.run_scenario(sc, 20261125, {**cfg["methods"]}, methods=("lmg",)).set_index("quantity")
+    assert rec.loc["anthropogenic_share_variance", "covers"]
+    assert rec.loc["anthropogenic_share_exceeds_placebo", "estimate"] == 0.0
+    sc2 = V.scenario_by_name(cfg, "trend_year_effects_u21_y30")
+    new = V.run_scenario(sc2, 20261125, cfg["methods"], methods=("attribution",)).set_index("quantity")
+    old = V.run_scenario(sc2, 20261125, {**cfg["methods"], "attribution": {
+        **cfg["methods"]["attribution"], "year_effects": False}}, methods=("attribution",)).set_index("quantity")
+    assert new.loc["anthropogenic_change", "covers"]
+    assert not old.loc["anthropogenic_change", "covers"]
+    assert new.loc["anthropogenic_change", "abs_error"] < 0.5 * old.loc["anthropogenic_change", "abs_error"]

@@ -58,3 +58,45 @@ def test_bad_config_stops_before_any_job(repo, snapshot, tmp_path):
     assert r.returncode != 0
     assert "atlantis" in r.stderr + r.stdout
     assert not out.exists()
+
+
+def test_grid_study_in_default_target(default_results):
+    d = default_results / "inner_mongolia_grid"
+    status = pd.read_csv(d / "stages_not_applicable.csv")
+    assert set(status["stage"]) >= {"trends", "panel_regression", "causal"}
+    assert status["status"].str.startswith("not_applicable").all()
+    assert not (d / "trends").exists() and not (d / "panel.csv").exists()
+    for km in (5, 10, 20, 30, 40, 50):
+        g = d / f"grid_{km}km"
+        f = pd.read_csv(g / "geodetector" / "factor.csv")
+        assert len(f) == 6 and f["q"].notna().all() and (f["estimand"] == "association").all()
+        cont = f[f["type"] == "continuous"]
+        assert cont["method"].isin(["equal", "natural", "quantile", "geometric", "sd"]).all()
+        for t in ("interaction", "risk", "risk_means", "ecological", "discretisation"):
+            assert len(pd.read_csv(g / "geodetector" / f"{t}.csv")), (km, t)
+        sh = pd.read_csv(g / "ml" / "shares.csv")
+        assert set(sh["group"]) == {"biophysical", "anthropogenic"}
+        assert (sh["estimand"] == "share_of_mean_abs_shap").all()
+        assert sh["share"].sum() == pytest.approx(1)
+        for fig in ("geodetector/geodetector_q.png", "geodetector/geodetector_interaction.png",
+                    "geodetector/geodetector_risk.png", "ml/shap_beeswarm.png",
+                    "ml/shap_group_shares.png"):
+            assert (g / fig).stat().st_size > 0, (km, fig)
+    scale = pd.read_csv(d / "scale" / "scale.csv")
+    assert set(scale[scale["measure"] == "q"]["grid_km"]) == {5, 10, 20, 30, 40, 50}
+    assert "Study `inner_mongolia_grid`" in (default_results / "summary.md").read_text()
+
+
+def test_grid_study_one_grid_size(repo, snapshot, tmp_path):
+    cfg = tmp_path / "one_grid.yaml"
+    cfg.write_text("run: [inner_mongolia_grid]\nstudies:\n  inner_mongolia_grid:\n"
+                   "    grid_sizes_km: [50]\n")
+    out = tmp_path / "results"
+    r = _snakemake(repo, "--cores", "2", "--configfile", "config/config.yaml", str(cfg), "--config",
+                   f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=False")
+    assert r.returncode == 0, r.stderr[-3000:]
+    d = out / "inner_mongolia_grid"
+    assert sorted(p.name for p in d.glob("grid_*km")) == ["grid_50km"]
+    assert set(pd.read_parquet(d / "data" / "cells.parquet")["grid_km"]) == {50}
+    prov = (d / "data" / "provenance.json").read_text()
+    assert "ndvi_50.rda" in prov and "ndvi_5.rda" not in prov

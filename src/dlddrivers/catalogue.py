@@ -8,13 +8,17 @@ from pathlib import Path
 from .errors import ConfigError
 from .yamlio import load_yaml
 
-DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "impact", "outcome")
+DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "economy",
+           "impact", "outcome")
 BIOPHYSICAL = ("climate",)
-ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
-LEVELS = ("country", "aimag")
-#: The keys a catalogue entry may have.
+ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population", "economy")
+LEVELS = ("country", "aimag", "grid")
+#: The keys a catalogue entry may have. ``categories`` declares a categorical indicator: the
+#: class labels in the order of their codes 1..K; ``ordered: true`` says the classes are ordered
+#: in that order (e.g. very low < ... < very high), otherwise they are unordered labels.
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
-                        "how", "path", "note", "valid_min", "valid_max", "sentinels"})
+                        "how", "path", "note", "valid_min", "valid_max", "sentinels",
+                        "categories", "ordered", "better"})
 #: Values that providers use for "missing"; never a measurement (per entry: ``sentinels``).
 DEFAULT_SENTINELS = (-999.0, -9999.0, -99999.0)
 #: Plausible range by measurement unit (first pattern found in the ``measure`` wins; an entry's
@@ -29,6 +33,10 @@ MEASURE_RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     (r"km2|\bha\b|\bhead\b|people|sheep units|licences|plots|\bMt\b|\bEJ\b|\bkg\b|kg/ha|c/ha|"
      r"\bt per\b|\bTJ\b", 0.0, None),
 )
+#: Values of ``better`` (which direction of an outcome or impact is an improvement).
+BETTER = ("lower", "higher")
+#: Domains whose entries must say which direction is better.
+DIRECTED_DOMAINS = ("outcome", "impact")
 
 
 @dataclass
@@ -50,9 +58,17 @@ class Entry:
     valid_min: float | None = None
     valid_max: float | None = None
     sentinels: tuple[float, ...] = DEFAULT_SENTINELS
+    categories: list[str] | None = None
+    ordered: bool = False
+    better: str = ""
     extra: dict = field(default_factory=dict)
     #: The entry as written in the catalogue (for config slices and provenance).
     spec: dict = field(default_factory=dict)
+
+    @property
+    def categorical(self) -> bool:
+        """True for a class variable (values are codes 1..K of ``categories``)."""
+        return bool(self.categories)
 
     @property
     def derived(self) -> bool:
@@ -136,8 +152,17 @@ class Catalogue:
                     raise ConfigError(f"{key}.{req}", None, "a value", str(path))
             if spec["domain"] not in DOMAINS:
                 raise ConfigError(f"{key}.domain", spec["domain"], f"one of {DOMAINS}", str(path))
+            if "better" in spec and spec["better"] not in BETTER:
+                raise ConfigError(f"{key}.better", spec["better"], f"one of {BETTER}", str(path))
             if spec["level"] not in LEVELS:
                 raise ConfigError(f"{key}.level", spec["level"], f"one of {LEVELS}", str(path))
+            if "categories" in spec:
+                cats = spec["categories"]
+                if not (isinstance(cats, list) and len(cats) >= 2
+                        and all(isinstance(c, str) for c in cats) and len(set(cats)) == len(cats)):
+                    raise ConfigError(f"{key}.categories", cats,
+                                      "a list of at least 2 distinct class labels, in code order",
+                                      str(path))
             has_formula = "formula" in spec
             has_source = "source" in spec
             if has_formula == has_source:
@@ -175,6 +200,10 @@ class Catalogue:
             if not isinstance(sentinels, list) or not all(
                     isinstance(x, (int, float)) and not isinstance(x, bool) for x in sentinels):
                 raise ConfigError(f"{key}.sentinels", sentinels, "a list of numbers (may be empty)", str(path))
+            if spec["domain"] in DIRECTED_DOMAINS and "better" not in spec:
+                raise ConfigError(f"{key}.better", None,
+                                  f"'lower' or 'higher' (which direction of an {spec['domain']} is an "
+                                  "improvement; every outcome and impact says it once, here)", str(path))
             entries[iid] = Entry(
                 id=iid,
                 label=str(spec.get("label", iid)),
@@ -191,9 +220,10 @@ class Catalogue:
                 valid_min=lo,
                 valid_max=hi,
                 sentinels=tuple(float(x) for x in sentinels),
-                extra={k: v for k, v in spec.items() if k not in {
-                    "label", "domain", "level", "measure", "source", "code", "formula", "months",
-                    "how", "path", "note", "valid_min", "valid_max", "sentinels"}},
+                categories=spec.get("categories"),
+                ordered=bool(spec.get("ordered", False)),
+                better=str(spec.get("better", "")),
+                extra={k: v for k, v in spec.items() if k not in ENTRY_KEYS},
                 spec=dict(spec),
             )
         cat = cls(entries=entries, path=str(path))

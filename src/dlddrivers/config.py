@@ -76,7 +76,8 @@ def validate_semantics(cfg: dict, registry, catalogue) -> None:
     * every study in ``run`` is defined;
     * units exist in the registry at the study's level;
     * every indicator exists in the catalogue at the study's level;
-    * years are ordered and within the range the catalogue's sources can cover;
+    * years are ordered and within the range the catalogue's sources can cover (panel studies);
+    * grid studies have no years and no graph, and their grid sizes are cell sizes of the grid;
     * the same indicator is not both driver and outcome (or impact).
     """
     for i, name in enumerate(cfg["run"]):
@@ -99,11 +100,17 @@ def validate_semantics(cfg: dict, registry, catalogue) -> None:
                     f"studies.{name}.units[{i}]", u,
                     f"a {level} id of the unit registry {registry.path} (e.g. {sorted(known)[:6]})",
                 )
-        y0, y1 = st["years"]
-        if y0 > y1:
-            raise ConfigError(f"studies.{name}.years", st["years"], "[first, last] with first <= last")
-        if y1 - y0 < 2:
-            raise ConfigError(f"studies.{name}.years", st["years"], "a span of at least 3 years")
+        if level == "grid":
+            _check_grid_study(name, st, registry)
+        else:
+            if "grid_sizes_km" in st:
+                raise ConfigError(f"studies.{name}.grid_sizes_km", st["grid_sizes_km"],
+                                  "no grid sizes: only a study of level 'grid' has them")
+            y0, y1 = st["years"]
+            if y0 > y1:
+                raise ConfigError(f"studies.{name}.years", st["years"], "[first, last] with first <= last")
+            if y1 - y0 < 2:
+                raise ConfigError(f"studies.{name}.years", st["years"], "a span of at least 3 years")
         for role in ROLES:
             for i, ind in enumerate(st.get(role, []) or []):
                 if ind not in catalogue.entries:
@@ -125,6 +132,32 @@ def validate_semantics(cfg: dict, registry, catalogue) -> None:
         if graph := st.get("graph"):
             if not Path(graph).exists():
                 raise ConfigError(f"studies.{name}.graph", graph, "an existing graph file")
+
+
+def _check_grid_study(name: str, st: dict, registry) -> None:
+    """A grid study: no years, no causal graph, and each grid size is one its region offers.
+
+    Cells are generated from the data (the registry lists the grid region and its cell sizes,
+    not 46,000 cells); ``grid_sizes_km`` picks among the region's cell sizes.
+    """
+    if "years" in st:
+        raise ConfigError(f"studies.{name}.years", st["years"],
+                          "no years: a grid study is cross-sectional (one value per cell)")
+    if st.get("graph"):
+        raise ConfigError(f"studies.{name}.graph", st["graph"],
+                          "null: the causal stage needs years and does not apply to grid studies")
+    grids = getattr(registry, "grids", {}) or {}
+    for u in st["units"]:
+        sizes = list((grids.get(u) or {}).get("cell_sizes_km", []))
+        for i, km in enumerate(st.get("grid_sizes_km") or []):
+            if km not in sizes:
+                raise ConfigError(f"studies.{name}.grid_sizes_km[{i}]", km,
+                                  f"a cell size of grid '{u}' in {registry.path} ({sizes})")
+
+
+def study_level(cfg: dict, name: str) -> str:
+    """The ``level`` of study ``name`` (country, aimag or grid)."""
+    return str(cfg["studies"][name]["level"])
 
 
 def resolve_path(path: str | Path, root: str | Path | None = None) -> str:

@@ -86,7 +86,15 @@ def required_files(study: dict, catalogue: Catalogue, sources_cfg: dict, raw_dir
         else:
             files += list(_source_files(source, entries, sources_cfg, Path(raw_dir),
                                         study.get("climate_product", "cru")).values())
-    return files
+    return [f for f in files if _wanted_cell_size(f, study, sources_cfg)]
+
+
+def _wanted_cell_size(f: RawFile, study: dict, sources_cfg: dict) -> bool:
+    """Grid sources hold one file per cell size (``cell_km``): keep a grid study's sizes only."""
+    if not study.get("grid_sizes_km"):
+        return True
+    km = (sources_cfg.get(f.source, {}).get("files", {}).get(f.key) or {}).get("cell_km")
+    return km is None or km in set(study["grid_sizes_km"])
 
 
 def _raw_entries_by_source(study: dict, catalogue: Catalogue) -> dict[str, list[Entry]]:
@@ -146,6 +154,7 @@ def read_raw(
                 used.append(rf)
             continue
         files = _source_files(source, entries, sources_cfg, Path(raw_dir), product)
+        files = {k: f for k, f in files.items() if _wanted_cell_size(f, study, sources_cfg)}
         for rf in files.values():
             if not rf.path.exists():
                 raise RawFileError(
@@ -281,6 +290,10 @@ def build_panel(
     raw_dir: str | Path,
 ) -> PanelResult:
     """Build one study's panel. See the module docstring."""
+    if study.get("level") == "grid":
+        raise ConfigError(f"studies.{study.get('name')}.level", "grid",
+                          "a panel study (country or aimag): a grid study has no unit-year panel; "
+                          "its cells are built by dlddrivers.grid.build_cells (rule grid_data)")
     log = DropLog()
     units = list(study["units"])
     y0, y1 = study["years"]
@@ -439,6 +452,7 @@ def data_dictionary(roles: dict[str, str], catalogue: Catalogue, sources_cfg: di
             "indicator": iid, "role": role, "domain": e.domain, "label": e.label, "measure": e.measure,
             "source": "; ".join(srcs), "provider": provider, "provider_code": code, "provider_url": urls,
             "licence": lic, "aggregation": agg, "formula": e.formula or "", "note": e.note,
+            "better": e.better,
         })
     return pd.DataFrame(rows)
 

@@ -64,6 +64,8 @@ def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path 
     check_graphs(cfg, catalogue)
     if check_data:
         for name in panel_run(cfg):
+            if cfg["studies"][name]["level"] == "grid":
+                continue  # cross-sectional cells: no unit-year panel to check (grid_data reads them)
             check_data_support(cfg, name, registry, catalogue, sources, cache_dir=cache_dir)
     return registry, catalogue, sources
 
@@ -82,8 +84,14 @@ def check_stage_options(cfg: dict) -> None:
 
             pixel_options(given)
             continue
+        if stage in GRID_STAGES:
+            mod_name, defaults, bounds = GRID_STAGES[stage]
+            mod = import_module(mod_name)
+            check_options(stage, given, getattr(mod, defaults), getattr(mod, bounds, None))
+            continue
         if stage not in STAGES:
-            raise ConfigError(f"methods.{stage}", "{...}", f"one of the stages {list(STAGES)}")
+            raise ConfigError(f"methods.{stage}", "{...}",
+                              f"one of the stages {list(STAGES) + list(GRID_STAGES)}")
         mod = import_module(STAGES[stage][0])
         check_options(stage, given, getattr(mod, "DEFAULTS", {}), getattr(mod, "OPTION_BOUNDS", None))
 
@@ -251,6 +259,8 @@ def registry_slice(registry: UnitRegistry, level: str) -> dict:
             names = [n for n in u.names if n != u.name]
             out["aimags"][u.id] = {"name": u.name, "nso_code": u.nso_code, "country": u.country,
                                    "names": names}
+    if level == "grid":
+        out["grids"] = {k: dict(v) for k, v in registry.grids.items()}
     return out
 
 
@@ -327,6 +337,13 @@ STAGES: dict[str, tuple[str, str]] = {
     "attribution": ("dlddrivers.methods.attribution", "dlddrivers.plots.attribution"),
     "impacts": ("dlddrivers.methods.impacts", "dlddrivers.plots.impacts"),
     "causal": ("dlddrivers.causal.stage", "dlddrivers.plots.causal"),
+}
+
+
+#: Stages of grid studies (level ``grid``): name -> (module, its defaults, its option bounds).
+GRID_STAGES: dict[str, tuple[str, str, str]] = {
+    "grid_geodetector": ("dlddrivers.methods.geodetector", "GRID_DEFAULTS", "GRID_OPTION_BOUNDS"),
+    "grid_ml": ("dlddrivers.methods.grid_ml", "DEFAULTS", "OPTION_BOUNDS"),
 }
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Analysis stages in the order the summary reads them (same names as dlddrivers.pipeline.STAGES).
@@ -212,6 +213,16 @@ def _measures(dictionary: pd.DataFrame | None) -> dict[str, str]:
     return dict(zip(dictionary["indicator"].astype(str), dictionary["measure"].astype(str), strict=False))
 
 
+def direction_text(dictionary: pd.DataFrame | None, ind: str) -> str:
+    """``" (lower is better)"`` / ``" (higher is better)"`` from the dictionary's ``better``
+    column (the catalogue's ``better``), ``""`` when not stated."""
+    if dictionary is None or dictionary.empty or "better" not in dictionary.columns:
+        return ""
+    hit = dictionary.loc[dictionary["indicator"].astype(str) == str(ind), "better"]
+    v = str(hit.iloc[0]).strip().lower() if len(hit) else ""
+    return f" ({v} is better)" if v in ("lower", "higher") else ""
+
+
 def _name(ind: str, labels: Mapping[str, str]) -> str:
     lab = labels.get(ind)
     return f"{lab} (`{ind}`)" if lab and lab != ind else f"`{ind}`"
@@ -318,6 +329,8 @@ def drivers_section(shares: pd.DataFrame | None, coefficients: pd.DataFrame | No
         parts.append("Relative importance (LMG): no rows (the study has no outcome for it).")
     else:
         pred = shares[shares["level"].eq("predictor")]
+        if "variation" in pred.columns:
+            pred = pred[pred["variation"].fillna("levels").eq("levels")]
         for outcome, g in pred.groupby("outcome", sort=False):
             okg = g[g["status"].map(_ok)].sort_values("share", ascending=False)
             if okg.empty:
@@ -349,6 +362,61 @@ def drivers_section(shares: pd.DataFrame | None, coefficients: pd.DataFrame | No
             parts.append(f"- {_name(str(outcome), labels)}: within-unit associations with wild-bootstrap "
                          f"p < {alpha} (estimand `{est}`): " + "; ".join(items) + ".")
     return "\n".join(parts)
+
+
+#: what each LMG estimand answers (the summary's wording)
+VARIATION_QUESTION: dict[str, str] = {
+    "levels": ("which drivers go with the outcome's ups, downs and trends inside units "
+               "(year effects removed); trending drivers take much of it whether or not they act"),
+    "year_to_year": ("which drivers go with the outcome's good and bad years around each unit's "
+                     "own linear trend; trends shared by chance do not count"),
+}
+
+
+def _calibrated_sentence(r: Mapping | pd.Series, what: str) -> str:
+    """One sentence: an anthropogenic share, its interval and its placebo calibration."""
+    est = fmt_estimate(r["share"], r["share_ci_low"], r["share_ci_high"], r["ci_level"], pct=True)
+    cal = str(r.get("calibration", ""))
+    if cal == "exceeds_placebo":
+        return (f"the anthropogenic drivers' {what} is {est}, above what placebo drivers with the "
+                f"same trends and persistence take (placebo median {fmt_pct(r['placebo_median'])}, "
+                f"95th percentile {fmt_pct(r['placebo_p95'])}; exceedance probability "
+                f"{fmt_num(r['placebo_exceedance'], 2)} over {int(r['placebo_draws'])} draws)")
+    if cal == "indistinguishable_from_placebo":
+        return (f"the split cannot be told apart from placebos: the anthropogenic drivers' {what} "
+                f"({est}) is no larger than what placebo drivers with the same trends and "
+                f"persistence but no link to the outcome take (placebo median "
+                f"{fmt_pct(r['placebo_median'])}, 95th percentile {fmt_pct(r['placebo_p95'])}; "
+                f"exceedance probability {fmt_num(r['placebo_exceedance'], 2)}), so it is not a "
+                f"finding")
+    return f"the anthropogenic drivers' {what} is {est} (not placebo-calibrated)"
+
+
+def headline_section(shares: pd.DataFrame | None, dictionary: pd.DataFrame | None) -> str:
+    """The placebo-calibrated anthropogenic vs biophysical statement per outcome and estimand
+    (LMG group rows of the relative-importance stage)."""
+    labels = _labels(dictionary)
+    if shares is None or shares.empty or "calibration" not in shares.columns:
+        return ("No placebo-calibrated share available (relative-importance stage missing or run "
+                "without `placebo_draws`): no anthropogenic vs biophysical split is stated.")
+    g = shares[(shares["level"] == "group") & (shares["predictor"] == "anthropogenic")]
+    lines = []
+    for r in g.itertuples():
+        variation = str(getattr(r, "variation", "levels"))
+        what = ("share of the explained within variance" if variation == "levels"
+                else "share of the explained year-to-year variance")
+        if not _ok(r.status):
+            lines.append(f"- {_name(str(r.outcome), labels)} (`{r.estimand}`): no share ({r.status}).")
+            continue
+        flag = " The interval reaches 0." if str(getattr(r, "flag", "")) == "near_zero" else ""
+        lines.append(f"- {_name(str(r.outcome), labels)}{direction_text(dictionary, str(r.outcome))} (`{r.estimand}`: "
+                     f"{VARIATION_QUESTION.get(variation, variation)}): "
+                     f"{_calibrated_sentence(r._asdict(), what)}.{flag}")
+    if not lines:
+        return "No anthropogenic group share in the relative-importance table."
+    return ("Placebo-calibrated (each group's drivers replaced by surrogate series that keep every "
+            "driver's trend and persistence per unit but have no link to the outcome):\n\n"
+            + "\n".join(lines))
 
 
 def _attr_row(a: pd.DataFrame, method: str, quantity: str) -> pd.Series | None:
@@ -395,6 +463,7 @@ def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFra
             ("trend_decomposition", "anthropogenic", "anthropogenic component of the change", False),
             ("trend_decomposition", "climate_change", "climate-change component", False),
             ("trend_decomposition", "climate_variability", "climate-variability component", False),
+            ("trend_decomposition", "common_year_effects", "common year effects (shared by all units, neither climate nor human)", False),
             ("trend_decomposition", "remainder", "unexplained remainder (not folded into either)", False),
             ("trend_decomposition", "anthropogenic_share_of_observed", "anthropogenic share of observed change", True),
             ("counterfactual", "climate_attributable_change", "change attributable to climate (model counterfactual)", False),
@@ -405,12 +474,23 @@ def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFra
             if r is None:
                 continue
             vu = "%" if pct else str(r.get("value_unit", ""))
+            est = fmt_estimate(r["value"], r["ci_low"], r["ci_high"], r["ci_level"], pct=pct)
+            st = str(r.get("status", ""))
+            if _isnan(r["value"]) and st.startswith("not_defined"):
+                est = "left empty: " + st.removeprefix("not_defined: ").split("; block:")[0]
+            cal = str(r.get("calibration", "")) if "calibration" in r.index else ""
+            if cal in ("exceeds_placebo", "indistinguishable_from_placebo"):
+                est += (f"; placebo median {fmt_pct(r['placebo_median'])}, exceedance "
+                        f"{fmt_num(r['placebo_exceedance'], 2)}: "
+                        + ("above placebos" if cal == "exceeds_placebo" else "not distinguishable from placebos"))
+            if "near_zero" in str(r.get("note", "")):
+                est += "; interval reaches 0"
             rows.append({"method": method, "estimand": f"`{r['estimand']}`", "quantity": text,
-                         "estimate (interval)": fmt_estimate(r["value"], r["ci_low"], r["ci_high"],
-                                                             r["ci_level"], pct=pct),
-                         "unit": "" if vu == "nan" else vu})
-        status = sorted(set(a["status"].astype(str)))
-        out.append(f"*{_name(str(outcome), labels)}, pooled over units:*\n\n" + md_table(pd.DataFrame(rows))
+                         "estimate (interval)": est, "unit": "" if vu == "nan" else vu})
+        status = sorted({str(x).split("; block:")[0] for x in a["status"]
+                         if not str(x).startswith("not_defined")})
+        out.append(f"*{_name(str(outcome), labels)}{direction_text(dictionary, str(outcome))}, pooled over units:*\n\n"
+                   + md_table(pd.DataFrame(rows))
                    + "\n\nStatus: " + "; ".join(status) + ". Shares of the observed or predicted change are "
                    "ratios of components: they can be negative or larger than the whole when components "
                    "offset each other, and are not defined when the change is near zero; read the "
@@ -475,6 +555,22 @@ def agreement_section(attribution: pd.DataFrame | None, restrend: pd.DataFrame |
     return "\n".join(out)
 
 
+def _robustness_text(r: Mapping, labels: Mapping[str, str]) -> str:
+    """Cinelli-Hazlett numbers of one effect row: RV, RV at alpha, and the benchmark sentence."""
+    if _isnan(r.get("rv_q1")):
+        return "-"
+    txt = (f"RV {fmt_pct(r['rv_q1'])} (RV at the interval level {fmt_pct(r.get('rv_q1_alpha'))}); "
+           f"partial R² of the driver with the outcome {fmt_pct(r.get('partial_r2_yd'))}")
+    bench = r.get("benchmark")
+    k = r.get("k_erase")
+    if isinstance(bench, str) and bench and not _isnan(k):
+        kk = float(k)
+        txt += (f"; a confounder {fmt_num(kk, 2)} times as strong as {_name(bench, labels)} would erase it"
+                if math.isfinite(kk) else
+                f"; no confounder any multiple as strong as {_name(bench, labels)} could erase it")
+    return txt
+
+
 def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None,
                    refutations: pd.DataFrame | None = None) -> str:
     """Causal effects: which survive every refutation with an interval excluding zero, and for
@@ -493,11 +589,17 @@ def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None
     lines = [f"{len(est)} effects estimated ({n_skip} not estimable or skipped), {int(robust.sum())} pass "
              f"every refutation, {int(est['survives'].sum())} of these have an interval that excludes "
              "zero. Estimand `causal_effect` under the study's causal graph and its assumptions "
-             "(backdoor adjustment on two-way demeaned data)."]
+             "(backdoor adjustment on two-way demeaned data; unit-clustered intervals; the subset "
+             "and bootstrap refuters resample whole units). Robustness to an unobserved confounder "
+             "is given as numbers (Cinelli and Hazlett 2020): the robustness value RV is the partial "
+             "R² a confounder must have with both driver and outcome to bring the estimate to zero, "
+             "benchmarked against the strongest observed covariate."]
     failed: dict[tuple[str, str], list[str]] = {}
     if refutations is not None and not refutations.empty and "passed" in refutations:
         bad = refutations[~refutations["passed"].astype(str).str.lower().isin(["true", "1", "1.0"])]
         for r in bad.itertuples():
+            if str(r.refuter) == "unobserved_common_cause":  # read as numbers (RV), not pass/fail
+                continue
             failed.setdefault((str(r.outcome), str(r.treatment)), []).append(str(r.refuter))
     rows = []
     for r in est.sort_values("survives", ascending=False).itertuples():
@@ -508,6 +610,7 @@ def causal_section(effects: pd.DataFrame | None, dictionary: pd.DataFrame | None
             "effect (interval)": f"{fmt_estimate(r.effect, r.ci_low, r.ci_high, r.ci_level)} {yu} per {tu}",
             "per within-unit SD of the driver": fmt_estimate(r.effect_per_sd, r.ci_low_per_sd,
                                                              r.ci_high_per_sd, r.ci_level),
+            "robustness to an unobserved confounder": _robustness_text(r._asdict(), labels),
             "refuters passed": str(r.refuters_passed),
             "failed": ", ".join(failed.get((str(r.outcome), str(r.treatment)), [])) or "-",
             "survives": "yes" if r.survives else "no",
@@ -601,7 +704,37 @@ def validation_section(path: str | Path | None, study: str | None = None) -> str
     show = show.fillna("").astype(str)
     return (f"Expected error of each method on synthetic panels with a known answer "
             f"(`{VALIDATION_TABLE.as_posix()}`, {len(t)} rows; `coverage` is the share of runs whose "
-            f"interval held the true value):\n\n" + md_table(show))
+            f"interval held the true value, with its Wilson interval):\n\n" + md_table(show)
+            + special_scenarios_text(Path(path).with_name("summary.csv")))
+
+
+def special_scenarios_text(path: Path) -> str:
+    """The placebo and trending-year-effect scenarios of the validation (``summary.csv``):
+    false-positive rate of the placebo calibration, coverage of a zero share, and the trend
+    decomposition under a common trend."""
+    if not path.is_file():
+        return ""
+    t = pd.read_csv(path)
+    if "null_anthropogenic" not in t.columns:
+        return ""
+    null = t["null_anthropogenic"].astype(str).str.lower().isin(["true", "1", "1.0"])
+    trend = t["year_trend"].fillna(0).astype(float) != 0
+    want = {("lmg", "anthropogenic_share_variance"), ("lmg", "anthropogenic_share_exceeds_placebo"),
+            ("trend_decomposition", "anthropogenic_change")}
+    pick = np.array([(m, q) in want for m, q in zip(t["method"], t["quantity"], strict=True)], bool)
+    sub = t[(null | trend).to_numpy() & pick]
+    if sub.empty:
+        return ""
+    rows = []
+    for r in sub.itertuples():
+        cov = ("" if _isnan(r.coverage) else
+               f"{fmt_num(r.coverage, 2)} (Wilson {fmt_num(r.coverage_ci_low, 2)} to {fmt_num(r.coverage_ci_high, 2)})")
+        rows.append({"scenario": f"`{r.scenario}`", "method": r.method, "quantity": r.quantity,
+                     "mean error": fmt_num(r.mean_abs_error), "coverage": cov or "-",
+                     "seeds": str(r.n_seeds)})
+    return ("\n\nPlacebo worlds (the anthropogenic drivers trend and persist but have no effect; for "
+            "`anthropogenic_share_exceeds_placebo` the mean error is the rate of wrongly calling the "
+            "share a finding) and a common trend in the year effects:\n\n" + md_table(pd.DataFrame(rows)))
 
 
 def _figure(path: Path, rel_to: Path, alt: str) -> str:
@@ -632,6 +765,9 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     if res.coverage is None:
         parts.append("Panel not built: no result files for this study.")
         return "\n\n".join(parts)
+    if "relative_importance" in res.stages:
+        parts += ["### Headline: anthropogenic vs biophysical, calibrated against placebos",
+                  headline_section(res.table("relative_importance", "shares"), dic)]
     parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
     parts += ["### Stages", stage_status_section(res)]
     parts += ["### Leading drivers",
@@ -661,6 +797,106 @@ def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
     return "\n\n".join(parts)
 
 
+def is_grid_study(study_dir: str | Path) -> bool:
+    """A grid study's result folder (cells and the not-applicable stage table, no panel)."""
+    return (Path(study_dir) / "stages_not_applicable.csv").is_file()
+
+
+def grid_study_summary(study_dir: str | Path, rel_to: str | Path | None = None) -> str:
+    """The markdown summary of a grid study (level ``grid``): cells per size, geodetector q with
+    the chosen discretisation, the scale effect, SHAP group shares and where the rankings agree.
+    Every number is read from the tables under ``study_dir``."""
+    d = Path(study_dir)
+    rel = Path(rel_to) if rel_to is not None else d.parent
+    prov = d / "data" / "provenance.json"
+    pj = json.loads(prov.read_text()) if prov.is_file() else {}
+    cfg = dict(pj.get("study_config") or {})
+    desc = cfg.get("description", "")
+    parts = [f"## Study `{d.name}`" + (f": {desc}" if desc else "")]
+    labels = _labels(_read_csv(d / "data" / "data_dictionary.csv", keep_default_na=False))
+    cells = pj.get("cells_per_grid_km", {})
+    parts += ["### Data",
+              "Cross-sectional grid cells (no years): "
+              + ", ".join(f"{k} km: {int(v):,} cells" for k, v in cells.items())
+              + ". Units are not documented upstream and are shown as provided."]
+    na = _read_csv(d / "stages_not_applicable.csv")
+    if na is not None and len(na):
+        parts += ["### Stages", "Not applicable (they need years): "
+                  + ", ".join(f"`{x}`" for x in na["stage"]) + ". Run instead: the complete "
+                  "geodetector and ML + SHAP per grid size, and the scale effect."]
+    scale = _read_csv(d / "scale" / "scale.csv")
+    if scale is not None and len(scale):
+        q = scale[scale["measure"] == "q"]
+        finest = q["grid_km"].min()
+        rows = []
+        for x, g in q.groupby("x", sort=False):
+            g = g.set_index("grid_km").sort_index()
+            f = g.loc[finest]
+            rows.append({"driver": _name(x, labels),
+                         f"q at {finest} km (interval)": fmt_estimate(f["value"], f["ci_low"],
+                                                                      f["ci_high"]),
+                         "discretisation": f["discretisation"],
+                         f"rank at {finest} km": int(f["rank"]),
+                         "q across sizes": " / ".join(f"{v:.2f}" for v in g["value"]),
+                         "rank across sizes": " / ".join(str(int(r)) for r in g["rank"])})
+        t = pd.DataFrame(rows).sort_values(f"rank at {finest} km")
+        sizes = " / ".join(f"{int(k)}" for k in sorted(q["grid_km"].unique()))
+        parts += ["### Geodetector q and the scale effect",
+                  "Factor detector q (estimand `association`; optimal discretisation, chosen method "
+                  f"and class count shown; across sizes {sizes} km):\n\n" + md_table(t)]
+        sh = scale[scale["measure"] == "share_of_mean_abs_shap"]
+        if len(sh):
+            items = []
+            for gname, g in sh.groupby("x", sort=False):
+                g = g.sort_values("grid_km")
+                items.append(f"{gname}: " + ", ".join(
+                    f"{int(r.grid_km)} km {fmt_estimate(r.value, r.ci_low, r.ci_high, pct=True)}"
+                    for r in g.itertuples()))
+            parts += ["### Anthropogenic vs biophysical (ML + SHAP)",
+                      "Share of mean |SHAP| of gradient-boosted trees (estimand "
+                      "`share_of_mean_abs_shap`: the part of the model's mean absolute deviation a "
+                      "group accounts for; not a share of variance, trend or cause):\n\n- "
+                      + "\n- ".join(items)]
+        rho = scale[scale["measure"] == "spearman_rho"]
+        if len(rho):
+            parts += ["### Where the geodetector and ML rankings agree",
+                      "Spearman correlation of the q ranking and the mean |SHAP| ranking: "
+                      + ", ".join(f"{int(r.grid_km)} km {fmt_num(r.value, 2)}"
+                                  + ("" if r.status == "ok" else " (different top driver)")
+                                  for r in rho.sort_values("grid_km").itertuples())
+                      + ". Per driver: `grid_<k>km/ml/ranking_agreement.csv`."]
+    cv_txt = []
+    for km in cells:
+        t = _read_csv(d / f"grid_{km}km" / "ml" / "cv.csv")
+        if t is not None and len(t):
+            m = t[t["fold"].astype(str) == "mean"]
+            cv_txt.append(f"{km} km R2 {fmt_num(m['r2'].iloc[0], 2)}")
+    if cv_txt:
+        parts += ["### Out-of-sample skill of the ML model",
+                  "5-fold cross-validation, encoding fitted inside the folds: " + ", ".join(cv_txt)
+                  + ". Random folds are optimistic for spatially autocorrelated cells (the data "
+                  "have no coordinates for spatial blocks)."]
+    parts += ["### Caveats",
+              "q and SHAP shares are associations, not causes; q depends on the discretisation and "
+              "grows with the number of strata; cells are spatially autocorrelated, so p-values and "
+              "intervals are optimistic; the data hold one 2010-2014 change, so no trend or "
+              "within-cell analysis is possible."]
+    figs = []
+    if cells:
+        finest = min(int(k) for k in cells)
+        for sub, names in ((f"grid_{finest}km/geodetector",
+                            ("geodetector_q", "geodetector_interaction", "geodetector_risk")),
+                           (f"grid_{finest}km/ml", ("shap_beeswarm", "shap_group_shares")),
+                           ("scale", ("scale_q",))):
+            for n in names:
+                p = d / sub / f"{n}.png"
+                if p.is_file():
+                    figs.append(_figure(p, rel, f"{d.name}: {sub}/{n}"))
+    if figs:
+        parts += ["### Figures", "\n\n".join(figs)]
+    return "\n\n".join(parts)
+
+
 def build_summary(results_dir: str | Path, studies: Sequence[str],
                   validation: str | Path | None = None, stages: Sequence[str] = STAGE_ORDER,
                   rel_to: str | Path | None = None) -> str:
@@ -677,12 +913,14 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
         "Generated from the result files of this run; every number below is read from a table in "
         "this folder. Each share names its **estimand**: `share_of_explained_variance` (LMG: part of "
         "the variance explained by a linear model), `share_of_trend` (part of the observed change), "
-        "`association` (within-unit regression), `causal_effect` (under a stated causal graph). "
+        "`association` (within-unit regression, geodetector q), `causal_effect` (under a stated "
+        "causal graph), `share_of_mean_abs_shap` (grid study: SHAP of a tree model). "
         "None of them is a bare \"percent caused by people\". Intervals are the stages' bootstrap or "
         "model intervals at the level shown.",
         "Studies: " + ", ".join(f"`{s}`" for s in studies) + ".",
     ]
-    body = [study_summary(root / s, rel, stages, val) for s in studies]
+    body = [grid_study_summary(root / s, rel) if is_grid_study(root / s)
+            else study_summary(root / s, rel, stages, val) for s in studies]
     if val.is_file() and "study" in pd.read_csv(val, nrows=0).columns:
         tail = ["## Expected error (validation)",
                 f"Per study above; all rows in `{VALIDATION_TABLE.as_posix()}`."]
@@ -756,8 +994,8 @@ def write_summary(results_dir: str | Path, studies: Sequence[str], md_path: str 
 
 __all__ = [
     "StudyResults", "read_study", "coverage_section", "coverage_gaps", "stage_status_section",
-    "drivers_section", "attribution_section", "agreement_section", "causal_section",
+    "drivers_section", "headline_section", "attribution_section", "agreement_section", "causal_section",
     "impacts_section", "caveats_section", "validation_section", "figures_section",
-    "study_summary", "build_summary", "markdown_to_html", "write_summary",
+    "study_summary", "grid_study_summary", "is_grid_study", "build_summary", "markdown_to_html", "write_summary",
     "fmt_num", "fmt_pct", "fmt_interval", "fmt_estimate", "md_table",
 ]

@@ -134,6 +134,12 @@ class Scenario:
     unit_effect_sd: float = 3.0
     year_effect_sd: float = 0.5
     climate_common_sd: float = 0.5
+    #: linear trend of the outcome's year effects per year (outcome units): a common trend with
+    #: no driver behind it (``lambda_t += year_trend * (t - tbar)``)
+    year_trend: float = 0.0
+    #: placebo scenario: the anthropogenic drivers keep their calibrated trends and persistence
+    #: but have no effect on the outcome (``b_herd = b_mining = 0``; every anthropogenic truth 0)
+    null_anthropogenic: bool = False
     extra: dict = field(default_factory=dict)
 
     def with_(self, **kw) -> Scenario:
@@ -330,7 +336,31 @@ def calibrate(sc: Scenario) -> Truth:
         effect_direct={"herd": bd["herd"], "mining": bd["mining"]},
         within_cov=cov, r2=signal / (signal + 2 * delta * cov_su + delta**2 * var_u
                                      + sigma_y**2 * var_eps),
-    )
+    ) if not sc.null_anthropogenic else _null_truth(sc, bd, cov, dc, kw, s_trend, sigma_y, T)
+
+
+def _null_truth(sc: Scenario, bd: dict, cov: np.ndarray, dc: float, kw: dict, s_trend: float,
+                sigma_y: float, T: int) -> Truth:
+    """Truth of a placebo scenario: anthropogenic coefficients set to 0 after calibration (the
+    drivers keep their trends, persistence and confounding; the noise keeps its size). The LMG
+    truth stays the Shapley share of the population R2: 0 without confounding, positive with it
+    (herds that follow the climate predict the climate's signal)."""
+    b0 = {**bd, "herd": 0.0, "mining": 0.0}
+    b = np.array([b0[d] for d in DRIVERS])
+    share_var = _share_var(cov, b)
+    signal = float(b @ cov @ b)
+    k = max(1, min(5, T // 2))
+    m = _paths(sc, np.zeros((1, _n_innov(T))), means=True, s_trend=s_trend, **kw)
+    cf_c = float(sum(b0[d] * (m[d][0][-k:].mean() - m[d][0][:k].mean()) for d in CLIMATE))
+    var_eps = _within_cov(sc, ["eps"], s_trend=1.0, **kw)[0, 0]
+    return Truth(
+        b=b0, kappa=kw["kappa"], gamma0=kw["g0"], gamma1=kw["g1"], omega=kw["omega"],
+        delta=kw["omega"], sigma_y=sigma_y, s_trend=float(s_trend), share_variance=share_var,
+        share_signal_variance=0.0, share_trend=0.0, change_anthropogenic=0.0, change_climate=dc,
+        cf_climate_share=1.0 if cf_c != 0 else float("nan"), outcome_slope=dc / (T - 1),
+        anthropogenic_slope=0.0, effect_total={"herd": 0.0, "mining": 0.0},
+        effect_direct={"herd": 0.0, "mining": 0.0}, within_cov=cov,
+        r2=signal / (signal + sigma_y**2 * var_eps))
 
 
 # --------------------------------------------------------------------------- panels
@@ -400,7 +430,7 @@ def simulate(sc: Scenario, seed: int, truth: Truth | None = None,
     # within-unit part; the common part is a year effect)
     X["herd"] = X["herd"] + truth.gamma0 * (sc.beta_tp * lt + lp)[None, :]
     alpha = sc.unit_effect_sd * rng.standard_normal(N)
-    lam = sc.year_effect_sd * rng.standard_normal(T)
+    lam = sc.year_effect_sd * rng.standard_normal(T) + sc.year_trend * (np.arange(T) - (T - 1) / 2)
     y = (alpha[:, None] + lam[None, :] + sum(truth.b[k] * X[k] for k in DRIVERS)
          + truth.delta * P["u"] + truth.sigma_y * P["eps"])
     units = list(units) if units is not None else [f"S{i:03d}" for i in range(N)]

@@ -18,7 +18,7 @@ import pandas as pd
 from .errors import ConfigError, UnknownUnitError
 from .yamlio import load_yaml
 
-LEVELS = ("country", "aimag")
+LEVELS = ("country", "aimag", "grid")
 
 
 def _norm(name: str) -> str:
@@ -48,6 +48,9 @@ class UnitRegistry:
     units: dict[str, Unit]
     aggregates: dict[str, set[str]]
     path: str = "config/units.yaml"
+    #: Grid regions (level ``grid``): id -> spec with ``cell_sizes_km``. Their cells are not
+    #: listed: readers generate cell ids ``<region>_<km>km_<row>`` from the data.
+    grids: dict[str, dict] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -84,8 +87,21 @@ class UnitRegistry:
                 nso_code=str(spec["nso_code"]),
                 country=spec["country"],
             )
+        grids: dict[str, dict] = {}
+        for uid, spec in (raw.get("grids") or {}).items():
+            for key in ("name", "country", "cell_sizes_km"):
+                if key not in spec:
+                    raise ConfigError(f"grids.{uid}.{key}", None, "a value", str(path))
+            sizes = spec["cell_sizes_km"]
+            if not (isinstance(sizes, list) and sizes
+                    and all(isinstance(k, int) and k > 0 for k in sizes)):
+                raise ConfigError(f"grids.{uid}.cell_sizes_km", sizes,
+                                  "a list of positive integer cell sizes in km", str(path))
+            units[uid] = Unit(id=uid, level="grid", name=spec["name"],
+                              names=[spec["name"], uid], country=spec["country"])
+            grids[uid] = dict(spec)
         aggregates = {k: {str(v) for v in vals} for k, vals in (raw.get("aggregates") or {}).items()}
-        reg = cls(units=units, aggregates=aggregates, path=str(path))
+        reg = cls(units=units, aggregates=aggregates, path=str(path), grids=grids)
         reg._check_unique()
         return reg
 

@@ -72,14 +72,31 @@ VALIDATION_OPTIONS: dict[str, dict] = {
 RECOVERY_COLUMNS = [
     "scenario", "seed", "method", "quantity", "true_value", "estimate", "bias", "abs_error",
     "ci_low", "ci_high", "covers", "unit_coverage", "status", "n_units", "n_years",
-    "anthropogenic_share", "confounding", "noise", "hidden", "collinearity", "options",
+    "anthropogenic_share", "confounding", "noise", "hidden", "collinearity", "year_trend",
+    "null_anthropogenic", "options",
 ]
 
 SUMMARY_COLUMNS = [
     "scenario", "method", "quantity", "n_units", "n_years", "anthropogenic_share",
-    "confounding", "noise", "hidden", "collinearity", "mean_bias", "rmse", "mean_abs_error",
-    "coverage", "mean_ci_width", "n_seeds", "n_ok",
+    "confounding", "noise", "hidden", "collinearity", "year_trend", "null_anthropogenic",
+    "mean_bias", "rmse", "mean_abs_error",
+    "coverage", "coverage_ci_low", "coverage_ci_high", "n_covers_defined", "mean_ci_width",
+    "n_seeds", "n_ok",
 ]
+
+
+def wilson_interval(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``k / n`` (NaN when ``n == 0``)."""
+    from scipy import stats
+
+    if not n:
+        return float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    p = k / n
+    den = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 # --------------------------------------------------------------------------- grid
@@ -98,8 +115,19 @@ def scenario_grid(cfg: Mapping) -> list[S.Scenario]:
         out.append(S.Scenario(name=name, anthropogenic_share=float(sh), confounding=bool(conf),
                               noise=str(noise), n_units=int(nu), n_years=int(ny)))
     for spec in cfg.get("extra") or []:
-        out.append(S.Scenario(**dict(spec)))
+        spec = {k: v for k, v in dict(spec).items() if k != "seeds"}
+        out.append(S.Scenario(**spec))
     return out
+
+
+def run_jobs(cfg: Mapping) -> list[tuple[str, int]]:
+    """Every (scenario, seed) job: grid scenarios with the global seeds; an ``extra`` scenario
+    may ask for its own number of seeds (``seeds: 5``), from the same ``base_seed``."""
+    base = seeds_of(cfg)
+    own = {str(s["name"]): int(s["seeds"]) for s in (cfg.get("extra") or []) if "seeds" in s}
+    b0 = int(cfg.get("base_seed", 20261125))
+    return [(sc.name, seed) for sc in scenario_grid(cfg)
+            for seed in ([b0 + k for k in range(own[sc.name])] if sc.name in own else base)]
 
 
 def seeds_of(cfg: Mapping, base_seed: int = 20261125) -> list[int]:
@@ -143,9 +171,20 @@ def run_lmg(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
     from .methods import relative_importance as RI
 
     t = RI.compute(panel, dic, study, opts)["shares"]
+    if "variation" in t.columns:
+        t = t[t["variation"].fillna("levels") == "levels"]
     r = t[(t["level"] == "group") & (t["predictor"] == "anthropogenic")].iloc[0]
-    return [_row("lmg", "anthropogenic_share_variance", truth.share_variance, r["share"],
-                 r["share_ci_low"], r["share_ci_high"], str(r["status"]))]
+    rows = [_row("lmg", "anthropogenic_share_variance", truth.share_variance, r["share"],
+                 r["share_ci_low"], r["share_ci_high"], f"{r['status']}; flag={r.get('flag', '')}")]
+    cal = str(r.get("calibration", ""))
+    if cal in ("exceeds_placebo", "indistinguishable_from_placebo"):
+        # 1 = the calibrated statement calls the anthropogenic share a finding; truth 1 when the
+        # anthropogenic drivers act on the outcome, 0 in a placebo scenario (mean = error rate)
+        rows.append(_row("lmg", "anthropogenic_share_exceeds_placebo",
+                         float(truth.share_variance > 0.01), float(cal == "exceeds_placebo"),
+                         status=f"ok; exceedance={r['placebo_exceedance']:.3g}; "
+                                f"placebo_p95={r['placebo_p95']:.3g}"))
+    return rows
 
 
 def run_fixed_effects(panel, dic, study, truth: S.Truth, opts, seed: int) -> list[dict]:
@@ -297,6 +336,7 @@ def run_scenario(sc: S.Scenario, seed: int, options: Mapping[str, Mapping] | Non
     df = df.assign(scenario=sc.name, seed=int(seed), n_units=sc.n_units, n_years=sc.n_years,
                    anthropogenic_share=sc.anthropogenic_share, confounding=sc.confounding,
                    noise=str(sc.noise), hidden=sc.hidden, collinearity=sc.collinearity,
+                   year_trend=sc.year_trend, null_anthropogenic=bool(sc.null_anthropogenic),
                    options=opt_text)
     return df.reindex(columns=RECOVERY_COLUMNS)
 
@@ -306,15 +346,22 @@ def summarise(recovery: pd.DataFrame) -> pd.DataFrame:
     """Per scenario, method and quantity: mean bias, RMSE, mean |error|, interval coverage,
     mean interval width, ``n_seeds`` and ``n_ok`` (seeds with a finite estimate)."""
     keys = ["scenario", "method", "quantity", "n_units", "n_years", "anthropogenic_share",
-            "confounding", "noise", "hidden", "collinearity"]
+            "confounding", "noise", "hidden", "collinearity", "year_trend", "null_anthropogenic"]
     r = recovery.copy()
+    for k, v in (("year_trend", 0.0), ("null_anthropogenic", False)):
+        if k not in r.columns:
+            r[k] = v
     r["width"] = r["ci_high"] - r["ci_low"]
     r["cov_num"] = pd.to_numeric(r["covers"].astype("object").where(r["covers"].notna()),
                                  errors="coerce").astype(float)
     out = []
     for k, g in r.groupby(keys, dropna=False, sort=True):
         fin = g[np.isfinite(g["estimate"].astype(float))]
+        cov = g["cov_num"].dropna()
+        wlo, whi = wilson_interval(float(cov.sum()), float(len(cov)))
         out.append({**dict(zip(keys, k, strict=True)),
+                    "coverage_ci_low": wlo, "coverage_ci_high": whi,
+                    "n_covers_defined": int(len(cov)),
                     "mean_bias": float(fin["bias"].mean()) if len(fin) else np.nan,
                     "rmse": float(np.sqrt((fin["bias"] ** 2).mean())) if len(fin) else np.nan,
                     "mean_abs_error": float(fin["abs_error"].mean()) if len(fin) else np.nan,
@@ -333,8 +380,12 @@ def by_factor(recovery: pd.DataFrame, factor: str = "n_units") -> pd.DataFrame:
     r = r[np.isfinite(r["estimate"].astype(float))]
     g = r.groupby(["method", "quantity", factor])
     out = g.agg(mean_bias=("bias", "mean"), mean_abs_error=("abs_error", "mean"),
-                coverage=("cov_num", "mean"), n_runs=("bias", "size")).reset_index()
+                coverage=("cov_num", "mean"), n_covers=("cov_num", "sum"),
+                n_covers_defined=("cov_num", "count"), n_runs=("bias", "size")).reset_index()
     out["rmse"] = g["bias"].apply(lambda b: float(np.sqrt((b**2).mean()))).to_numpy()
+    ci = [wilson_interval(k, n) for k, n in zip(out["n_covers"], out["n_covers_defined"], strict=True)]
+    out["coverage_ci_low"] = [c[0] for c in ci]
+    out["coverage_ci_high"] = [c[1] for c in ci]
     return out
 
 
@@ -350,9 +401,11 @@ def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] 
     shape (with ``confounding``; all noise levels and shares unless ``noise`` is given) are
     pooled, weighting scenarios by ``n_ok``. Columns: ``study, n_units, n_years, grid_n_units,
     grid_n_years, method, quantity, expected_abs_error, rmse, mean_bias, coverage,
+    coverage_ci_low, coverage_ci_high (Wilson, over the pooled runs with an interval),
     n_scenarios, n_runs, note``.
     """
     s = summary[(summary["hidden"] == 0) & (summary["collinearity"] == S.Scenario().collinearity)]
+    s = s[_standard(s)]
     s = s[s["confounding"].astype(bool) == bool(confounding)]
     if noise is not None:
         s = s[s["noise"] == noise]
@@ -379,11 +432,34 @@ def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] 
                          "expected_abs_error": wmean("mean_abs_error"),
                          "rmse": float(np.sqrt(wmean_sq_of(g, w))),
                          "mean_bias": wmean("mean_bias"), "coverage": wmean("coverage"),
+                         **_pooled_wilson(g),
                          "n_scenarios": int(len(g)), "n_runs": int(w.sum()),
                          "note": (f"nearest grid shape {int(gu)}x{int(gy)}; confounding "
                                   f"{'on' if confounding else 'off'}; pooled over shares"
                                   f"{'' if noise else ' and noise levels'}")})
     return pd.DataFrame(rows)
+
+
+def _standard(t: pd.DataFrame) -> pd.Series:
+    """Rows of the standard grid (no trending year effects, not a placebo world): the special
+    scenarios are reported per scenario (``summary.csv``), not pooled into the expected error."""
+    ok = pd.Series(True, index=t.index)
+    if "year_trend" in t.columns:
+        ok &= t["year_trend"].fillna(0).astype(float) == 0
+    if "null_anthropogenic" in t.columns:
+        ok &= ~t["null_anthropogenic"].fillna(False).astype(str).str.lower().isin(["true", "1", "1.0"])
+    return ok
+
+
+def _pooled_wilson(g: pd.DataFrame) -> dict[str, float]:
+    """Wilson interval of the coverage pooled over summary rows (runs with an interval)."""
+    if "n_covers_defined" not in g.columns:
+        return {"coverage_ci_low": np.nan, "coverage_ci_high": np.nan}
+    n = g["n_covers_defined"].to_numpy(float)
+    c = g["coverage"].to_numpy(float)
+    ok = np.isfinite(c) & (n > 0)
+    lo, hi = wilson_interval(float((c[ok] * n[ok]).sum()), float(n[ok].sum()))
+    return {"coverage_ci_low": lo, "coverage_ci_high": hi}
 
 
 def wmean_sq_of(g: pd.DataFrame, w: np.ndarray) -> float:
@@ -595,6 +671,7 @@ def summary_job(run_files: Sequence[str], outdir: str) -> dict[str, str]:
     rec.to_csv(paths["recovery"], index=False)
     summ.to_csv(paths["summary"], index=False)
     base = rec[(rec["hidden"] == 0) & (rec["collinearity"] == S.Scenario().collinearity)]
+    base = base[_standard(base)]
     by_factor(base, "n_units").to_csv(paths["by_units"], index=False)
     by_factor(base, "n_years").to_csv(paths["by_years"], index=False)
     ee = pd.concat([expected_error(summ, confounding=True), expected_error(summ, confounding=False)],

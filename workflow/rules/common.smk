@@ -54,6 +54,37 @@ def stage_outputs(studies):
     return [f"{RESULTS}/{s}/{stage}" for s in studies for stage in STAGE_NAMES]
 
 
+from dlddrivers.methods.geodetector import GRID_DEFAULTS
+from dlddrivers.methods.grid_ml import DEFAULTS as GRID_ML_DEFAULTS
+
+
+def grid_options(name, defaults):
+    """A grid stage's options: module defaults overridden by config['methods'][name]."""
+    return {**defaults, **((config.get("methods") or {}).get(name) or {})}
+
+
+def grid_sizes(study):
+    return list(study_config(config, study)["grid_sizes_km"])
+
+
+def grid_outputs(studies):
+    """Outputs of grid studies: cells, the not-applicable stage table, per grid size the
+    geodetector and ML folders, and the scale effect."""
+    out = []
+    for s in studies:
+        out += [
+            f"{RESULTS}/{s}/data/cells.parquet",
+            f"{RESULTS}/{s}/stages_not_applicable.csv",
+            f"{RESULTS}/{s}/scale",
+        ]
+        for km in study_config(config, s)["grid_sizes_km"]:
+            out += [
+                f"{RESULTS}/{s}/grid_{km}km/geodetector",
+                f"{RESULTS}/{s}/grid_{km}km/ml",
+            ]
+    return out
+
+
 # Pixel studies (rules/pixel.smk)
 from dlddrivers.gridded.pipeline import options as pixel_options
 from dlddrivers.gridded.study import study_layers

@@ -3,7 +3,7 @@
 # `synthetic`), or the provider files downloaded into raw_dir (region subset where the provider
 # allows it), then one job that runs every per-pixel method chunk by chunk and writes layers,
 # maps and zonal tables to results/<study>/pixel/. The panel and stage rules never see these
-# studies (Snakefile: STUDIES holds the panel studies only).
+# studies (Snakefile: PIXEL_STUDIES are kept out of STUDIES).
 rule pixel_synthetic:
     output:
         f"{RESULTS}/{{study}}/pixel_input/synthetic_stack.nc",

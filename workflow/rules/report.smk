@@ -65,9 +65,10 @@ rule summary:
             if config.get("validation", True)
             else []
         ),
-        panels=panel_outputs(STUDIES),
-        stages=stage_outputs(STUDIES),
-        maps=[f"{RESULTS}/{s}/maps" for s in STUDIES],
+        panels=panel_outputs(PANEL_STUDIES),
+        stages=stage_outputs(PANEL_STUDIES),
+        maps=[f"{RESULTS}/{s}/maps" for s in PANEL_STUDIES],
+        grids=grid_outputs(GRID_STUDIES),
     output:
         md=f"{RESULTS}/summary.md",
         html=f"{RESULTS}/summary.html",

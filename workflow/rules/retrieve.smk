@@ -11,7 +11,7 @@ if not config.get("snapshot_dir"):
     rule retrieve:
         output:
             # the same spelling as the inputs that need it (canonical_path in common.smk)
-            canonical_path(config["raw_dir"]) + "/{path}",
+            os.path.join(canonical_path(config["raw_dir"]), "{path}"),
         log:
             f"{RESULTS}/logs/retrieve/{{path}}.log",
         retries: 0
@@ -24,7 +24,8 @@ if not config.get("snapshot_dir"):
         params:
             # this file's spec only (URL, checksum, extraction), not the whole sources.yaml
             spec=lambda w: asdict(spec_for_path(RETRIEVE_SPECS, w.path)),
-            raw_dir=config["raw_dir"],
+            # the cache folder, derived from the output (not a rerun trigger)
+            raw_dir=lambda w, output: output[0][: -len(w.path) - 1],
             on_mismatch=config.get("on_checksum_mismatch", "error"),
             deadline=config.get("download_deadline", 900),
         script:

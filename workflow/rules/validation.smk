@@ -4,6 +4,7 @@ import os
 
 from dlddrivers.validation import (
     load_config as _val_load,
+    run_jobs,
     scenario_grid,
     scenario_slice,
     seeds_of,
@@ -19,6 +20,7 @@ VAL = _val_load(VAL_CONFIG, VAL_PRESET)
 VAL_DIR = f"{RESULTS}/validation"
 VAL_SCENARIOS = [s.name for s in scenario_grid(VAL)]
 VAL_SEEDS = seeds_of(VAL)
+VAL_JOBS = run_jobs(VAL)
 
 
 wildcard_constraints:
@@ -58,11 +60,7 @@ rule validate_run:
 
 rule validate_summary:
     input:
-        expand(
-            f"{VAL_DIR}/runs/{{scenario}}/{{seed}}.csv",
-            scenario=VAL_SCENARIOS,
-            seed=VAL_SEEDS,
-        ),
+        [f"{VAL_DIR}/runs/{name}/{seed}.csv" for name, seed in VAL_JOBS],
     output:
         recovery=f"{VAL_DIR}/recovery.csv",
         summary=f"{VAL_DIR}/summary.csv",

@@ -27,8 +27,11 @@ import pandas as pd
 
 from dlddrivers.causal.panel import TWO_WAY, complete_rows, demean, lag_within_unit, panel_shape
 
-REFUTERS = ("placebo_treatment", "random_common_cause", "data_subset", "bootstrap",
+REFUTERS = ("placebo_treatment", "random_common_cause", "unit_subset", "unit_bootstrap",
             "unobserved_common_cause")
+#: refuters reported for information only (not part of ``robust``): the confounder-strength
+#: scan is read as numbers (``rv_q1``, ``k_erase``; :mod:`.sensitivity`), not as pass/fail
+INFORMATIVE_REFUTERS = ("unobserved_common_cause",)
 
 
 def pair_seed(seed: int, *names: str) -> int:
@@ -146,6 +149,16 @@ def linear_inference(ce, df_resid: int, level: float) -> dict[str, float]:
             "p_value": float(p)}
 
 
+def cluster_p(effect: float, rob: dict) -> float:
+    """Two-sided p of ``effect`` with the unit-clustered SE and ``n_clusters - 1`` df."""
+    from scipy import stats
+
+    se, G = rob["se_cluster"], rob["n_clusters"]
+    if not (se > 0 and G > 1):
+        return float("nan")
+    return float(2 * stats.t.sf(abs(effect / se), G - 1))
+
+
 def _within_ci(new: float, est: dict) -> bool:
     return bool(est["ci_low"] <= new <= est["ci_high"])
 
@@ -195,10 +208,12 @@ def erasing_strength(scan: list[tuple[float, float]], est: dict) -> float:
 
 
 def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome: str,
-                 options: dict, seed: int) -> list[dict]:
-    """Every refuter on one estimate; one dict per refuter with the pass/fail rule used."""
-    from dowhy.causal_refuters.bootstrap_refuter import refute_bootstrap
-    from dowhy.causal_refuters.data_subset_refuter import refute_data_subset
+                 options: dict, seed: int, units: pd.DataFrame | None = None) -> list[dict]:
+    """Every refuter on one estimate; one dict per refuter with the pass/fail rule used.
+
+    The subset and bootstrap refuters resample whole units (:func:`.sensitivity.
+    unit_resampling_refuters` on ``units``: the demeaned rows with ``unit`` and ``year``), not
+    rows; without ``units`` they are skipped."""
     from dowhy.causal_refuters.placebo_treatment_refuter import (
         PlaceboType,
         refute_placebo_treatment,
@@ -214,12 +229,6 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
         ("placebo_treatment", refute_placebo_treatment,
          {"placebo_type": PlaceboType.PERMUTE, "treatment_names": [treatment]}),
         ("random_common_cause", refute_random_common_cause, {}),
-        ("data_subset", refute_data_subset, {"subset_fraction": options["subset_fraction"]}),
-        # noise goes to the adjustment set only (DoWhy would also pick instruments that the
-        # graph implies but the linear fit does not use)
-        ("bootstrap", refute_bootstrap,
-         {"noise": options["bootstrap_noise"],
-          "required_variables": list(ie.get_adjustment_set()) or False}),
     ]
     for k, (name, func, kw) in enumerate(calls):
         rs = seed + 1000 * (k + 1)
@@ -241,6 +250,13 @@ def run_refuters(data: pd.DataFrame, ie, ce, est: dict, treatment: str, outcome:
         rows.append({"refuter": name, "new_effect": new, "refuter_p_value": p,
                      "passed": bool(passed), "rule": rule, "n_simulations": nsim,
                      "random_state": rs, "erasing_strength": np.nan})
+    if units is not None:
+        from dlddrivers.causal.sensitivity import unit_resampling_refuters
+
+        adjust = [c for c in data.columns if c not in (treatment, outcome)]
+        rows += unit_resampling_refuters(units, treatment, outcome, adjust, est, n_sim=nsim,
+                                         subset_fraction=float(options["subset_fraction"]),
+                                         seed=seed + 3000)
     strengths = [float(s) for s in options["sensitivity_strengths"]]
     scan = sensitivity_scan(data, ie, ce, est, treatment, outcome, strengths, seed + 9000)
     s_star = erasing_strength(scan, est)
@@ -314,15 +330,24 @@ def estimate_pair(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, outcom
     with quiet_and_seeded(seed):
         ce = fit_linear(model_data, ie)
     est = linear_inference(ce, df_resid, level)
+    from dlddrivers.causal.sensitivity import robustness_table
+
+    rob = robustness_table(data, treatment, outcome, adjust, int(df_resid), level)
+    # unit-clustered inference is the reported interval; the iid one is kept as ``se_iid``
+    est = {**est, "se_iid": est["se"], "se": rob["se_cluster"], "ci_low": rob["ci_low_cluster"],
+           "ci_high": rob["ci_high_cluster"], "p_value": cluster_p(est["effect"], rob)}
     row.update(est)
+    row.update(rob)
     row["driver_sd_within"] = sd_t
     row["effect_per_sd"] = est["effect"] * sd_t
     row["ci_low_per_sd"] = est["ci_low"] * sd_t
     row["ci_high_per_sd"] = est["ci_high"] * sd_t
-    refs = run_refuters(model_data, ie, ce, est, treatment, outcome, options, seed)
-    n_pass = sum(r["passed"] for r in refs)
-    row["refuters_passed"] = f"{n_pass}/{len(refs)}"
-    row["robust"] = bool(n_pass == len(refs))
+    refs = run_refuters(model_data, ie, ce, est, treatment, outcome, options, seed,
+                        units=data[["unit", "year", treatment, outcome, *adjust]])
+    decisive = [r for r in refs if r["refuter"] not in INFORMATIVE_REFUTERS]
+    n_pass = sum(r["passed"] for r in decisive)
+    row["refuters_passed"] = f"{n_pass}/{len(decisive)}"
+    row["robust"] = bool(n_pass == len(decisive))
     keep = ("outcome", "treatment", "treatment_lag", "estimator", "adjustment_set",
             "panel_handling", "effect", "ci_low", "ci_high", "p_value", "ci_level",
             "n_units", "n_years", "n_obs", "n_dropped")

@@ -381,3 +381,510 @@ def compute(
              "n_dropped", "estimand", "status", "note"]
     return {"factor": pd.DataFrame(frows).reindex(columns=fcols),
             "interaction": pd.DataFrame(irows).reindex(columns=icols)}
+
+
+# =========================================================================== complete detector
+# Cross-sectional (grid) geodetector with the definitions of the R packages GD (Song et al.
+# 2020) and gdverse (Lv et al.): optimal discretisation, factor, interaction, risk and
+# ecological detectors. The panel stage above is unchanged.
+#
+# Definitions (GD R/gd.R, R/gdinteract.R, R/gdrisk.R, R/gdeco.R, R/disc.R, R/stra.R, R/optidisc.R)
+# ------------------------------------------------------------------------------------------------
+# q (factor detector): q = 1 - sum_h N_h sigma_h^2 / (N sigma^2). ``q_definition``:
+#     "population" (default): population variances, i.e. 1 - SSW/SST (``q_statistic``), as
+#     Wang et al. (2010), gdverse and the PyPI geodetector package publish it (gdverse's NTDs
+#     example: 0.6377737, 0.6067087, 0.3857168, reproduced in the tests);
+#     "gd": GD's R code, 1 - sum_h N_h s_h^2 / (N s^2) with *sample* variances (R's sd()^2),
+#     a stratum of one observation adding nothing (``na.rm = TRUE``); it differs by the factors
+#     N_h/(N_h-1) and N/(N-1) (0.6249 instead of 0.6378 on the NTDs watershed factor).
+# p-value: noncentral F of Wang, Zhang and Fu (2016), P(F' > F) (``factor_detector``); GD prints
+#     2 (1 - pf(F, ncp)), twice that, which we do not copy.
+# Interaction (GD gdinteract): q12 = q of the overlay X1 n X2, then in this order
+#     q12 < min(q1, q2)                  "Weaken, nonlinear"
+#     min(q1, q2) <= q12 <= max(q1, q2)  "Weaken, uni-"
+#     max(q1, q2) < q12 < q1 + q2        "Enhance, bi-"
+#     q12 == q1 + q2 (within tolerance)  "Independent"
+#     q12 > q1 + q2                      "Enhance, nonlinear"
+# Risk (GD gdrisk, gdverse risk_detector): stratum means of Y; for every pair of strata Welch's
+#     t = (m1 - m2) / sqrt(s1^2/n1 + s2^2/n2) with Welch-Satterthwaite
+#     df = (s1^2/n1 + s2^2/n2)^2 / ((s1^2/n1)^2/(n1-1) + (s2^2/n2)^2/(n2-1)) (R's t.test), two-sided
+#     p; "Y" when p < alpha. Where t.test fails (a stratum with < 2 values or no variance) the
+#     packages report t = 0, p = 1 and df = min(n1, n2) - 1 (gdverse); so do we, with a status.
+# Ecological (GD gdeco): F = N1 (N2 - 1) SSW1 / (N2 (N1 - 1) SSW2), SSW = sum_h N_h s_h^2 over
+#     strata with N_h >= 2; p = 2 (1 - pf(F, N1 - 1, N2 - 1)) as GD prints it ("Y" when < alpha;
+#     above 1 when F < 1, i.e. it is the one-sided p doubled), and the two-sided
+#     2 min(pf, 1 - pf) beside it (``ecological_two_sided``: GD's "Y" only ever flags X1 with
+#     the larger within-strata variance). gdverse's ``ecological_detector`` uses instead
+#     F = (1 - q1) / (1 - q2) (population q) with p = P(F(N-1, N-1) > F); reported as
+#     ``F_gdverse``, ``p_value_gdverse``.
+# Discretisation (GD disc): equal = seq(min, max, length n+1); quantile = R type-7 quantiles;
+#     natural = Jenks natural breaks (GD calls BAMMtools::getJenksBreaks; we use exact optimal
+#     1-D k-means, which minimises the same within-class sum of squares: one weighted DP with the
+#     divide-and-conquer optimisation fills every class count at once, O(k_max n log n)
+#     (``_jenks``), cross-checked against ``kmeans1d``; breaks are the class maxima); geometric = min * r^(0..n), r = (max/min)^(1/n)
+#     (needs min > 0); sd = R's pretty() of the standardised values, back-transformed (so the
+#     number of classes can differ from n). Strata (GD stra): x <= b1 -> 1, b_{u-1} < x <= b_u ->
+#     u, x > b_{n-1} -> n. Optimal (GD optidisc): every method x class count; a candidate with a
+#     class of fewer than ``min_stratum_size`` (GD: 2) values is rejected; the largest q wins
+#     (ties: first method in config order, then the smallest count).
+
+GRID_DEFAULTS: dict = {
+    "methods": ["equal", "natural", "quantile", "geometric", "sd"],
+    "k_min": 3,
+    "k_max": 15,
+    "min_stratum_size": 2,
+    "alpha": 0.05,
+    "q_definition": "population",
+    "n_boot": 199,
+    "ci_level": 0.95,
+    "interaction_tol": 1e-9,
+    "n_jobs": 1,
+}
+
+#: Option ranges checked when the workflow starts (dlddrivers.options); ``n_boot: 0`` skips
+#: the cell bootstrap.
+GRID_OPTION_BOUNDS: dict = {"k_min": (2, 50), "k_max": (2, 50), "min_stratum_size": (1, None),
+                            "n_boot": (0, None), "n_jobs": (1, 64)}
+
+DISC_METHODS = ("equal", "natural", "quantile", "geometric", "sd")
+INTERACTION_TYPES = ("Weaken, nonlinear", "Weaken, uni-", "Enhance, bi-", "Independent",
+                     "Enhance, nonlinear")
+
+GRID_NOTE = (
+    "q is the share of variance of Y between strata (association, not cause); it grows with the "
+    "number of strata and depends on the discretisation (method and class count reported); cells "
+    "are spatially autocorrelated, so p-values and the cell bootstrap interval are optimistic"
+)
+
+
+def r_pretty(lo: float, hi: float, n: int = 5) -> np.ndarray:
+    """R's ``pretty(c(lo, hi), n)``: about ``n + 1`` equally spaced round values covering
+    [lo, hi] (R_pretty in src/appl/pretty.c, default ``high.u.bias = 1.5``,
+    ``u5.bias = .5 + 1.5 * high.u.bias``, ``min.n = n %/% 3``)."""
+    h, h5 = 1.5, 0.5 + 1.5 * 1.5
+    min_n = n // 3
+    eps = np.finfo(float).eps
+    dx = hi - lo
+    if dx == 0 and hi == 0:
+        cell, i_small = 1.0, True
+    else:
+        cell = max(abs(lo), abs(hi))
+        U = 1 + (1 / (1 + h) if h5 >= 1.5 * h + 0.5 else 1.5 / (1 + h5))
+        U *= max(1, n) * eps
+        i_small = dx < cell * U * 3
+    if i_small:
+        if cell > 10:
+            cell = 9 + cell / 10
+        cell *= 0.75
+        if min_n > 1:
+            cell /= min_n
+    else:
+        cell = dx
+        if n > 1:
+            cell /= n
+    base = 10.0 ** np.floor(np.log10(cell))
+    unit = base
+    if 2 * base - cell < h * (cell - unit):
+        unit = 2 * base
+        if 5 * base - cell < h5 * (cell - unit):
+            unit = 5 * base
+            if 10 * base - cell < h * (cell - unit):
+                unit = 10 * base
+    ns = np.floor(lo / unit + 1e-7)
+    nu = np.ceil(hi / unit - 1e-7)
+    while ns * unit > lo + 1e-10 * unit:
+        ns -= 1
+    while nu * unit < hi - 1e-10 * unit:
+        nu += 1
+    k = int(0.5 + nu - ns)
+    if k < min_n:
+        k = min_n - k
+        if ns >= 0:
+            nu += k // 2
+            ns -= k // 2 + k % 2
+        else:
+            ns -= k // 2
+            nu += k // 2 + k % 2
+    return np.arange(ns, nu + 0.5) * unit
+
+
+def natural_breaks(x: np.ndarray, k: int) -> np.ndarray:
+    """Natural breaks as optimal 1-D k-means (``kmeans1d``, exact, O(k n log n)): edges = min,
+    the maxima of classes 1..k-1, max. Equals :func:`fisher_jenks` (same objective)."""
+    import kmeans1d
+
+    x = np.asarray(x, dtype=float)
+    k = int(min(k, len(np.unique(x))))
+    if k < 2:
+        return np.array([x.min(), x.max()])
+    labels, _ = kmeans1d.cluster(x, k)
+    labels = np.asarray(labels)
+    mx = np.full(k, -np.inf)
+    np.maximum.at(mx, labels, x)
+    return np.concatenate([[x.min()], np.sort(mx)[:-1], [x.max()]])
+
+
+def _natural_all(x: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+    from ._jenks import natural_breaks_all
+
+    return natural_breaks_all(x, ks)
+
+
+def natural_breaks_many(xs: dict[str, np.ndarray], ks: list[int], n_jobs: int = 1
+                        ) -> dict[str, dict[int, np.ndarray]]:
+    """Natural breaks of several variables for every class count (one exact DP per variable
+    for all counts, :func:`._jenks.natural_breaks_all`; it gives the same within-class sum of
+    squares as ``kmeans1d`` per count, checked in the tests), the variables optionally spread
+    over ``n_jobs`` processes."""
+    if n_jobs <= 1 or len(xs) <= 1:
+        return {name: _natural_all(x, ks) for name, x in xs.items()}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(xs))) as ex:
+        futs = {name: ex.submit(_natural_all, x, ks) for name, x in xs.items()}
+        return {name: f.result() for name, f in futs.items()}
+
+
+def disc_breaks(x: np.ndarray, method: str, k: int,
+                natural: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """Class breaks of ``x`` by a GD ``disc`` method (see the module comment); empty when the
+    method does not apply (geometric with min <= 0). ``natural`` holds precomputed natural
+    breaks by class count."""
+    if method == "natural" and natural is not None and int(k) in natural:
+        return natural[int(k)]
+    x = np.asarray(x, dtype=float)
+    lo, hi = float(x.min()), float(x.max())
+    if method == "equal":
+        return np.linspace(lo, hi, k + 1)
+    if method == "quantile":
+        return np.quantile(x, np.linspace(0, 1, k + 1))
+    if method == "natural":
+        return natural_breaks(x, k)
+    if method == "geometric":
+        if lo <= 0:
+            return np.array([])
+        r = (hi / lo) ** (1 / k)
+        return lo * r ** np.arange(k + 1)
+    if method == "sd":
+        m, s = float(x.mean()), float(x.std(ddof=1))
+        if s == 0:
+            return np.array([])
+        return r_pretty((lo - m) / s, (hi - m) / s, k) * s + m
+    from ..errors import ConfigError
+
+    raise ConfigError("methods.grid_geodetector.methods", method, f"items of {DISC_METHODS}")
+
+
+def _codes(strata: np.ndarray) -> np.ndarray:
+    """Non-negative integer stratum codes (used as they are; empty codes are skipped by the
+    callers' count filters); other labels are factorised."""
+    s = np.asarray(strata)
+    if s.dtype.kind in "iu" and (len(s) == 0 or s.min() >= 0):
+        return s
+    return np.unique(s, return_inverse=True)[1]
+
+
+def q_gd(y: np.ndarray, strata: np.ndarray) -> float:
+    """GD's q: 1 - sum_h N_h s_h^2 / (N s^2) with sample variances (strata of one add 0)."""
+    y = np.asarray(y, dtype=float)
+    inv = _codes(strata)
+    n = len(y)
+    s2 = float(y.var(ddof=1)) if n > 1 else 0.0
+    if s2 == 0:
+        return float("nan")
+    cnt = np.bincount(inv).astype(float)
+    s1 = np.bincount(inv, weights=y)
+    ok = cnt > 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.bincount(inv, weights=y * y) - s1**2 / cnt  # within-stratum sums of squares
+    within = float((cnt[ok] / (cnt[ok] - 1) * np.maximum(ss[ok], 0)).sum())
+    return float(1 - within / (n * s2))
+
+
+def q_value(y: np.ndarray, strata: np.ndarray, definition: str = "gd") -> float:
+    """q by ``definition``: "gd" (sample variances, GD/gdverse) or "population" (Wang et al.
+    2010 and the PyPI geodetector package)."""
+    if definition == "gd":
+        return q_gd(y, strata)
+    if definition == "population":
+        return q_statistic(y, strata)
+    from ..errors import ConfigError
+
+    raise ConfigError("methods.grid_geodetector.q_definition", definition, "'gd' or 'population'")
+
+
+def optimal_discretisation(y: np.ndarray, x: np.ndarray, methods: list[str], ks: list[int],
+                           min_stratum_size: int = 2, definition: str = "gd",
+                           natural: dict[int, np.ndarray] | None = None
+                           ) -> tuple[dict | None, list[dict]]:
+    """Every method x class count (GD optidisc): q of each candidate, and the best one.
+
+    Returns ``(best, candidates)``; ``best`` is None when no candidate is valid. Each candidate:
+    ``method, k, n_strata, breaks, sizes, q, status`` (``ok`` or why it was rejected).
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    cands: list[dict] = []
+    best: dict | None = None
+    for m in methods:
+        for k in ks:
+            br = disc_breaks(x, m, k, natural)
+            row = {"method": m, "k": int(k), "n_strata": np.nan, "breaks": br, "sizes": [],
+                   "q": np.nan, "status": "ok"}
+            if len(br) < 3:
+                row["status"] = ("not_applicable: geometric breaks need min > 0" if m == "geometric"
+                                 else "not_applicable: fewer than 2 classes")
+                cands.append(row)
+                continue
+            st = assign_strata(x, br)
+            sizes = np.bincount(st, minlength=len(br) - 1)
+            row["sizes"], row["n_strata"] = sizes.tolist(), int(len(br) - 1)
+            if sizes.min() < min_stratum_size:
+                row["status"] = (f"rejected: {int((sizes < min_stratum_size).sum())} class(es) with "
+                                 f"< {min_stratum_size} values")
+                cands.append(row)
+                continue
+            row["q"] = q_value(y, st, definition)
+            cands.append(row)
+            if np.isfinite(row["q"]) and (best is None or row["q"] > best["q"]):
+                best = row
+    return best, cands
+
+
+def classify_interaction_gd(q1: float, q2: float, q12: float, tol: float = 1e-9) -> str:
+    """Interaction type as GD's ``gdinteract`` names and orders it (see the module comment)."""
+    if not (np.isfinite(q1) and np.isfinite(q2) and np.isfinite(q12)):
+        return "undetermined"
+    lo, hi, s = min(q1, q2), max(q1, q2), q1 + q2
+    if q12 < lo - tol:
+        return "Weaken, nonlinear"
+    if q12 <= hi + tol:
+        return "Weaken, uni-"
+    if abs(q12 - s) <= tol:
+        return "Independent"
+    if q12 < s:
+        return "Enhance, bi-"
+    return "Enhance, nonlinear"
+
+
+def welch_t(y1: np.ndarray, y2: np.ndarray) -> tuple[float, float, float, str]:
+    """Welch's two-sample t-test as R's ``t.test(y1, y2)``: (t, df, two-sided p, status).
+
+    Where R's t.test errors (fewer than 2 values in a group, or both groups constant) the GD
+    packages report t = 0, p = 1, df = min(n1, n2) - 1; so does this, with the reason."""
+    from scipy.stats import t as tdist
+
+    y1, y2 = np.asarray(y1, float), np.asarray(y2, float)
+    n1, n2 = len(y1), len(y2)
+    if n1 < 2 or n2 < 2:
+        return 0.0, float(min(n1, n2) - 1), 1.0, "not_testable: a stratum has < 2 values"
+    v1, v2 = y1.var(ddof=1) / n1, y2.var(ddof=1) / n2
+    se2 = v1 + v2
+    if se2 == 0:
+        return 0.0, float(min(n1, n2) - 1), 1.0, "not_testable: both strata constant"
+    t = float((y1.mean() - y2.mean()) / np.sqrt(se2))
+    df = float(se2**2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1)))
+    return t, df, float(2 * tdist.sf(abs(t), df)), "ok"
+
+
+def ssw_gd(y: np.ndarray, strata: np.ndarray) -> float:
+    """GD's within-strata sum for the ecological detector: sum_h N_h s_h^2, strata with N_h >= 2."""
+    y = np.asarray(y, dtype=float)
+    inv = _codes(strata)
+    cnt = np.bincount(inv).astype(float)
+    s1 = np.bincount(inv, weights=y)
+    ok = cnt > 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.maximum(np.bincount(inv, weights=y * y) - s1**2 / cnt, 0)
+    return float((cnt[ok] / (cnt[ok] - 1) * ss[ok]).sum())
+
+
+def ecological_test(y: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> dict:
+    """GD's ecological detector for two stratifications of the same ``y`` (see module comment)."""
+    from scipy.stats import f as fdist
+
+    n1 = n2 = len(y)
+    w1, w2 = ssw_gd(y, s1), ssw_gd(y, s2)
+    F = n1 * (n2 - 1) * w1 / (n2 * (n1 - 1) * w2) if w2 > 0 else np.inf
+    cdf = float(fdist.cdf(F, n1 - 1, n2 - 1)) if np.isfinite(F) else 1.0
+    sf = float(fdist.sf(F, n1 - 1, n2 - 1)) if np.isfinite(F) else 0.0  # 1 - cdf, without rounding
+    q1, q2 = q_statistic(y, s1), q_statistic(y, s2)
+    Fv = (1 - q1) / (1 - q2) if q2 < 1 else np.inf
+    return {"F": float(F), "df1": n1 - 1, "df2": n2 - 1, "p_value_gd": 2 * sf,
+            "p_value_two_sided": min(1.0, 2 * min(cdf, sf)),
+            "F_gdverse": float(Fv),
+            "p_value_gdverse": float(fdist.sf(Fv, n1 - 1, n2 - 1)) if np.isfinite(Fv) else 0.0}
+
+
+def _boot_q_cells(y, st, n_boot, seed, level, definition):
+    if n_boot <= 0:
+        return np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    qs = np.empty(n_boot)
+    for b in range(n_boot):
+        rows = rng.integers(0, n, n)
+        qs[b] = q_value(y[rows], st[rows], definition)
+    qs = qs[np.isfinite(qs)]
+    a = (1 - level) / 2
+    return (float(np.quantile(qs, a)), float(np.quantile(qs, 1 - a))) if len(qs) >= 10 else (np.nan, np.nan)
+
+
+def _fmt_edges(br) -> str:
+    return json.dumps([float(f"{float(e):.6g}") for e in br])
+
+
+def _labels_of(breaks: np.ndarray) -> list[str]:
+    b = [float(f"{float(e):.4g}") for e in breaks]
+    return [f"<= {b[1]}"] + [f"({b[i]}, {b[i + 1]}]" for i in range(1, len(b) - 2)] + [f"> {b[-2]}"]
+
+
+def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
+                   categorical: dict[str, list[str]], options: dict | None = None,
+                   seed: int = 0, study: str = "", grid_km: int | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """Optimal discretisation and the four detectors on one cross-section of cells.
+
+    ``categorical`` maps class variables to their labels (codes 1..K are used as strata as
+    they are); every other ``x`` is discretised optimally. Rows with a missing ``y`` or ``x`` are
+    dropped and counted (``n_dropped``).
+
+    Returns ``discretisation`` (every candidate), ``factor``, ``interaction``, ``risk_means``,
+    ``risk`` and ``ecological`` tables (columns as documented in the README).
+    """
+    opt = {**GRID_DEFAULTS, **(options or {})}
+    methods = list(opt["methods"])
+    for m in methods:
+        if m not in DISC_METHODS:
+            from ..errors import ConfigError
+
+            raise ConfigError("methods.grid_geodetector.methods", m, f"items of {DISC_METHODS}")
+    ks = list(range(int(opt["k_min"]), int(opt["k_max"]) + 1))
+    definition = str(opt["q_definition"])
+    alpha, tol = float(opt["alpha"]), float(opt["interaction_tol"])
+    d = cells[[y, *xs]].dropna()
+    n_dropped = int(len(cells) - len(d))
+    yv = d[y].to_numpy(float)
+    n = len(yv)
+    base = {"study": study, "grid_km": grid_km, "y": y, "n_obs": n, "n_dropped": n_dropped}
+    disc_rows, frows, strata, labels, qs = [], [], {}, {}, {}
+    natural = {}
+    if "natural" in methods:
+        natural = natural_breaks_many({x: d[x].to_numpy(float) for x in xs if x not in categorical},
+                                      ks, int(opt["n_jobs"]))
+    for j, x in enumerate(xs):
+        xv = d[x].to_numpy(float)
+        row = {**base, "x": x, "estimand": "association", "q_definition": definition,
+               "note": GRID_NOTE}
+        if x in categorical:
+            codes = xv.astype(int)
+            bad = (codes != xv) | (codes < 1) | (codes > len(categorical[x]))
+            if bad.any():
+                from ..errors import ConfigError
+
+                raise ConfigError(f"indicators.{x}.categories", categorical[x],
+                                  f"class codes 1..{len(categorical[x])} in column '{x}' "
+                                  f"(found {xv[bad][0]!r})")
+            st = codes - 1
+            present = np.unique(st)
+            sizes = np.bincount(st, minlength=len(categorical[x]))
+            lab = list(categorical[x])
+            row.update({"type": "categorical", "method": "categories", "k": len(lab),
+                        "n_strata": int(len(present)),
+                        "breaks": json.dumps(lab), "stratum_sizes": json.dumps(sizes.tolist())})
+            status = "ok"
+        else:
+            best, cands = optimal_discretisation(yv, xv, methods, ks, int(opt["min_stratum_size"]),
+                                                 definition, natural.get(x))
+            for c in cands:
+                disc_rows.append({**base, "x": x, "method": c["method"], "k": c["k"],
+                                  "n_strata": c["n_strata"], "q": c["q"],
+                                  "chosen": best is not None and c is best,
+                                  "breaks": _fmt_edges(c["breaks"]),
+                                  "stratum_sizes": json.dumps(c["sizes"]), "status": c["status"]})
+            if best is None:
+                row.update({"type": "continuous", "method": "", "k": np.nan, "n_strata": np.nan,
+                            "q": np.nan, "status": "insufficient_data: no valid discretisation"})
+                frows.append(row)
+                continue
+            st = assign_strata(xv, best["breaks"])
+            lab = _labels_of(best["breaks"])
+            row.update({"type": "continuous", "method": best["method"], "k": best["k"],
+                        "n_strata": best["n_strata"], "breaks": _fmt_edges(best["breaks"]),
+                        "stratum_sizes": json.dumps(best["sizes"])})
+            status = "ok"
+        fd = factor_detector(yv, st)
+        q = q_value(yv, st, definition)
+        lo, hi = _boot_q_cells(yv, st, int(opt["n_boot"]), seed + j, float(opt["ci_level"]),
+                               definition)
+        row.update({"q": q, "ci_low": lo, "ci_high": hi, "ci_level": float(opt["ci_level"]),
+                    "q_population": fd["q"], "q_gd": q_gd(yv, st), "F": fd["F"], "df1": fd["df1"], "df2": fd["df2"],
+                    "lambda": fd["lambda"], "p_value": fd["p_value"],
+                    "significant": bool(fd["p_value"] < alpha), "status": status})
+        frows.append(row)
+        strata[x], labels[x], qs[x] = st, lab, q
+    # interaction
+    irows = []
+    ok = [x for x in xs if x in strata]
+    for i, x1 in enumerate(ok):
+        for x2 in ok[i + 1:]:
+            _, cell = np.unique(strata[x1] * 1000 + strata[x2], return_inverse=True)
+            q12 = q_value(yv, cell, definition)
+            cnt = np.bincount(cell)
+            irows.append({**base, "x1": x1, "x2": x2, "q_x1": qs[x1], "q_x2": qs[x2],
+                          "q_x1x2": q12, "q_sum": qs[x1] + qs[x2],
+                          "interaction": classify_interaction_gd(qs[x1], qs[x2], q12, tol),
+                          "n_cells": int(len(cnt)), "min_cell_size": int(cnt.min()),
+                          "estimand": "association", "status": "ok"})
+    # risk: stratum means and pairwise Welch t-tests
+    mrows, rrows = [], []
+    for x in ok:
+        st = strata[x]
+        groups = {h: yv[st == h] for h in np.unique(st)}
+        for h, g in groups.items():
+            mrows.append({**base, "x": x, "stratum": int(h) + 1, "label": labels[x][h],
+                          "n": int(len(g)), "mean": float(g.mean()),
+                          "sd": float(g.std(ddof=1)) if len(g) > 1 else np.nan})
+        hs = sorted(groups)
+        for a_i, h1 in enumerate(hs):
+            for h2 in hs[a_i + 1:]:
+                t, df, p, status = welch_t(groups[h1], groups[h2])
+                rrows.append({**base, "x": x, "stratum1": int(h1) + 1, "stratum2": int(h2) + 1,
+                              "label1": labels[x][h1], "label2": labels[x][h2],
+                              "mean1": float(groups[h1].mean()), "mean2": float(groups[h2].mean()),
+                              "t": t, "df": df, "p_value": p, "risk": "Y" if p < alpha else "N",
+                              "status": status})
+    # ecological
+    erows = []
+    for i, x1 in enumerate(ok):
+        for x2 in ok[i + 1:]:
+            e = ecological_test(yv, strata[x1], strata[x2])
+            erows.append({**base, "x1": x1, "x2": x2, **e,
+                          "ecological": "Y" if e["p_value_gd"] < alpha else "N",
+                          "ecological_two_sided": "Y" if e["p_value_two_sided"] < alpha else "N",
+                          "status": "ok"})
+    fcols = ["study", "grid_km", "y", "x", "type", "method", "k", "n_strata", "breaks",
+             "stratum_sizes", "q", "ci_low", "ci_high", "ci_level", "q_definition", "q_population",
+             "q_gd", "F", "df1", "df2", "lambda", "p_value", "significant", "n_obs", "n_dropped",
+             "estimand", "status", "note"]
+    return {
+        "discretisation": pd.DataFrame(disc_rows).reindex(
+            columns=["study", "grid_km", "y", "x", "method", "k", "n_strata", "q", "chosen",
+                     "breaks", "stratum_sizes", "n_obs", "n_dropped", "status"]),
+        "factor": pd.DataFrame(frows).reindex(columns=fcols),
+        "interaction": pd.DataFrame(irows).reindex(
+            columns=["study", "grid_km", "y", "x1", "x2", "q_x1", "q_x2", "q_x1x2", "q_sum",
+                     "interaction", "n_cells", "min_cell_size", "n_obs", "n_dropped", "estimand",
+                     "status"]),
+        "risk_means": pd.DataFrame(mrows).reindex(
+            columns=["study", "grid_km", "y", "x", "stratum", "label", "n", "mean", "sd",
+                     "n_obs", "n_dropped"]),
+        "risk": pd.DataFrame(rrows).reindex(
+            columns=["study", "grid_km", "y", "x", "stratum1", "stratum2", "label1", "label2",
+                     "mean1", "mean2", "t", "df", "p_value", "risk", "n_obs", "status"]),
+        "ecological": pd.DataFrame(erows).reindex(
+            columns=["study", "grid_km", "y", "x1", "x2", "F", "df1", "df2", "p_value_gd",
+                     "p_value_two_sided", "ecological", "ecological_two_sided", "F_gdverse",
+                     "p_value_gdverse", "n_obs",
+                     "status"]),
+    }

@@ -20,7 +20,9 @@ Options (``DEFAULTS``)
 ----------------------
 lags : dict or None, None
     None: ``{"spei3_jja": 1, "biomass_median": 1}`` for the columns present, plus lag 1 for
-    study drivers of domain ``grazing``; other drivers at lag 0. A dict replaces this.
+    study drivers of domain ``grazing``; other drivers at lag 0. A dict replaces this. A lag
+    that the panel carries as a catalogue column (formula ``lag(x, k)``, e.g.
+    ``spei3_jja_prev``) is taken from that column, so the first panel year is kept.
 interaction : bool, True
     Add the centred drought x grazing product.
 drought : str, "spei3_jja"
@@ -90,6 +92,25 @@ def _catalogue_lag_of(dictionary: pd.DataFrame, column: str) -> str | None:
     return f[len("lag("):].split(",", 1)[0].strip()
 
 
+def carried_lags(dictionary: pd.DataFrame, panel: pd.DataFrame, lags: Mapping[str, int]) -> dict[str, str]:
+    """Lags that the panel already carries: ``{indicator: column}`` for each ``lags`` entry
+    ``indicator: k`` (k > 0) where a panel column's catalogue formula is ``lag(indicator, k)``
+    (e.g. ``spei3_jja_prev``). Using that column keeps the first panel year, which a lag
+    computed inside the panel loses (the previous year lies outside the study window)."""
+    out: dict[str, str] = {}
+    if dictionary is None or "formula" not in dictionary.columns:
+        return out
+    for ind, f in zip(dictionary["indicator"].astype(str), dictionary["formula"].fillna("").astype(str),
+                      strict=False):
+        f = f.strip().replace(" ", "")
+        if not f.startswith("lag(") or ind not in panel.columns:
+            continue
+        src, _, k = f[len("lag("):-1].partition(",")
+        if src in lags and k.isdigit() and int(k) == int(lags[src]) > 0:
+            out.setdefault(src, ind)
+    return out
+
+
 def loss_years(panel: pd.DataFrame, impact: str, *, top: int = 5, ci: float = 0.95,
                draws: int = 999, rng: np.random.Generator | None = None, measure: str = "") -> pd.DataFrame:
     """Years with the largest unweighted mean ``impact`` across units (see module docstring)."""
@@ -138,7 +159,10 @@ def compute(
     impacts = C.study_columns(study, dictionary, panel, "impacts", "impact")
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
     lags = dict(opts["lags"]) if opts["lags"] is not None else default_lags(dictionary, drivers, panel)
-    lagged, mapping = C.add_lags(panel, lags)
+    carried = carried_lags(dictionary, panel, lags)
+    lagged, mapping = C.add_lags(panel, {d: k for d, k in lags.items() if d not in carried})
+    mapping.update(carried)
+    lag_of_column = {mapping.get(d, d): int(k) for d, k in lags.items()}
     xs = [mapping.get(d, d) for d in drivers]
     doms = C.driver_domains(dictionary, xs)
     inter = None
@@ -159,7 +183,8 @@ def compute(
         rng = C.rng_from(study, C.stable_offset("impacts", imp))
         coef, _ = regress_outcome(lagged, dictionary, imp, terms, ropts, rng)
         coef = coef.rename(columns={"outcome": "impact"})
-        coef["lag"] = [0 if t == inter else int(lags.get(C.base_indicator(t), 0)) for t in coef["driver"]]
+        coef["lag"] = [0 if t == inter else lag_of_column.get(t, int(lags.get(C.base_indicator(t), 0)))
+                       for t in coef["driver"]]
         coef["term"] = ["interaction (centred product)" if t == inter else "main" for t in coef["driver"]]
         if inter:
             coef.loc[coef["driver"] == inter, "domain"] = "interaction"

@@ -50,6 +50,12 @@ first_difference : bool, False
     Fit on within-unit first differences (consecutive years) with year effects only.
 min_clusters : int, 30
     Fewer units than this: clustered SE suppressed (NaN) with a status.
+min_obs : int, 30
+    Pre-flight (:func:`._common.preflight`): a driver whose missing values bring the complete
+    cases below ``min_units`` units or ``min_obs`` rows is left out and named in ``status``.
+max_driver_loss : float, 0.5
+    Pre-flight: a driver that alone removes more than this share of the rows is left out too
+    (counts per driver in the ``preflight`` table).
 min_units : int, 2
     Fewer units: no fixed-effects fit (the per-unit time-series OLS is reported instead).
 min_resid_df : int, 5
@@ -85,6 +91,8 @@ DEFAULTS: dict = {
     "detrend": False,
     "first_difference": False,
     "min_clusters": 30,
+    "min_obs": 30,
+    "max_driver_loss": 0.5,
     "min_units": 2,
     "min_resid_df": 5,
     "weights": "auto",
@@ -497,12 +505,20 @@ def compute(
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
     lagged, mapping = C.add_lags(panel, opts.get("lags"))
     xs = [mapping.get(d, d) for d in drivers]
-    coefs, units = [], []
+    coefs, units, pre = [], [], []
     for y in outcomes:
         rng = C.rng_from(study, C.stable_offset("panel_regression", y))
-        c, p = regress_outcome(lagged, dictionary, y, xs, opts, rng)
+        kept, ptab, pnote = C.preflight(lagged, y, xs, min_units=int(opts["min_units"]),
+                                        min_obs=int(opts["min_obs"]),
+                                        max_loss=float(opts["max_driver_loss"]))
+        pre.append(ptab)
+        c, p = regress_outcome(lagged, dictionary, y, kept, opts, rng)
+        if pnote:
+            c = c.assign(status=c["status"].astype(str) + f"; {pnote}")
+            p = p.assign(status=p["status"].astype(str) + f"; {pnote}") if len(p) else p
         coefs.append(c)
         units.append(p)
     coef = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=COEF_COLUMNS)
     per = pd.concat(units, ignore_index=True) if units else pd.DataFrame(columns=PER_UNIT_COLUMNS)
-    return {"coefficients": coef, "per_unit": per}
+    preflight = pd.concat(pre, ignore_index=True) if pre else pd.DataFrame(columns=C.PREFLIGHT_COLUMNS)
+    return {"coefficients": coef, "per_unit": per, "preflight": preflight}

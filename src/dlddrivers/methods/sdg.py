@@ -43,7 +43,8 @@ Options (``DEFAULTS``)
 indicators : list or None
     Productivity-like series to assess (default: the study outcomes).
 higher_is_better : dict
-    ``{indicator: bool}``, default True for every indicator.
+    ``{indicator: bool}`` overrides; by default the direction comes from the catalogue's
+    ``better: lower | higher`` (data dictionary column ``better``), True where it is absent.
 baseline : [start, end] or None
     Baseline years of the state term (default: the first 2/3 of the study years).
 recent_years : int
@@ -67,7 +68,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import indicator_meta
+from ._common import better_of, indicator_meta
 from .trends import restrict
 
 STAGE = "sdg"
@@ -243,6 +244,9 @@ def compute(
     overlap_note = (f"baseline {b0}-{b1} overlaps recent period {r0}-{r1}" if b1 >= r0 else "")
     indicators = list(opt["indicators"] or study.get("outcomes") or [])
     hib = dict(opt["higher_is_better"] or {})
+    for ind in indicators:
+        if ind not in hib and better_of(dictionary, ind):
+            hib[ind] = better_of(dictionary, ind) == "higher"
     climate = [d for d in (study.get("drivers") or [])
                if indicator_meta(dictionary, d, "domain") == "climate" and d in df.columns]
     units = sorted(df["unit"].unique()) if study.get("units") is None else list(study["units"])

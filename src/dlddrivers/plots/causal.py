@@ -112,7 +112,7 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
     level = eff["ci_level"].dropna().iloc[0] if eff["ci_level"].notna().any() else 0.95
     cap = (f"{_sources(dictionary)}Estimand: causal effect (DoWhy backdoor on the config graph, "
            f"linear regression on two-way demeaned data); bars: {level:.0%} CI. Robust = placebo, "
-           "random common cause, data subset, bootstrap and unobserved-confounder refuters all "
+           "random common cause, unit subset and unit bootstrap refuters all "
            "pass (rules in refutations.csv).")
     fig.tight_layout()
     return save(fig, Path(outdir) / "causal_effects", caption=cap)

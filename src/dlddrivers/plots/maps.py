@@ -217,6 +217,20 @@ def _label(dictionary: pd.DataFrame, indicator: str) -> str:
     return str(m.iloc[0]) if len(m) else indicator
 
 
+def trend_cmap(dictionary: pd.DataFrame, indicator: str) -> tuple[str, str]:
+    """Colour map of a trend and a caption phrase, from the catalogue's ``better`` (data
+    dictionary): green always marks an improvement (``better: lower``: falling values green;
+    ``higher``: rising values green); no direction: a neutral purple-orange scale."""
+    from ..methods._common import better_of
+
+    b = better_of(dictionary, indicator)
+    if b == "lower":
+        return "BrBG_r", "green = falling = improvement (lower is better, catalogue `better: lower`)"
+    if b == "higher":
+        return "BrBG", "green = rising = improvement (higher is better, catalogue `better: higher`)"
+    return "PuOr_r", "no direction of improvement in the catalogue (neutral colours)"
+
+
 def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
               indicator: str, study: str, path: str | Path, *, caption_source: str) -> list[Path]:
     """Theil-Sen slope per decade of ``indicator`` per aimag; hatched where Mann-Kendall p >= 0.05."""
@@ -231,15 +245,15 @@ def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: p
     years = f"{int(t['first_year'].min())}-{int(t['last_year'].max())}"
     measure = _measure(dictionary, indicator)
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
-    choropleth(ax, geoms, vals, cmap="BrBG" if trends.loc[trends["indicator"] == indicator, "role"].iloc[0] == "outcome" else "PuOr_r",
-               diverging=True, label=f"Theil-Sen slope, {measure} per decade", marked=notsig,
+    cmap, direction = trend_cmap(dictionary, indicator)
+    choropleth(ax, geoms, vals, cmap=cmap, diverging=True, label=f"Theil-Sen slope, {measure} per decade", marked=notsig,
                outside=outside)
     _unit_labels(ax, geoms, t.index)
     ax.set_title(f"{study}: trend of {_label(dictionary, indicator)}, {years}\n"
                  "(estimand: trend; hatched = Mann-Kendall p >= 0.05)", fontsize=9)
     _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, None)])
     return save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv "
-                f"(aimag codes are NSO codes). {caption_source}")
+                f"(aimag codes are NSO codes); {direction}. {caption_source}")
 
 
 def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], outcome: str,
@@ -445,11 +459,12 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
             iv = {u: f"[{r.ci_low * 10:.2g}, {r.ci_high * 10:.2g}]" for u, r in t.iterrows()
                   if np.isfinite(r.ci_low)}
             years = f"{int(t['first_year'].min())}-{int(t['last_year'].max())}"
-            specs.append((f"map_trend_{outcome}", t["slope_per_decade"].astype(float), "BrBG_r", None,
+            cmap_t, direction = trend_cmap(dictionary, str(outcome))
+            specs.append((f"map_trend_{outcome}", t["slope_per_decade"].astype(float), cmap_t, None,
                           f"Theil-Sen slope, {measure} per decade",
                           f"{study}: trend of {_label(dictionary, str(outcome))}, {years}\n(estimand: trend)",
                           lambda v: f"{v:+.2g}/decade", iv,
-                          "Slopes and 95 % intervals (per decade) from trends/trends.csv. "
+                          f"Slopes and 95 % intervals (per decade) from trends/trends.csv; {direction}. "
                           + str(dictionary.loc[dictionary["indicator"] == outcome, "provider"].iloc[0]) + "."))
     for name, vals, cmap_name, fixed, clabel, title, fmt, iv, cap in specs:
         cmap = plt.get_cmap(cmap_name)

@@ -15,6 +15,7 @@ DOMAIN_COLORS = {
     "mining": "#D55E00",
     "land_use": "#CC79A7",
     "population": "#56B4E9",
+    "economy": "#CC79A7",
     "impact": "#000000",
     "outcome": "#999999",
     "biophysical": "#0072B2",
