@@ -14,6 +14,7 @@ from .catalogue import Catalogue
 from .config import (
     config_hash,
     load_config,
+    panel_run,
     study_config,
     study_indicators,
     validate_schema,
@@ -62,7 +63,7 @@ def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path 
     check_snapshot(cfg, registry, catalogue, sources)
     check_graphs(cfg, catalogue)
     if check_data:
-        for name in cfg["run"]:
+        for name in panel_run(cfg):
             if cfg["studies"][name]["level"] == "grid":
                 continue  # cross-sectional cells: no unit-year panel to check (grid_data reads them)
             check_data_support(cfg, name, registry, catalogue, sources, cache_dir=cache_dir)
@@ -78,6 +79,11 @@ def check_stage_options(cfg: dict) -> None:
     from .options import check_options
 
     for stage, given in (cfg.get("methods") or {}).items():
+        if stage == "pixel":  # options of pixel studies (dlddrivers.gridded.pipeline.DEFAULTS)
+            from .gridded.pipeline import options as pixel_options
+
+            pixel_options(given)
+            continue
         if stage in GRID_STAGES:
             mod_name, defaults, bounds = GRID_STAGES[stage]
             mod = import_module(mod_name)
@@ -98,7 +104,7 @@ def check_graphs(cfg: dict, catalogue: Catalogue | None = None) -> None:
     from .causal.graph import GraphError, load_graph
     from .config import study_indicators
 
-    for name in cfg["run"]:
+    for name in panel_run(cfg):
         st = cfg["studies"][name]
         if not st.get("graph"):
             continue
@@ -176,7 +182,7 @@ def check_snapshot(cfg: dict, registry, catalogue, sources) -> None:
     folder = Path(cfg["snapshot_dir"])
     if not folder.is_dir():
         raise RawFileError(folder, "snapshot_dir", "an existing folder of raw provider files")
-    for name in cfg["run"]:
+    for name in panel_run(cfg):
         for f in required_files(study_config(cfg, name), catalogue, sources, folder):
             if f.source != "csv" and not f.path.exists():
                 raise RawFileError(
