@@ -314,3 +314,16 @@ def test_refuter_engine_is_checked():
     with pytest.raises(ValueError, match="refuter_engine.*'fast'"):
         estimate_pair(confounded_panel(effect=0.5, seed=3), confounded_graph(), "press", "y",
                       _opts(refuter_engine="fast"), seed=5)
+
+
+def test_period_coverage_flag_names_data_ending_inside_the_recent_period():
+    from dlddrivers.causal.attribution import period_coverage_flag
+
+    panel = pd.DataFrame({"unit": ["A"] * 14, "year": range(2007, 2021),
+                          "licences": [1.0] * 12 + [np.nan] * 2, "spei": np.arange(14.0)})
+    flag = period_coverage_flag(panel, "licences", [2007, 2013], [2014, 2020])
+    assert flag == "licences data end in 2018, inside the recent period 2014-2020"
+    assert period_coverage_flag(panel, "spei", [2007, 2013], [2014, 2020]) == ""
+    late = panel.assign(spei=[np.nan] * 3 + list(range(11)))
+    assert "start in 2010, inside the baseline period 2007-2013" in period_coverage_flag(
+        late, "spei", [2007, 2013], [2014, 2020])

@@ -173,6 +173,11 @@ def test_compute_pooled_and_within():
     d = panel.dropna()
     st = gd.assign_strata(d["spei"].to_numpy(), np.array(json.loads(r["edges"])))
     assert r["q"] == pytest.approx(gd.q_statistic(d["bio"].to_numpy(), st), abs=1e-5)
+    # risk detector: one row per stratum, sizes and means as the factor's binning gives them
+    rk = out["risk"][(out["risk"]["sample"] == "pooled") & (out["risk"]["x"] == "spei")]
+    assert rk["n"].tolist() == json.loads(r["stratum_sizes"])
+    y = d["bio"].to_numpy()
+    assert rk["mean_y"].tolist() == pytest.approx([y[st == h].mean() for h in sorted(set(st))])
     i = out["interaction"]
     assert len(i) == 3 * 2
     assert (i["q_x1x2"] >= np.maximum(i["q_x1"], i["q_x2"]) - 1e-12).all()
@@ -196,5 +201,23 @@ def test_plots(tmp_path):
     panel = _panel()
     out = gd.compute(panel, DICT, STUDY, {"n_boot": 49})
     paths = pgd.plot(out, panel, DICT, STUDY, tmp_path)
-    assert [p.name for p in paths] == ["geodetector_q_bio.png", "geodetector_interaction_bio.png"]
+    assert [p.name for p in paths] == ["geodetector_q_bio.png", "geodetector_risk_bio.png",
+                                       "geodetector_interaction_bio.png"]
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_risk_detector_means_by_hand_and_welch_against_scipy():
+    from scipy import stats
+
+    y = np.array([1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 10.5, 20.0, 21.0])
+    st = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2])
+    r = gd.risk_detector(y, st, np.array([0.0, 1.0, 2.0, 3.0]), level=0.95)
+    assert r["mean_y"].tolist() == pytest.approx([2.0, 10.875, 20.5])
+    assert r["n"].tolist() == [3, 4, 2]
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)  # sd of 1,2,3 is 1
+    assert r.loc[0, "ci_low"] == pytest.approx(2.0 - half) and r.loc[0, "ci_high"] == pytest.approx(2.0 + half)
+    p01 = stats.ttest_ind([1, 2, 3], [10, 11, 12, 10.5], equal_var=False).pvalue
+    assert r.loc[0, "p_vs_next"] == pytest.approx(p01)
+    assert np.isnan(r.loc[2, "p_vs_next"])
+    assert r.loc[[0, 1], "lower"].tolist() == [0.0, 1.0] and r.loc[2, "upper"] == 3.0
+    assert r["n_differs"].tolist() == [2, 2, 2]

@@ -121,6 +121,27 @@ def test_interaction_found_for_catalogue_lagged_drought():
     assert e.loc[inter, "coef"] == pytest.approx(-0.3, abs=0.1)
 
 
+def test_heads_lost_sums_units_in_millions_and_counts_missing(tmp_path):
+    """Hand sums: 1992 all three units report (1,500 + 2,500 + 6,000 thousand = 10 million);
+    1993 one unit is missing (the total of the other two, flagged as a lower bound)."""
+    df = pd.DataFrame({"unit": ["A", "B", "C"] * 2, "year": [1992] * 3 + [1993] * 3,
+                       "heads_lost_kh": [1500.0, 2500.0, 6000.0, 100.0, np.nan, 300.0]})
+    hl = im.heads_lost(df, "heads_lost_kh").set_index("year")
+    assert hl.loc[1992, "heads_lost_million"] == pytest.approx(10.0)
+    assert hl.loc[1992, "status"] == "ok" and hl.loc[1992, "n_units_reporting"] == 3
+    assert hl.loc[1993, "heads_lost_million"] == pytest.approx(0.4)
+    assert hl.loc[1993, "units_missing"] == "B" and hl.loc[1993, "status"].startswith("partial")
+    # through the stage and its figures
+    from dlddrivers.plots import impacts as plot_mod
+
+    panel = make(n_units=6, n_years=15)
+    panel["heads_lost_kh"] = 1000.0
+    tables = im.compute(panel, DICT, STUDY, {"bootstrap_draws": 29})
+    assert tables["heads_lost"]["heads_lost_million"].tolist() == pytest.approx([6.0] * 15)
+    names = {p.name for p in plot_mod.plot(tables, panel, DICT, STUDY, tmp_path)}
+    assert {"heads_lost.png", "impacts_mort_sfu.png", "impact_vs_climate_mort_sfu.png"} <= names
+
+
 def test_carried_lag_keeps_first_year():
     """A lag carried by the panel (catalogue formula lag(spei3_jja, 1)) is used instead of
     lagging inside the panel, so the first year is not lost (issue 13)."""

@@ -114,6 +114,13 @@ def test_std_coef_vif_and_lags():
     # first year of every unit lost to the lag and reported
     assert (c["n_dropped"] == df["unit"].nunique()).all()
     assert (c["vif"] >= 1 - 1e-9).all()
+    # standardised interval = raw interval times the same factor as the coefficient
+    ok = c[c["std_coef"].abs() > 0]
+    factor = ok["std_coef"] / ok["coef"]
+    assert (factor > 0).all()
+    assert np.allclose(ok["std_ci_low"], ok["ci_low"] * factor)
+    assert np.allclose(ok["std_ci_high"], ok["ci_high"] * factor)
+    assert ((ok["std_ci_low"] <= ok["std_coef"]) | (ok["std_ci_high"] >= ok["std_coef"])).all()
     lagged, _ = add_lags(df, {"spei": 1})
     assert lagged.loc[(lagged.unit == "U00") & (lagged.year == 2001), "spei_lag1"].iloc[0] == pytest.approx(
         df.loc[(df.unit == "U00") & (df.year == 2000), "spei"].iloc[0])

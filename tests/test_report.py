@@ -181,6 +181,17 @@ def test_validation_section(tmp_path):
     md = S.validation_section(q, "b")
     assert "| dowhy | -0.250 | 0.800 |" in md and "lmg" not in md
     assert "no row for study `c`" in S.validation_section(q, "c")
+    # condensed to the headline's methods, with a link to the full table
+    r = tmp_path / "ee.csv"
+    pd.DataFrame({"study": "a", "method": ["lmg", "fixed_effects", "dowhy", "restrend"],
+                  "quantity": ["anthropogenic_share_variance", "coef_herd", "effect_herd", "residual_change"],
+                  "expected_abs_error": [0.04, 0.1, 0.2, 0.3], "rmse": 0.5, "coverage": [0.9, 0.8, 0.7, 0.6]}
+                 ).to_csv(r, index=False)
+    md = S.validation_section(r, "a", methods=("lmg", "dowhy"), link="validation/expected_error.csv")
+    assert "| lmg | anthropogenic_share_variance | 0.0400 | 0.900 |" in md
+    assert "| dowhy | effect_herd | 0.200 | 0.700 |" in md
+    assert "fixed_effects" not in md and "restrend" not in md and "rmse" not in md
+    assert "(2 of 4 rows" in md and "](validation/expected_error.csv)" in md
 
 
 def _write_study(root: Path, name: str, stages: dict[str, dict[str, pd.DataFrame]]) -> None:
@@ -259,10 +270,16 @@ def built_results(default_results, snapshot) -> tuple[Path, float]:
     (results, seconds to build the report)."""
     repo = Path(__file__).resolve().parents[1]
     out = default_results
-    args = ["--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=False"]
+    # the validation (smoke preset: two scenarios) so the report holds its section too; the
+    # studies' summary stays as built (validation=False), which the report does not rebuild
+    env = {**os.environ, "DLD_VALIDATION_PRESET": "smoke"}
+    r = subprocess.run([_exe("snakemake"), "validate", "--cores", "2", "--config", f"snapshot_dir={snapshot}",
+                        f"results_dir={out}"], cwd=repo, capture_output=True, text=True, timeout=1800, env=env)
+    assert r.returncode == 0, r.stderr[-4000:]
+    args = ["--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}"]
     t0 = time.perf_counter()
     r = subprocess.run([_exe("snakemake"), *args, "--report", str(out / "report.html")], cwd=repo,
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stderr[-4000:]
     return out, time.perf_counter() - t0
 
@@ -298,3 +315,94 @@ def test_report_and_summary_render(built_results, tmp_path):
         png = tmp_path / f"{page.stem}.png"
         _screenshot(browser, page.resolve().as_uri(), png, tmp_path / f"profile_{page.stem}")
         assert _pixel_variance(png) > 1e-4, f"{page.name} renders blank"
+
+
+def _dump_dom(browser: str, url: str, profile: Path, width: int = 1366, height: int = 768) -> str:
+    """The DOM of ``url`` after its scripts ran, from headless Chromium."""
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", f"--window-size={width},{height}", "--virtual-time-budget=8000",
+           "--dump-dom", url]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert r.stdout.strip(), r.stderr[-2000:]
+    return r.stdout
+
+
+#: Measures, in the browser, the rendered height of each study's first page (from its
+#: "Study" heading to the next h2/h1) and writes them into the page as JSON.
+_MEASURE = """<script>
+window.addEventListener('load', function () {
+  var hs = Array.from(document.querySelectorAll('h1, h2'));
+  var out = [];
+  hs.forEach(function (h, i) {
+    if (h.tagName === 'H2' && h.textContent.indexOf('Study ') === 0) {
+      var next = hs[i + 1];
+      var bottom = next ? next.getBoundingClientRect().top : document.body.getBoundingClientRect().bottom;
+      out.push({study: h.textContent, height: bottom - h.getBoundingClientRect().top,
+                width: document.documentElement.scrollWidth});
+    }
+  });
+  var pre = document.createElement('pre'); pre.id = 'measure'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+@pytest.mark.slow
+def test_report_and_summary_structure_in_browser(built_results, tmp_path):
+    """Headless Chromium renders the report and the summary: the report's menu has the summary
+    first, then each study with data coverage and the stages in pipeline order, then the
+    validation; each study's first page of the summary fits a laptop screen (1366 x 768) and no
+    table is wider than the page."""
+    import json
+
+    from dlddrivers import reporting
+    from dlddrivers.pipeline import STAGES
+
+    out, _ = built_results
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed in CI (.ci/run installs it)")
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    report = out / "report.html"
+    # the report's own data: categories and subcategories, and the menu as rendered
+    rep = report.read_text(errors="replace")
+    m = re.search(r"var categories = (\{.*?\});", rep, re.S)
+    assert m, "report.html holds no categories"
+    cats = json.loads(m.group(1))
+    studies = ["mongolia_aimag", "mongolia_dzud", "neasia"]  # the panel studies
+    every = sorted(c for c in cats if c.startswith("2 Study"))
+    assert set(every) >= {reporting.study_category(s) for s in studies}
+    assert sorted(cats) == [reporting.SUMMARY_CATEGORY, *every, reporting.VALIDATION_CATEGORY]
+    expected_subcats = [reporting.coverage_subcategory(), *[reporting.stage_subcategory(s) for s in STAGES],
+                        reporting.maps_subcategory()]
+    for s in studies:
+        assert sorted(cats[reporting.study_category(s)]) == expected_subcats, s
+    assert any(p.endswith("summary.html") for v in cats[reporting.SUMMARY_CATEGORY].values() for p in v)
+    assert any(p.endswith("recovery_by_units.png") for v in cats[reporting.VALIDATION_CATEGORY].values()
+               for p in v)
+    dom = _dump_dom(browser, report.resolve().as_uri(), tmp_path / "profile_report")
+    pos = [dom.find(reporting.SUMMARY_CATEGORY), *[dom.find(reporting.study_category(s)) for s in studies],
+           dom.find(reporting.VALIDATION_CATEGORY)]
+    assert all(p >= 0 for p in pos) and pos == sorted(pos), pos  # menu: summary, studies, validation
+    # items are titled in words, not file paths
+    assert "Standardised two-way fixed-effects coefficients" in rep
+    # the summary: one laptop screen per study before the details, nothing wider than the page
+    page = out / "summary.html"
+    probe = out / "summary_probe.html"
+    probe.write_text(page.read_text().replace("</body>", _MEASURE + "</body>"))
+    try:
+        dom = _dump_dom(browser, probe.resolve().as_uri(), tmp_path / "profile_summary")
+    finally:
+        probe.unlink()
+    m = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
+    assert m, "the measuring script did not run"
+    sizes = json.loads(m.group(1).replace("&quot;", '"'))
+    assert [x["study"].split()[1].rstrip(":") for x in sizes][:3] == ["neasia", "mongolia_aimag", "mongolia_dzud"]
+    sizes = sizes[:3]  # the grid study's summary is one block of its own
+    for x in sizes:
+        assert x["height"] <= 768, x  # one laptop screen of headline per study
+        assert x["width"] <= 1366, x
+    text = " ".join(re.sub(r"<[^>]+>", " ", dom).split())
+    assert 0 <= text.find("Study mongolia_dzud") < text.find("Details: study neasia")

@@ -137,5 +137,58 @@ def test_plots(tmp_path):
 
     panel = _panel()
     out = trends.compute(panel, DICT, STUDY, {"n_sim": 300})
-    paths = ptrends.plot(out, panel, DICT, STUDY, tmp_path)
-    assert len(paths) == 4 and all(p.exists() and p.stat().st_size > 0 for p in paths)
+    from dlddrivers.plots import style
+
+    style.OVERLAPS.clear()
+    d = DICT.assign(better=["higher", "", ""])
+    out = trends.compute(panel, d, STUDY, {"n_sim": 300})
+    paths = ptrends.plot(out, panel, d, STUDY, tmp_path)
+    assert {p.name for p in paths} == {"trends_bio.png", "trends_prec.png", "trends_herd.png",
+                                       "land_condition_bio.png", "unit_drivers_bio.png",
+                                       "trends_correlations_within.png"}
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    assert style.OVERLAPS == {}
+
+
+def test_standardised_series_by_hand():
+    panel = _panel()
+    out = trends.compute(panel, DICT, STUDY, {"n_sim": 200})
+    z = out["standardised"]
+    g = z[(z["unit"] == "U1") & (z["indicator"] == "bio")]
+    v = panel.loc[panel["unit"] == "U1", "bio"].to_numpy()
+    assert g["z"].to_numpy() == pytest.approx((v - v.mean()) / v.std(ddof=1))
+    t = out["trends"].set_index(["unit", "indicator"]).loc[("U1", "bio")]
+    line = t["intercept"] + t["slope"] * g["year"].to_numpy(float)
+    assert g["trend_z"].to_numpy() == pytest.approx((line - v.mean()) / v.std(ddof=1))
+    assert set(z["indicator"]) == {"bio", "prec", "herd"}
+
+
+def test_land_condition_classes_counts_and_area_by_direction():
+    """Planted trends: U0 rises strongly, U1 falls strongly, U2 alternates around a constant. With ``better:
+    higher`` U0 improves and U1 degrades; with ``better: lower`` they swap. Areas 100/300/600 km2
+    give the area shares by hand."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for k, (u, slope) in enumerate([("U0", 2.0), ("U1", -2.0), ("U2", 0.0)]):
+        for t, yr in enumerate(range(2000, 2020)):
+            rows.append({"unit": u, "year": yr, "bio": 50 + slope * t + (rng.normal(0, 0.5) if slope
+                                                                           else 3.0 * (-1) ** t),
+                         "prec": rng.normal(300, 40),
+                         "herd": rng.normal(10, 1), "area_km2": [100.0, 300.0, 600.0][k]})
+    panel = pd.DataFrame(rows)
+    study = {**STUDY, "years": [2000, 2019]}
+    for better, up, down in (("higher", "improving", "degrading"), ("lower", "degrading", "improving")):
+        d = DICT.assign(better=[better, "", ""])
+        out = trends.compute(panel, d, study, {"n_sim": 200})
+        cu = out["land_condition_units"].set_index("unit")
+        assert cu.loc["U0", "condition"] == up and cu.loc["U1", "condition"] == down
+        assert cu.loc["U2", "condition"] == "stable"  # alternating series: no trend
+        c = out["land_condition"].set_index("condition")
+        assert c.loc[up, "n_units"] == 1 and c.loc[up, "area_km2"] == 100.0
+        assert c.loc[down, "area_share"] == pytest.approx(300 / 1000)
+        assert c.loc[list(trends.CONDITION_CLASSES), "unit_share"].sum() == pytest.approx(1.0)
+        assert c.loc[list(trends.CONDITION_CLASSES), "area_share"].sum() == pytest.approx(1.0)
+    # no direction in the dictionary: not classed, and the status says why
+    out = trends.compute(panel, DICT, study, {"n_sim": 200})
+    assert set(out["land_condition_units"]["condition"]) == {"unclassified"}
+    assert out["land_condition"]["status"].str.startswith("unclassified").all()

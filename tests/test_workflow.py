@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -31,11 +32,24 @@ def test_default_studies_end_to_end(repo, snapshot, default_results):
                       "sdg", "attribution", "impacts", "causal"):
             tables = list((d / stage).glob("*.csv"))
             assert tables and (d / stage / "run.json").is_file(), (study, stage)
+            # every figure rendered with no two texts overlapping (checked on the rendered boxes)
+            run = json.loads((d / stage / "run.json").read_text())
+            assert run["text_overlaps"] == {}, (study, stage, run["text_overlaps"])
             for t in tables:
                 df = pd.read_csv(t)
                 if len(df) and "estimand" in df.columns:
                     assert df["estimand"].notna().all(), t  # every number names its estimand
     assert (out / "summary.md").stat().st_size > 0 and (out / "summary.html").stat().st_size > 0
+    # the new figures exist for each study they apply to, and every map has its GeoPackage
+    for study in ("neasia", "mongolia_aimag", "mongolia_dzud"):
+        d = out / study
+        assert (d / "maps" / f"{study}.gpkg").stat().st_size > 0, study
+        assert list((d / "trends").glob("unit_drivers_*.png")), study
+        assert list((d / "geodetector").glob("geodetector_risk_*.png")), study
+        assert list((d / "attribution").glob("attribution_*.png")) or study == "mongolia_dzud", study
+    assert list((out / "mongolia_aimag" / "maps").glob("map_restrend_*.png"))
+    for name in ("heads_lost.png", "impact_vs_climate_mort_sfu.png", "heads_lost.csv"):
+        assert (out / "mongolia_dzud" / "impacts" / name).stat().st_size > 0, name
     # a second dry run on the finished tree has nothing to do
     r2 = _snakemake(repo, "-n", "--cores", "2", "--config", f"snapshot_dir={snapshot}", f"results_dir={out}",
                     "validation=False")

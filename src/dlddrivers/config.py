@@ -85,6 +85,14 @@ def validate_semantics(cfg: dict, registry, catalogue) -> None:
             raise ConfigError(f"run[{i}]", name, f"one of the defined studies {sorted(cfg['studies'])}")
     for name, st in cfg["studies"].items():
         level = st["level"]
+        if level == "pixel":  # gridded stacks, checked by their own module
+            from .gridded.study import check_pixel_study
+
+            check_pixel_study(cfg, name, registry)
+            continue
+        for k in ("zone_level", "bbox", "synthetic"):
+            if k in st:
+                raise ConfigError(f"studies.{name}.{k}", st[k], "no such key: only a study of level 'pixel' has it")
         known = set(registry.ids(level))
         for i, u in enumerate(st["units"]):
             if u not in known:
@@ -172,6 +180,11 @@ def resolve_paths(cfg: dict, root: str | Path | None = None) -> dict:
         if isinstance(st, dict) and st.get("graph"):
             st["graph"] = resolve_path(st["graph"], root)
     return cfg
+
+
+def panel_run(cfg: dict) -> list[str]:
+    """Studies in ``run`` built as unit-year panels (every level except ``pixel``)."""
+    return [n for n in cfg["run"] if cfg["studies"][n].get("level") != "pixel"]
 
 
 def study_indicators(st: dict) -> dict[str, str]:

@@ -14,6 +14,7 @@ from .catalogue import Catalogue
 from .config import (
     config_hash,
     load_config,
+    panel_run,
     study_config,
     study_indicators,
     validate_schema,
@@ -62,7 +63,7 @@ def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path 
     check_snapshot(cfg, registry, catalogue, sources)
     check_graphs(cfg, catalogue)
     if check_data:
-        for name in cfg["run"]:
+        for name in panel_run(cfg):
             if cfg["studies"][name]["level"] == "grid":
                 continue  # cross-sectional cells: no unit-year panel to check (grid_data reads them)
             check_data_support(cfg, name, registry, catalogue, sources, cache_dir=cache_dir)
@@ -78,6 +79,11 @@ def check_stage_options(cfg: dict) -> None:
     from .options import check_options
 
     for stage, given in (cfg.get("methods") or {}).items():
+        if stage == "pixel":  # options of pixel studies (dlddrivers.gridded.pipeline.DEFAULTS)
+            from .gridded.pipeline import options as pixel_options
+
+            pixel_options(given)
+            continue
         if stage in GRID_STAGES:
             mod_name, defaults, bounds = GRID_STAGES[stage]
             mod = import_module(mod_name)
@@ -98,7 +104,7 @@ def check_graphs(cfg: dict, catalogue: Catalogue | None = None) -> None:
     from .causal.graph import GraphError, load_graph
     from .config import study_indicators
 
-    for name in cfg["run"]:
+    for name in panel_run(cfg):
         st = cfg["studies"][name]
         if not st.get("graph"):
             continue
@@ -176,7 +182,7 @@ def check_snapshot(cfg: dict, registry, catalogue, sources) -> None:
     folder = Path(cfg["snapshot_dir"])
     if not folder.is_dir():
         raise RawFileError(folder, "snapshot_dir", "an existing folder of raw provider files")
-    for name in cfg["run"]:
+    for name in panel_run(cfg):
         for f in required_files(study_config(cfg, name), catalogue, sources, folder):
             if f.source != "csv" and not f.path.exists():
                 raise RawFileError(
@@ -351,6 +357,16 @@ def stage_options(cfg: dict, stage: str) -> dict:
     return deep_merge(dict(getattr(mod, "DEFAULTS", {})), (cfg.get("methods") or {}).get(stage) or {})
 
 
+def unit_names(study_dir: str | Path) -> dict[str, str]:
+    """Unit code -> registry name, from the study's ``coverage.csv`` (written with the panel);
+    empty when the file is absent."""
+    p = Path(study_dir) / "coverage.csv"
+    if not p.is_file():
+        return {}
+    cov = pd.read_csv(p, usecols=["unit", "unit_name"], dtype=str).drop_duplicates("unit")
+    return dict(zip(cov["unit"], cov["unit_name"], strict=False))
+
+
 def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, outdir: str | Path,
               graph: str | Path | None = None) -> list[Path]:
     """Run one analysis stage on a built panel with its config slice (:func:`stage_slice`):
@@ -384,15 +400,22 @@ def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, out
         table.to_csv(p, index=False)
         written.append(p)
     t1 = time.perf_counter()
+    # figures name units as the registry does (codes stay in the tables)
+    plot_study = {**study, "unit_names": unit_names(study_dir)}
+    from .plots import style
+
+    style.OVERLAPS.clear()
     if stage == "causal":
-        figures = plot_mod.plot(tables, graph_obj, dictionary, study, out)
+        figures = plot_mod.plot(tables, graph_obj, dictionary, plot_study, out)
     else:
-        figures = plot_mod.plot(tables, panel, dictionary, study, out)
+        figures = plot_mod.plot(tables, panel, dictionary, plot_study, out)
     record = {
         "study": study["name"], "stage": stage, "seed": study["seed"], "options": options,
         "panel_sha256": sha256_file(Path(study_dir) / "panel.parquet"),
         "tables": {p.name: len(tables[p.stem]) for p in written},
         "figures": [Path(f).name for f in figures],
+        # texts whose rendered boxes overlap, per figure (empty when every figure reads cleanly)
+        "text_overlaps": {k: [list(p) for p in v] for k, v in style.OVERLAPS.items()},
         "seconds_compute": round(t1 - t0, 3), "seconds_plot": round(time.perf_counter() - t1, 3),
         "packages": package_versions(),
     }

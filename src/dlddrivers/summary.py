@@ -419,6 +419,37 @@ def headline_section(shares: pd.DataFrame | None, dictionary: pd.DataFrame | Non
             + "\n".join(lines))
 
 
+def headline_table(shares: pd.DataFrame | None, dictionary: pd.DataFrame | None) -> str:
+    """:func:`headline_section` as one table row per outcome and estimand, for the study's
+    first page: the anthropogenic share with its interval, what placebo drivers take (median,
+    95th percentile) and the verdict. The sentences are in the details."""
+    labels = _labels(dictionary)
+    if shares is None or shares.empty or "calibration" not in shares.columns:
+        return headline_section(shares, dictionary)
+    g = shares[(shares["level"] == "group") & (shares["predictor"] == "anthropogenic")]
+    rows = []
+    for r in g.itertuples():
+        ok = _ok(r.status)
+        cal = str(getattr(r, "calibration", ""))
+        verdict = ("above placebos" if cal == "exceeds_placebo" else
+                   "not told apart from placebos: not a finding" if cal == "indistinguishable_from_placebo"
+                   else "not calibrated" if ok else f"no share ({r.status})")
+        if ok and str(getattr(r, "flag", "")) == "near_zero":
+            verdict += "; interval reaches 0"
+        rows.append({"outcome": _name(str(r.outcome), labels), "estimand": f"`{r.estimand}`",
+                     "anthropogenic share": fmt_estimate(r.share, r.share_ci_low, r.share_ci_high,
+                                                         r.ci_level, pct=True) if ok else "",
+                     "placebo median / 95th pct": (f"{fmt_pct(r.placebo_median)} / {fmt_pct(r.placebo_p95)}"
+                                                   if ok and cal in ("exceeds_placebo",
+                                                                     "indistinguishable_from_placebo") else ""),
+                     "verdict": verdict})
+    if not rows:
+        return "No anthropogenic group share in the relative-importance table."
+    return ("Share of the explained variance taken by the anthropogenic drivers, against placebo drivers "
+            "that keep every driver's trend and persistence but have no link to the outcome "
+            "(sentences in the details):\n\n" + md_table(pd.DataFrame(rows)))
+
+
 def _attr_row(a: pd.DataFrame, method: str, quantity: str) -> pd.Series | None:
     r = a[(a["method"] == method) & (a["quantity"] == quantity)]
     return None if r.empty else r.iloc[0]
@@ -434,6 +465,39 @@ def _lmg_group_caveat(dictionary: pd.DataFrame | None) -> str:
     return (f" LMG group shares also depend on how many drivers each group has (here {n_anth} "
             f"anthropogenic and {n_bio} biophysical) and on shared trends: drivers that merely trend "
             "alongside the outcome take a share of the within R²; read them as association, not cause.")
+
+
+def headline_split(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None,
+                   lmg: bool = True) -> str:
+    """One line per outcome for the study's first page: (with ``lmg``) the LMG anthropogenic
+    share of the explained variance, and the observed change with its anthropogenic component
+    and the unexplained remainder (pooled rows, each with its estimand and interval). The full
+    table by method is in the details."""
+    if attribution is None or attribution.empty:
+        return "Attribution stage missing or empty (see the details)."
+    labels = _labels(dictionary)
+    pooled = attribution[attribution["unit"].astype(str) == "pooled"]
+    lines = []
+    for outcome, a in pooled.groupby("outcome", sort=False):
+        parts = []
+        r = _attr_row(a, "lmg", "anthropogenic_share") if lmg else None
+        if r is not None and not _isnan(r["value"]):
+            parts.append("anthropogenic share of the explained variance "
+                         f"{fmt_estimate(r['value'], r['ci_low'], r['ci_high'], r['ci_level'], pct=True)} "
+                         f"(`{r['estimand']}`)")
+        obs = _attr_row(a, "trend_decomposition", "observed_change")
+        if obs is not None:
+            unit = str(obs.get("value_unit", "") or "")
+            txt = (f"observed change {fmt_estimate(obs['value'], obs['ci_low'], obs['ci_high'], obs['ci_level'])}"
+                   f"{' ' + unit if unit and unit != 'nan' else ''}")
+            for q, name in (("anthropogenic", "anthropogenic component"), ("remainder", "unexplained remainder")):
+                c = _attr_row(a, "trend_decomposition", q)
+                if c is not None:
+                    txt += f", {name} {fmt_estimate(c['value'], c['ci_low'], c['ci_high'], c['ci_level'])}"
+            parts.append(txt + f" (`{obs['estimand']}`)")
+        status = "; ".join(sorted(set(a["status"].astype(str))))
+        lines.append(f"- {_name(str(outcome), labels)}: " + "; ".join(parts) + f". Status: {status}.")
+    return "\n".join(lines) if lines else "Attribution table has no pooled rows."
 
 
 def attribution_section(attribution: pd.DataFrame | None, dictionary: pd.DataFrame | None,
@@ -684,9 +748,24 @@ def caveats_section(dictionary: pd.DataFrame | None, config: Mapping | None = No
     return "\n".join(f"- {c}" for c in dict.fromkeys(out))
 
 
-def validation_section(path: str | Path | None, study: str | None = None) -> str:
+#: Validation methods behind the headline numbers of a study (LMG shares and trend
+#: decomposition of the attribution stage, DoWhy causal effects): the condensed table of
+#: the summary's first page keeps their rows only and links the full table.
+HEADLINE_METHODS: dict[str, tuple[str, ...] | None] = {
+    "lmg": None,  # every LMG quantity
+    "trend_decomposition": ("anthropogenic_change",),  # the headline shows components, not shares
+    "dowhy": None,
+}
+
+
+def validation_section(path: str | Path | None, study: str | None = None,
+                       methods: Sequence[str] | Mapping[str, Sequence[str] | None] | None = None,
+                       link: str | None = None) -> str:
     """The expected error of each method from the validation on synthetic panels; with
-    ``study`` and a ``study`` column, only that study's rows (its panel shape)."""
+    ``study`` and a ``study`` column, only that study's rows (its panel shape). With ``methods``
+    (names, or method -> quantities with None for all) only those rows and the columns method,
+    quantity, expected error and coverage, followed by
+    a link (``link``: the full table's path relative to the page) to every row."""
     if path is None or not Path(path).is_file():
         return ("Validation not run (no `validation/expected_error.csv`): the expected error of the "
                 "methods on synthetic panels with known answers is not known for this run.")
@@ -697,6 +776,23 @@ def validation_section(path: str | Path | None, study: str | None = None) -> str
             return f"Validation table has no row for study `{study}`."
     if t.empty:
         return "Validation table is empty."
+    full = len(t)
+    if methods is not None and "method" in t.columns:
+        spec = dict(methods) if isinstance(methods, Mapping) else {m: None for m in methods}
+        keep_row = [m in spec and (spec[m] is None or q in spec[m])
+                    for m, q in zip(t["method"].astype(str), t.get("quantity", pd.Series("", index=t.index)).astype(str),
+                                    strict=True)]
+        t = t[keep_row]
+        keep = [c for c in ("method", "quantity", "expected_abs_error", "coverage") if c in t.columns]
+        t = t[keep]
+        target = link or VALIDATION_TABLE.as_posix()
+        show = t.copy()
+        for c in show.columns:
+            if pd.api.types.is_float_dtype(show[c]):
+                show[c] = show[c].map(fmt_num)
+        return (f"On synthetic panels of this shape with a known answer ({len(t)} of {full} rows; "
+                f"`coverage`: share of intervals holding the truth). All methods: "
+                f"[{VALIDATION_TABLE.as_posix()}]({target}).\n\n" + md_table(show.fillna("").astype(str)))
     show = t.copy()
     for c in show.columns:
         if pd.api.types.is_float_dtype(show[c]):
@@ -755,46 +851,93 @@ def figures_section(res: StudyResults, rel_to: Path,
 
 
 def study_summary(study_dir: str | Path, rel_to: str | Path | None = None,
-                  stages: Sequence[str] = STAGE_ORDER, validation: str | Path | None = None) -> str:
-    """The markdown summary of one study from its result folder."""
+                  stages: Sequence[str] = STAGE_ORDER, validation: str | Path | None = None,
+                  part: str = "all") -> str:
+    """The markdown summary of one study from its result folder.
+
+    ``part="headline"``: the first page of the study (the placebo-calibrated split, the observed
+    change and its components, surviving causal effects, impacts, the condensed expected error);
+    ``part="details"``: data coverage, stage status, leading drivers, the full tables by method
+    and of every causal effect, agreement, caveats and figures; ``"all"``: everything.
+    """
     res = read_study(study_dir, stages)
     rel = Path(rel_to) if rel_to is not None else res.path.parent
     dic = res.dictionary
     desc = res.config.get("description", "")
-    parts = [f"## Study `{res.name}`" + (f": {desc}" if desc else "")]
+    title = (f"## Study `{res.name}`" + (f": {desc}" if desc else "") if part != "details"
+             else f"## Details: study `{res.name}`")
+    parts = [title]
     if res.coverage is None:
         parts.append("Panel not built: no result files for this study.")
         return "\n\n".join(parts)
     if "relative_importance" in res.stages:
+        shares_t = res.table("relative_importance", "shares")
         parts += ["### Headline: anthropogenic vs biophysical, calibrated against placebos",
-                  headline_section(res.table("relative_importance", "shares"), dic)]
-    parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
-    parts += ["### Stages", stage_status_section(res)]
-    parts += ["### Leading drivers",
-              drivers_section(res.table("relative_importance", "shares") if "relative_importance" in res.stages else None,
-                              res.table("panel_regression", "coefficients") if "panel_regression" in res.stages else None,
-                              dic)]
+                  headline_table(shares_t, dic) if part == "headline" else headline_section(shares_t, dic)]
+    if part != "headline":
+        parts += ["### Data coverage", coverage_section(res.coverage, dic, res.config)]
+        parts += ["### Stages", stage_status_section(res)]
+    leading = ["### Leading drivers",
+               drivers_section(res.table("relative_importance", "shares") if "relative_importance" in res.stages else None,
+                               res.table("panel_regression", "coefficients") if "panel_regression" in res.stages else None,
+                               dic)]
+    if part == "details":  # the first page has the calibrated split; the drivers come here
+        return "\n\n".join(parts + leading + _details_tail(res, dic, rel, validation, full_tables=True))
+    if part != "headline":
+        parts += leading
     attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
     shares = res.table("relative_importance", "shares")
-    parts += ["### Anthropogenic vs biophysical, by method", attribution_section(attr, dic, shares)]
-    restrend = res.table("restrend", "restrend") if "restrend" in res.stages else None
-    parts += ["### Where the methods agree", agreement_section(attr, restrend, res.coverage, dic)]
     causal = res.table("causal", "effects") if "causal" in res.stages else None
     if "causal" in res.stages and causal is None:
         causal = pd.DataFrame()
-    parts += ["### Causal effects that survive their refutations",
-              causal_section(causal, dic, res.table("causal", "refutations"))]
+    causal_md = causal_section(causal, dic, res.table("causal", "refutations"))
+    if part == "headline":
+        # the first page: one line per outcome, the causal verdict without its table
+        parts += ["### The observed change and its components", headline_split(attr, dic, lmg=False)
+                  if attr is not None else attribution_section(attr, dic, shares)]
+        # the verdict: the counts (first sentence) and the closing sentence; method and every
+        # effect in the details
+        paras = [p for p in causal_md.split("\n\n") if p.strip() and not p.lstrip().startswith("|")]
+        verdict = paras[0].split(". ")[0].rstrip(".") + "." if paras else ""
+        if len(paras) > 1:
+            verdict += " " + paras[-1]
+        parts += ["### Causal effects that survive their refutations",
+                  verdict + " Method, robustness values and every effect: in the details."]
+    else:
+        parts += ["### Anthropogenic vs biophysical, by method", attribution_section(attr, dic, shares)]
+        parts += ["### Causal effects that survive their refutations", causal_md]
     if "impacts" in res.stages:
         imp = impacts_section(res.table("impacts", "effects"), res.table("impacts", "loss_years"), dic)
     else:
         imp = "Impacts stage missing."
-    parts += ["### Impacts (what it costs)", imp]
-    parts += ["### Expected error (validation)", validation_section(validation, res.name)]
+    if not (part == "headline" and imp.startswith("No impact indicator")):
+        parts += ["### Impacts (what it costs)", imp]
+    link = (os.path.relpath(validation, rel) if validation is not None else VALIDATION_TABLE.as_posix())
+    parts += ["### Expected error of these methods (validation)",
+              validation_section(validation, res.name, methods=HEADLINE_METHODS,
+                                 link=Path(link).as_posix())]
+    if part == "headline":
+        return "\n\n".join(parts)
+    return "\n\n".join(parts + _details_tail(res, dic, rel, validation))
+
+
+def _details_tail(res: StudyResults, dic: pd.DataFrame | None, rel: Path,
+                  validation: str | Path | None, full_tables: bool = False) -> list[str]:
+    attr = res.table("attribution", "attribution") if "attribution" in res.stages else None
+    restrend = res.table("restrend", "restrend") if "restrend" in res.stages else None
+    parts = []
+    if full_tables:  # the tables the first page condensed
+        parts += ["### Anthropogenic vs biophysical, by method",
+                  attribution_section(attr, dic, res.table("relative_importance", "shares"))]
+        causal = res.table("causal", "effects") if "causal" in res.stages else None
+        if causal is not None:
+            parts += ["### Causal effects, every driver", causal_section(causal, dic, res.table("causal", "refutations"))]
+    parts += ["### Where the methods agree", agreement_section(attr, restrend, res.coverage, dic)]
     parts += ["### Data caveats", caveats_section(dic, res.config, res.drops)]
     figs = figures_section(res, rel)
     if figs:
         parts += ["### Figures", figs]
-    return "\n\n".join(parts)
+    return parts
 
 
 def is_grid_study(study_dir: str | Path) -> bool:
@@ -919,25 +1062,33 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
         "model intervals at the level shown.",
         "Studies: " + ", ".join(f"`{s}`" for s in studies) + ".",
     ]
+    # first one page per study (the headline), then the details of every study; a grid study
+    # has its own one-block summary
     body = [grid_study_summary(root / s, rel) if is_grid_study(root / s)
-            else study_summary(root / s, rel, stages, val) for s in studies]
+            else study_summary(root / s, rel, stages, val, part="headline") for s in studies]
+    body += ["# Details"] + [study_summary(root / s, rel, stages, val, part="details") for s in studies
+                             if not is_grid_study(root / s)]
     if val.is_file() and "study" in pd.read_csv(val, nrows=0).columns:
         tail = ["## Expected error (validation)",
-                f"Per study above; all rows in `{VALIDATION_TABLE.as_posix()}`."]
+                f"Per study above (the methods of its headline); all rows: "
+                f"[{VALIDATION_TABLE.as_posix()}]({Path(os.path.relpath(val, rel)).as_posix()})."]
     else:
         tail = ["## Expected error (validation)", validation_section(val)]
     return "\n\n".join(head + body + tail) + "\n"
 
 
 HTML_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
-       line-height: 1.45; color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 1em auto; padding: 0 1em;
+       font-size: 14px; line-height: 1.35; color: #222; }
+h3 { font-size: 1.02em; margin: 0.7em 0 0.2em; }
+p, ul { margin: 0.3em 0; }
+table { border-collapse: collapse; margin: 0.4em 0; font-size: 0.85em; display: block;
+        max-width: 100%; overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 0.1em 0.4em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 code { background: #f5f5f5; padding: 0 0.2em; }
-h2 { border-bottom: 2px solid #0072B2; padding-bottom: 0.2em; margin-top: 2em; }
+h2 { border-bottom: 2px solid #0072B2; padding-bottom: 0.2em; margin: 1em 0 0.3em; }
 """
 
 

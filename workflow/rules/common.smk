@@ -5,6 +5,7 @@ import os
 from dlddrivers.config import study_config
 from dlddrivers.panel import required_files
 from dlddrivers.pipeline import STAGES, panel_slice, raw_dir, stage_slice
+from dlddrivers import reporting
 
 
 def canonical_path(p):
@@ -83,3 +84,54 @@ def grid_outputs(studies):
                 f"{RESULTS}/{s}/grid_{km}km/ml",
             ]
     return out
+
+
+# Report sections in reading order and items titled in words (dlddrivers.reporting).
+INDICATOR_LABELS = {i: e.label for i, e in CATALOGUE.entries.items()}
+
+
+def item_label(w):
+    return {"item": reporting.item_title(w.name, INDICATOR_LABELS)}
+
+
+# Pixel studies (rules/pixel.smk)
+from dlddrivers.gridded.pipeline import options as pixel_options
+from dlddrivers.gridded.study import study_layers
+from dlddrivers.plots.maps import BOUNDARY_FILES
+
+
+def pixel_study(study):
+    return study_config(config, study)
+
+
+def pixel_layers_of(study):
+    return study_layers(pixel_study(study), config["catalogue"], config["sources"])
+
+
+def pixel_readers(study):
+    return {i["source"]["reader"] for i in pixel_layers_of(study).values()}
+
+
+def pixel_boundaries(study):
+    """Boundary files of the study's zones: the aimag file, or the countries' adm1 files."""
+    st = pixel_study(study)
+    if st["zone_level"] == "aimag":
+        isos = ["MNG"]
+    else:
+        isos = [u for u in st["units"] if u in BOUNDARY_FILES]
+    root = raw_dir(config)
+    return {
+        iso: canonical_path(
+            root / SOURCES["boundaries_mng"]["files"]["adm1"]["path"]
+            if iso == "MNG"
+            else root / BOUNDARY_FILES[iso]["path"]
+        )
+        for iso in isos
+    }
+
+
+def pixel_outputs(studies):
+    return [f"{RESULTS}/{s}/pixel" for s in studies]
+
+
+PIXEL_PATTERN = "|".join(PIXEL_STUDIES) if PIXEL_STUDIES else "(?!x)x"

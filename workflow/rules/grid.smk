@@ -14,8 +14,9 @@ rule grid_data:
         status=report(
             f"{RESULTS}/{{study}}/stages_not_applicable.csv",
             caption="../report/grid.rst",
-            category="{study}",
-            subcategory="status",
+            category=lambda w: reporting.study_category(w.study),
+            subcategory="01 Stages that apply to a grid",
+            labels={"item": "Stages that do and do not apply to the grid study"},
         ),
     log:
         f"{RESULTS}/logs/{{study}}/grid_data.log",
@@ -46,8 +47,9 @@ rule grid_geodetector:
             directory(f"{RESULTS}/{{study}}/grid_{{km}}km/geodetector"),
             patterns=["{name}.png", "{name}.csv"],
             caption="../report/grid_geodetector.rst",
-            category="{study}",
-            subcategory="geodetector {km} km",
+            category=lambda w: reporting.study_category(w.study),
+            subcategory="02 Geographical detector, {km} km grid",
+            labels=item_label,
         ),
     log:
         f"{RESULTS}/logs/{{study}}/grid_geodetector_{{km}}km.log",
@@ -79,8 +81,9 @@ rule grid_ml:
             directory(f"{RESULTS}/{{study}}/grid_{{km}}km/ml"),
             patterns=["{name}.png", "{name}.csv"],
             caption="../report/grid_ml.rst",
-            category="{study}",
-            subcategory="ML + SHAP {km} km",
+            category=lambda w: reporting.study_category(w.study),
+            subcategory="03 Machine learning and SHAP, {km} km grid",
+            labels=item_label,
         ),
     log:
         f"{RESULTS}/logs/{{study}}/grid_ml_{{km}}km.log",
@@ -117,8 +120,9 @@ rule grid_scale:
             directory(f"{RESULTS}/{{study}}/scale"),
             patterns=["{name}.png", "{name}.csv"],
             caption="../report/grid_scale.rst",
-            category="{study}",
-            subcategory="scale effect",
+            category=lambda w: reporting.study_category(w.study),
+            subcategory="04 Scale effect",
+            labels=item_label,
         ),
     log:
         f"{RESULTS}/logs/{{study}}/grid_scale.log",

@@ -36,8 +36,9 @@ rule coverage_plot:
         report(
             f"{RESULTS}/{{study}}/coverage.png",
             caption="../report/coverage.rst",
-            category="{study}",
-            subcategory="Data coverage",
+            category=lambda w: reporting.study_category(w.study),
+            subcategory=reporting.coverage_subcategory(),
+            labels={"item": reporting.item_title("coverage")},
         ),
     log:
         f"{RESULTS}/logs/{{study}}/coverage_plot.log",

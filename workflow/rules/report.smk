@@ -12,7 +12,7 @@ rule maps:
     input:
         stages=lambda w: [
             f"{RESULTS}/{w.study}/{s}"
-            for s in ("trends", "attribution")
+            for s in ("trends", "attribution", "restrend")
             if s in STAGE_NAMES
         ],
         dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
@@ -36,9 +36,9 @@ rule maps:
             directory(f"{RESULTS}/{{study}}/maps"),
             patterns=["{name}.png"],
             caption="../report/maps.rst",
-            category="{study}",
-            subcategory="maps",
-            labels={"figure": "{name}"},
+            category=lambda w: reporting.study_category(w.study),
+            subcategory=reporting.maps_subcategory(),
+            labels=item_label,
         ),
     log:
         f"{RESULTS}/logs/{{study}}/maps.log",
@@ -71,7 +71,13 @@ rule summary:
         grids=grid_outputs(GRID_STUDIES),
     output:
         md=f"{RESULTS}/summary.md",
-        html=f"{RESULTS}/summary.html",
+        html=report(
+            f"{RESULTS}/summary.html",
+            caption="../report/summary.rst",
+            category=reporting.SUMMARY_CATEGORY,
+            subcategory="Every study",
+            labels={"item": reporting.item_title("summary")},
+        ),
     log:
         f"{RESULTS}/logs/summary.log",
     benchmark:

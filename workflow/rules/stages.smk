@@ -13,8 +13,9 @@ for _stage in STAGE_NAMES:
                 directory(f"{RESULTS}/{{study}}/{_stage}"),
                 patterns=["{name}.png", "{name}.csv"],
                 caption=f"../report/{_stage}.rst",
-                category="{study}",
-                subcategory=_stage,
+                category=lambda w: reporting.study_category(w.study),
+                subcategory=reporting.stage_subcategory(_stage),
+                labels=item_label,
             ),
         log:
             f"{RESULTS}/logs/{{study}}/{_stage}.log",

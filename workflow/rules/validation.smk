@@ -75,7 +75,13 @@ rule validate_summary:
         summary=f"{VAL_DIR}/summary.csv",
         by_units=f"{VAL_DIR}/by_units.csv",
         by_years=f"{VAL_DIR}/by_years.csv",
-        expected_error=f"{VAL_DIR}/expected_error.csv",
+        expected_error=report(
+            f"{VAL_DIR}/expected_error.csv",
+            caption="../report/validation.rst",
+            category=reporting.VALIDATION_CATEGORY,
+            subcategory="Ground-truth validation",
+            labels={"item": reporting.item_title("expected_error")},
+        ),
     log:
         f"{RESULTS}/logs/validation/summary.log",
     benchmark:
@@ -115,8 +121,20 @@ rule validate_plot:
         by_units=f"{VAL_DIR}/by_units.csv",
         power=f"{VAL_DIR}/power.csv",
     output:
-        recovery=f"{VAL_DIR}/recovery_by_units.png",
-        power=f"{VAL_DIR}/power.png",
+        recovery=report(
+            f"{VAL_DIR}/recovery_by_units.png",
+            caption="../report/validation.rst",
+            category=reporting.VALIDATION_CATEGORY,
+            subcategory="Ground-truth validation",
+            labels={"item": reporting.item_title("recovery_by_units")},
+        ),
+        power=report(
+            f"{VAL_DIR}/power.png",
+            caption="../report/validation.rst",
+            category=reporting.VALIDATION_CATEGORY,
+            subcategory="Ground-truth validation",
+            labels={"item": reporting.item_title("power")},
+        ),
     log:
         f"{RESULTS}/logs/validation/plot.log",
     benchmark:

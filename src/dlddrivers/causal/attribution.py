@@ -26,7 +26,25 @@ _COLS = ["outcome", "node", "domain", "baseline", "recent", "contribution", "con
          "observed_change", "modelled_change", "modelled_change_ci_low",
          "modelled_change_ci_high", "estimand", "label", "method", "panel_handling", "num_samples",
          "n_bootstrap", "n_units", "n_years", "n_obs", "n_obs_baseline", "n_obs_recent",
-         "n_dropped", "status"]
+         "n_dropped", "flag", "status"]
+
+
+def period_coverage_flag(panel: pd.DataFrame, node: str, baseline: list[int], recent: list[int]) -> str:
+    """A flag when ``node``'s data start after the baseline period starts or end before the
+    recent period ends (e.g. licence counts that stop in 2018 inside a recent period to 2020):
+    the comparison then uses only the years both have, and says so. Empty when it covers both."""
+    if node not in panel.columns:
+        return ""
+    years = panel.loc[panel[node].notna(), "year"]
+    if years.empty:
+        return f"{node}: no data in either period"
+    first, last = int(years.min()), int(years.max())
+    parts = []
+    if last < recent[1]:
+        parts.append(f"{node} data end in {last}, inside the recent period {recent[0]}-{recent[1]}")
+    if first > baseline[0]:
+        parts.append(f"{node} data start in {first}, inside the baseline period {baseline[0]}-{baseline[1]}")
+    return "; ".join(parts)
 
 
 def default_periods(years: list[int], period_years: int) -> tuple[list[int], list[int]]:
@@ -106,8 +124,9 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
     if len(old) < min_obs or len(new) < min_obs:
         status = (f"insufficient_data: {len(old)} baseline / {len(new)} recent complete rows "
                   f"< {min_obs}")
+    flags = {n: period_coverage_flag(panel, n, baseline, recent) for n in nodes}
     if status != "ok":
-        return pd.DataFrame([{**base, "node": n, "domain": domains.get(n, ""),
+        return pd.DataFrame([{**base, "node": n, "domain": domains.get(n, ""), "flag": flags[n],
                               "status": status} for n in nodes], columns=_COLS)
     method = (ShapleyApproximationMethods.EXACT if len(nodes) <= 5
               else ShapleyApproximationMethods.PERMUTATION)
@@ -146,5 +165,5 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
                      "ci_high": np.percentile(bs, hi_q) if len(bs) else np.nan,
                      "observed_change": observed, "modelled_change": total,
                      "modelled_change_ci_low": tot_lo, "modelled_change_ci_high": tot_hi,
-                     "status": status})
+                     "flag": flags[n], "status": status})
     return pd.DataFrame(rows, columns=_COLS)

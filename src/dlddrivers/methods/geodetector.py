@@ -165,6 +165,42 @@ def assign_strata(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- detectors
+RISK_COLUMNS = ["study", "y", "x", "sample", "stratum", "lower", "upper", "n", "mean_y", "sd_y",
+                "ci_low", "ci_high", "ci_level", "p_vs_next", "significant_vs_next", "n_differs",
+                "estimand", "status"]
+
+
+def risk_detector(y: np.ndarray, strata: np.ndarray, edges: np.ndarray, level: float = 0.95,
+                  alpha: float = 0.05) -> pd.DataFrame:
+    """Risk detector (Wang et al. 2010): the mean of ``y`` in each stratum with a t interval,
+    and Welch t-tests between strata means: ``p_vs_next`` against the next stratum up,
+    ``n_differs`` the number of other strata whose mean differs at ``alpha``. Strata with fewer
+    than 2 values get no interval or tests."""
+    from scipy import stats
+
+    y = np.asarray(y, dtype=float)
+    present = [h for h in range(len(edges) - 1) if (strata == h).sum() > 0]
+    groups = {h: y[strata == h] for h in present}
+    rows = []
+    for k, h in enumerate(present):
+        v = groups[h]
+        n = len(v)
+        m = float(v.mean())
+        sd = float(v.std(ddof=1)) if n > 1 else np.nan
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+        p_next = np.nan
+        if k + 1 < len(present) and n > 1 and len(groups[present[k + 1]]) > 1:
+            p_next = float(stats.ttest_ind(v, groups[present[k + 1]], equal_var=False).pvalue)
+        differs = sum(1 for g, w in groups.items() if g != h and n > 1 and len(w) > 1
+                      and stats.ttest_ind(v, w, equal_var=False).pvalue < alpha)
+        rows.append({"stratum": h + 1, "lower": float(edges[h]), "upper": float(edges[h + 1]), "n": n,
+                     "mean_y": m, "sd_y": sd, "ci_low": m - half, "ci_high": m + half, "ci_level": level,
+                     "p_vs_next": p_next,
+                     "significant_vs_next": bool(p_next < alpha) if np.isfinite(p_next) else pd.NA,
+                     "n_differs": int(differs)})
+    return pd.DataFrame(rows)
+
+
 def q_statistic(y: np.ndarray, strata: np.ndarray) -> float:
     """q = 1 - sum_h N_h var_h / (N var) (population variances); NaN if Y is constant."""
     y = np.asarray(y, dtype=float)
@@ -279,6 +315,9 @@ def compute(
     bootstrap, binning fixed), F, df1, df2, lambda, p_value, n_units, n_years, n_obs, n_dropped,
     estimand ("association"), status, note``.
 
+    ``risk`` (risk detector, for every factor with status ok): :data:`RISK_COLUMNS`, one row
+    per stratum (see :func:`risk_detector`).
+
     ``interaction``: ``study, y, x1, x2, sample, q_x1, q_x2, q_x1x2, q_sum, interaction,
     n_cells, min_cell_size, p_value (noncentral F of the overlay), n_units, n_years, n_obs,
     estimand, status, note``.
@@ -299,7 +338,7 @@ def compute(
     name = study.get("name", "")
     ys = [v for v, role in study_variables(study) if role in ("outcome", "impact")]
     xs_all = list(study.get("drivers") or [])
-    frows, irows = [], []
+    frows, irows, rrows = [], [], []
     for y in ys:
         xs = [x for x in xs_all if x in df.columns]
         missing = [v for v in [y] + xs_all if v not in df.columns]
@@ -347,6 +386,11 @@ def compute(
                                 "lambda": fd["lambda"], "p_value": fd["p_value"],
                                 "ci_low": lo, "ci_high": hi})
                     strata[x], qs[x] = st, fd["q"]
+                    rk = risk_detector(yv, st, edges, float(opt["ci_level"]))
+                    for c, v in {"study": name, "y": y, "x": x, "sample": sample,
+                                 "estimand": "association", "status": "ok"}.items():
+                        rk[c] = v
+                    rrows.append(rk)
                 frows.append(row)
             for i, x1 in enumerate(xs):
                 for x2 in xs[i + 1:]:
@@ -379,8 +423,10 @@ def compute(
     icols = ["study", "y", "x1", "x2", "sample", "q_x1", "q_x2", "q_x1x2", "q_sum",
              "interaction", "n_cells", "min_cell_size", "p_value", "n_units", "n_years", "n_obs",
              "n_dropped", "estimand", "status", "note"]
+    risk = (pd.concat(rrows, ignore_index=True).reindex(columns=RISK_COLUMNS) if rrows
+            else pd.DataFrame(columns=RISK_COLUMNS))
     return {"factor": pd.DataFrame(frows).reindex(columns=fcols),
-            "interaction": pd.DataFrame(irows).reindex(columns=icols)}
+            "interaction": pd.DataFrame(irows).reindex(columns=icols), "risk": risk}
 
 
 # =========================================================================== complete detector

@@ -32,6 +32,11 @@ bootstrap_draws : int, 999
 ci : float, 0.95
 min_clusters : int, 30
 weights : str, "auto"
+heads_lost : str or None, "heads_lost_kh"
+    Panel column of livestock heads lost per unit and year, in thousand head (the catalogue's
+    ``heads_lost_kh``: species mortality x the previous December's herd); when present,
+    ``heads_lost`` sums it over the units reporting, per year, in million heads, with the number
+    of units reporting and missing (a year with units missing is a lower bound and says so).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ DEFAULTS: dict = {
     "ci": 0.95,
     "min_clusters": 30,
     "weights": "auto",
+    "heads_lost": "heads_lost_kh",
 }
 
 DEFAULT_LAGS = {"spei3_jja": 1, "biomass_median": 1}
@@ -61,6 +67,38 @@ LOSS_COLUMNS = [
     "n_units_reporting", "n_units_above_p90", "n_units", "n_years", "n_obs", "status", "estimand",
     "note",
 ]
+
+
+HEADS_COLUMNS = ["year", "heads_lost_million", "n_units_reporting", "n_units_missing", "units_missing",
+                 "n_units", "source_column", "status", "estimand"]
+
+
+def heads_lost(panel: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Livestock heads lost per year over the study's units, in million heads.
+
+    ``column`` holds thousand heads lost per unit and year; the yearly total is the sum over the
+    units with a value (``n_units_reporting``); units without one are listed in
+    ``units_missing`` and the row's status says the total is a lower bound. Years where no unit
+    reports (e.g. the first year, before a lagged herd exists) are kept with an empty total.
+    Estimand ``descriptive``.
+    """
+    if column not in panel.columns:
+        return pd.DataFrame(columns=HEADS_COLUMNS)
+    units = sorted(panel["unit"].astype(str).unique())
+    rows = []
+    for year, g in panel.groupby("year", sort=True):
+        have = g.loc[g[column].notna(), "unit"].astype(str)
+        missing = sorted(set(units) - set(have))
+        n = len(have)
+        total = float(g[column].sum(min_count=1)) / 1000.0 if n else np.nan
+        status = ("ok" if not missing else
+                  ("insufficient_data: no unit reports" if n == 0 else
+                   f"partial: {len(missing)} of {len(units)} units missing; total is a lower bound"))
+        rows.append({"year": int(year), "heads_lost_million": total, "n_units_reporting": n,
+                     "n_units_missing": len(missing), "units_missing": " ".join(missing),
+                     "n_units": len(units), "source_column": column, "status": status,
+                     "estimand": "descriptive"})
+    return pd.DataFrame(rows, columns=HEADS_COLUMNS)
 
 
 def default_lags(dictionary: pd.DataFrame, drivers: list[str], panel: pd.DataFrame) -> dict[str, int]:
@@ -149,7 +187,8 @@ def compute(
 ) -> dict[str, pd.DataFrame]:
     """Lagged FE regressions of each impact series and its largest-loss years.
 
-    Returns ``{"effects": ..., "loss_years": ...}``; ``effects`` has the columns of
+    Returns ``{"effects": ..., "loss_years": ...}`` (and ``heads_lost`` when the panel has the
+    ``heads_lost`` column); ``effects`` has the columns of
     ``panel_regression.COEF_COLUMNS`` plus ``impact``, ``lag`` and ``term``.
     """
     from .panel_regression import COEF_COLUMNS, regress_outcome
@@ -195,4 +234,7 @@ def compute(
     cols = ["impact", *[c for c in COEF_COLUMNS if c != "outcome"], "lag", "term"]
     effects = pd.concat(eff, ignore_index=True).reindex(columns=cols) if eff else pd.DataFrame(columns=cols)
     ly = pd.concat(losses, ignore_index=True) if losses else pd.DataFrame(columns=LOSS_COLUMNS)
-    return {"effects": effects, "loss_years": ly}
+    out = {"effects": effects, "loss_years": ly}
+    if opts["heads_lost"] and opts["heads_lost"] in panel.columns:
+        out["heads_lost"] = heads_lost(panel, str(opts["heads_lost"]))
+    return out

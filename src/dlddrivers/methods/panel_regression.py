@@ -27,7 +27,8 @@ Inference (every row carries all of it):
   seeded from ``study["seed"]``.
 
 ``std_coef`` = ``coef * sd(x) / sd(y)`` with both SDs taken from the **two-way demeaned
-(within) data** actually used for estimation (so: outcome SDs per within-driver SD).
+(within) data** actually used for estimation (so: outcome SDs per within-driver SD);
+``std_ci_low``/``std_ci_high`` are ``ci_low``/``ci_high`` scaled by the same factor.
 ``vif`` = variance inflation factor of the within-transformed drivers.
 
 ``per_unit``: for each unit, OLS of the outcome on the drivers (plus intercept) on its own
@@ -102,7 +103,7 @@ DEFAULTS: dict = {
 
 COEF_COLUMNS = [
     "outcome", "driver", "domain", "coef", "se_clustered", "p_clustered", "se_dk", "p_dk",
-    "p_wild", "ci_low", "ci_high", "ci_level", "std_coef", "vif", "n_units", "n_years", "n_obs",
+    "p_wild", "ci_low", "ci_high", "ci_level", "std_coef", "std_ci_low", "std_ci_high", "vif", "n_units", "n_years", "n_obs",
     "n_dropped", "n_clusters", "bootstrap_weights", "bootstrap_draws", "within_r2", "model",
     "status", "status_clustered", "estimand",
 ]
@@ -379,6 +380,9 @@ def fit_twoway(
             ci_low=float(boot.loc[j, "ci_low"]),
             ci_high=float(boot.loc[j, "ci_high"]),
             std_coef=b * float(np.std(Xk[:, j], ddof=1)) / sdy if sdy > 0 else np.nan,
+            # the interval scaled like the coefficient (sd(x)/sd(y) > 0 keeps its order)
+            std_ci_low=float(boot.loc[j, "ci_low"]) * float(np.std(Xk[:, j], ddof=1)) / sdy if sdy > 0 else np.nan,
+            std_ci_high=float(boot.loc[j, "ci_high"]) * float(np.std(Xk[:, j], ddof=1)) / sdy if sdy > 0 else np.nan,
             vif=float(v[j]),
             bootstrap_weights=str(boot.loc[j, "weights"]),
             bootstrap_draws=int(boot.loc[j, "draws"]),

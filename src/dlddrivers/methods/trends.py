@@ -32,6 +32,21 @@ n_sim : int
     Monte Carlo series per candidate slope for ``detectable_slope`` (default 2000).
 corr_alpha : float
     Confidence level of the Fisher-z interval of each correlation (default 0.95).
+area : list of str
+    Panel columns holding each unit's area (km2), the first present is used for the area
+    columns of ``land_condition`` (default ``["area_km2", "land_area_km2"]``; none present:
+    area columns empty and the status says so).
+
+Land condition (Trends.Earth style)
+-----------------------------------
+For each outcome and impact, every unit is classed from its trend row: ``degrading`` when the
+MK trend is significant and its Theil-Sen slope points the worse way, ``improving`` when it is
+significant and points the better way, ``stable`` otherwise (not significant: "no detectable
+change", which with short series is not proof of stability); units whose trend could not be
+computed are ``no_data``. "Better" is the indicator's direction in the catalogue (``better:
+lower | higher``, data dictionary column ``better``); without it the indicator is not classed
+(status says so). ``land_condition_units`` holds one row per unit, ``land_condition`` the counts
+and shares of units and of area per class (estimand ``trend``).
 """
 
 from __future__ import annotations
@@ -53,7 +68,10 @@ DEFAULTS: dict = {
     "power": 0.8,
     "n_sim": 2000,
     "corr_alpha": 0.95,
+    "area": ["area_km2", "land_area_km2"],
 }
+
+CONDITION_CLASSES = ("improving", "stable", "degrading")
 
 MK_VARIANTS = ("hamed_rao", "original")
 
@@ -412,4 +430,115 @@ def compute(
     present_vars = [v for v, _ in variables if v in df.columns]
     corr = correlations(df, present_vars, float(opt["corr_alpha"]))
     corr.insert(0, "study", study.get("name", ""))
-    return {"trends": trends, "correlations": corr}
+    units_cond, cond = land_condition(trends, dictionary, df, list(opt["area"]))
+    return {"trends": trends, "correlations": corr, "land_condition_units": units_cond,
+            "land_condition": cond, "standardised": standardised_series(df, trends, variables)}
+
+
+def standardised_series(panel: pd.DataFrame, trends: pd.DataFrame,
+                        variables: list[tuple[str, str]]) -> pd.DataFrame:
+    """Each study variable standardised within each unit, ``z = (x - mean) / sd`` over the unit's
+    observed years (sample SD), so an outcome and its drivers share one axis; for the rows with
+    a Theil-Sen trend, ``trend_z`` is that line (``intercept + slope * year`` from the trends
+    table) on the same scale. Columns ``unit, year, indicator, role, value, mean, sd, z,
+    trend_z``; a series with fewer than 3 values or no spread has empty ``z``."""
+    cols = ["unit", "year", "indicator", "role", "value", "mean", "sd", "z", "trend_z"]
+    if trends is None or trends.empty:
+        return pd.DataFrame(columns=cols)
+    fits = trends.set_index(["unit", "indicator"])
+    frames = []
+    for ind, role in variables:
+        if ind not in panel.columns:
+            continue
+        for unit, g in panel[["unit", "year", ind]].groupby("unit", sort=True):
+            v = g[ind].astype(float)
+            n = int(v.notna().sum())
+            mu = float(v.mean()) if n else np.nan
+            sd = float(v.std(ddof=1)) if n >= 3 else np.nan
+            ok = np.isfinite(sd) and sd > 0
+            f = pd.DataFrame({"unit": unit, "year": g["year"].to_numpy(), "indicator": ind, "role": role,
+                              "value": v.to_numpy(), "mean": mu, "sd": sd,
+                              "z": (v.to_numpy() - mu) / sd if ok else np.nan, "trend_z": np.nan})
+            key = (unit, ind)
+            if ok and key in fits.index and str(fits.loc[key, "status"]).startswith("ok") \
+                    and np.isfinite(fits.loc[key, "slope"]):
+                r = fits.loc[key]
+                line = r["intercept"] + r["slope"] * f["year"].to_numpy(float)
+                inside = (f["year"] >= r["first_year"]) & (f["year"] <= r["last_year"])
+                f["trend_z"] = np.where(inside, (line - mu) / sd, np.nan)
+            frames.append(f)
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def _better(dictionary: pd.DataFrame, indicator: str) -> str:
+    if dictionary is None or "better" not in dictionary.columns:
+        return ""
+    v = str(indicator_meta(dictionary, indicator, "better") or "").strip().lower()
+    return v if v in ("lower", "higher") else ""
+
+
+def classify_condition(significant: bool, slope: float, better: str, ok: bool) -> str:
+    """``improving`` / ``degrading`` for a significant trend the better / worse way, ``stable``
+    for a non-significant one, ``no_data`` when the trend was not computed, ``unclassified``
+    when the direction is unknown."""
+    if not ok or not np.isfinite(slope):
+        return "no_data"
+    if better not in ("lower", "higher"):
+        return "unclassified"
+    if not significant or slope == 0:
+        return "stable"
+    return "improving" if (slope > 0) == (better == "higher") else "degrading"
+
+
+def land_condition(trends: pd.DataFrame, dictionary: pd.DataFrame, panel: pd.DataFrame,
+                   area_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trends.Earth-style classes per unit and their counts and area shares per indicator
+    (outcomes and impacts); see the module docstring."""
+    ucols = ["indicator", "role", "unit", "slope_per_decade", "mk_p", "significant", "better",
+             "condition", "area_km2", "first_year", "last_year", "estimand", "status"]
+    scols = ["indicator", "role", "better", "condition", "n_units", "unit_share", "area_km2",
+             "area_share", "units", "n_units_total", "area_column", "estimand", "status"]
+    if trends.empty:
+        return pd.DataFrame(columns=ucols), pd.DataFrame(columns=scols)
+    t = trends[trends["role"].isin(["outcome", "impact"]) & (trends["unit"].astype(str) != "pooled")]
+    area_col = next((c for c in area_columns if c in panel.columns), None)
+    # a unit's area: its median over the study years (areas are constant up to revisions)
+    area = panel.groupby("unit")[area_col].median() if area_col else pd.Series(dtype=float)
+    urows, srows = [], []
+    for ind, g in t.groupby("indicator", sort=False):
+        better = _better(dictionary, ind)
+        for _, r in g.iterrows():
+            ok = str(r["status"]).startswith("ok")
+            cls = classify_condition(bool(r["significant"]) if ok else False, float(r["slope"]), better, ok)
+            urows.append({"indicator": ind, "role": r["role"], "unit": r["unit"],
+                          "slope_per_decade": r["slope_per_decade"], "mk_p": r["mk_p"],
+                          "significant": r["significant"], "better": better or None, "condition": cls,
+                          "area_km2": float(area.get(r["unit"], np.nan)), "first_year": r["first_year"],
+                          "last_year": r["last_year"], "estimand": "trend", "status": r["status"]})
+        u = pd.DataFrame(urows)
+        u = u[u["indicator"] == ind]
+        classed = u[u["condition"].isin(CONDITION_CLASSES)]
+        tot_area = float(classed["area_km2"].sum(min_count=1)) if area_col else np.nan
+        status = "ok"
+        if not better:
+            status = "unclassified: no 'better' direction for this indicator in the catalogue"
+        elif (u["condition"] == "no_data").any():
+            status = f"ok; {int((u['condition'] == 'no_data').sum())} units without a trend (no_data)"
+        if not area_col:
+            status += "; no area column in the panel (area shares empty)"
+        elif classed["area_km2"].isna().any():
+            status += f"; {int(classed['area_km2'].isna().sum())} units without an area (area shares of the rest)"
+        for cls in (*CONDITION_CLASSES, "no_data", "unclassified"):
+            m = u[u["condition"] == cls]
+            if (cls in ("no_data", "unclassified") or not better) and m.empty:
+                continue
+            a = float(m["area_km2"].sum(min_count=1)) if area_col else np.nan
+            srows.append({"indicator": ind, "role": g["role"].iloc[0], "better": better or None,
+                          "condition": cls, "n_units": len(m),
+                          "unit_share": len(m) / len(classed) if len(classed) and cls in CONDITION_CLASSES else np.nan,
+                          "area_km2": a if np.isfinite(a) else (0.0 if area_col and m.empty else np.nan),
+                          "area_share": a / tot_area if cls in CONDITION_CLASSES and np.isfinite(a) and tot_area
+                          else (0.0 if area_col and m.empty and cls in CONDITION_CLASSES else np.nan),
+                          "units": " ".join(sorted(m["unit"].astype(str))), "n_units_total": len(u),
+                          "area_column": area_col, "estimand": "trend", "status": status})
+    return pd.DataFrame(urows, columns=ucols), pd.DataFrame(srows, columns=scols)

@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from dlddrivers.plots.style import DOMAIN_COLORS, OKABE_ITO, apply_style, draw_interval, save
+from dlddrivers.plots.style import COLORS, OKABE_ITO, apply_style, draw_interval, save
 
 ROBUST_COLORS = {"robust (all refuters pass)": OKABE_ITO[2],
                  "not robust (a refuter fails)": OKABE_ITO[5],
@@ -40,7 +40,10 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
         for n in nodes:
             g.nodes[n]["layer"] = layer
     pos = nx.multipartite_layout(g, subset_key="layer")
-    fig, ax = plt.subplots(figsize=(10, 6.5))
+    n_layers = 1 + max((d.get("layer", 0) for _, d in g.nodes(data=True)), default=0)
+    tallest = max((sum(1 for _, d in g.nodes(data=True) if d.get("layer") == k) for k in range(n_layers)),
+                  default=1)
+    fig, ax = plt.subplots(figsize=(max(10, 1.5 * n_layers), max(6.5, 0.75 * tallest)))
     unsupported: set[tuple[str, str]] = set()
     if audit is not None and not audit.empty and "verdict" in audit:
         nots = audit[audit["verdict"] == "not supported"]
@@ -50,11 +53,16 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
                            node_size=1400)
     nx.draw_networkx_edges(g, pos, edgelist=list(unsupported), ax=ax, edge_color="#555555",
                            style="dashed", arrowsize=12, node_size=1400)
-    colors = [DOMAIN_COLORS.get(dom.get(n, ""), "#DDDDDD") for n in g.nodes]
+    colors = [COLORS.get(dom.get(n, ""), "#DDDDDD") for n in g.nodes]
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=1400, alpha=0.85)
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=6)
+    import textwrap
+
+    names = (dict(zip(dictionary["indicator"], dictionary["label"], strict=False))
+             if dictionary is not None and "label" in dictionary else {})
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=6,
+                            labels={n: textwrap.fill(str(names.get(n, n)), 18) for n in g.nodes})
     present = sorted({dom.get(n, "unknown") for n in g.nodes})
-    handles = [Line2D([], [], marker="o", ls="", color=DOMAIN_COLORS.get(d, "#DDDDDD"), label=d)
+    handles = [Line2D([], [], marker="o", ls="", color=COLORS.get(d, "#DDDDDD"), label=d)
                for d in present]
     if unsupported:
         handles.append(Line2D([], [], ls="--", color="#555555",
@@ -118,7 +126,8 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
     return save(fig, Path(outdir) / "causal_effects", caption=cap)
 
 
-def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
+def plot_change(change: pd.DataFrame, study: dict, outdir: Path,
+                dictionary: pd.DataFrame | None = None) -> list[Path]:
     """Contributions of each mechanism to the outcome's change between the two periods."""
     import matplotlib.pyplot as plt
 
@@ -129,12 +138,19 @@ def plot_change(change: pd.DataFrame, study: dict, outdir: Path) -> list[Path]:
                              squeeze=False)
     for ax, y in zip(axes[:, 0], outcomes, strict=False):
         d = change[change["outcome"] == y].reset_index(drop=True)
-        colors = [DOMAIN_COLORS.get(x, "#BBBBBB") for x in d["domain"]]
+        colors = [COLORS.get(x, "#BBBBBB") for x in d["domain"]]
         ax.barh(range(len(d)), d["contribution"], color=colors)
         draw_interval(ax, range(len(d)), d["contribution_ci_low"], d["contribution_ci_high"])
-        ax.set_yticks(range(len(d)), d["node"])
+        names = (dict(zip(dictionary["indicator"], dictionary["label"], strict=False))
+                 if dictionary is not None and "label" in dictionary else {})
+        flagged = d["flag"].fillna("").astype(str).str.len() > 0 if "flag" in d else pd.Series(False, index=d.index)
+        ax.set_yticks(range(len(d)), [str(names.get(n, n)) + (" ⚑" if f else "")
+                                      for n, f in zip(d["node"], flagged, strict=True)])
         ax.invert_yaxis()
         ax.axvline(0, color="#444444", lw=0.8)
+        from dlddrivers.plots.style import draw_flags, flag_lines
+
+        draw_flags(ax, flag_lines(d), loc="lower right")
         ax.set_xlabel(f"contribution to change in mean {y}, {d['baseline'].iloc[0]} -> "
                       f"{d['recent'].iloc[0]} (outcome units)")
     axes[0, 0].set_title(f"Change attribution (Shapley over mechanisms) - {study.get('name', '')}")
@@ -152,5 +168,5 @@ def plot(tables: dict[str, pd.DataFrame], graph: nx.DiGraph, dictionary: pd.Data
     paths = plot_graph(graph, dictionary, study, outdir, tables.get("audit"))
     if "effects" in tables and not tables["effects"].empty:
         paths += plot_effects(tables["effects"], dictionary, study, outdir)
-    paths += plot_change(tables.get("change_attribution"), study, outdir)
+    paths += plot_change(tables.get("change_attribution"), study, outdir, dictionary)
     return paths

@@ -1,7 +1,9 @@
-"""Figures of the geographical detector: q bars with p-value markers; interaction heatmaps."""
+"""Figures of the geographical detector: q bars with p-value markers, risk detector (means per
+stratum), interaction heatmaps."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,49 @@ def _stars(p: float) -> str:
     if not np.isfinite(p):
         return ""
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
+
+
+def _risk_figure(risk: pd.DataFrame, y: str, dictionary, name: str, path: Path) -> list[Path]:
+    """Risk detector: mean of ``y`` per stratum of each factor with its t interval; a star
+    between two neighbouring strata whose means differ (Welch t-test, p < 0.05)."""
+    import matplotlib.pyplot as plt
+
+    r = risk[risk["y"] == y] if len(risk) else risk
+    if r.empty:
+        return []
+    samples = list(dict.fromkeys(r["sample"]))
+    xs = list(dict.fromkeys(r["x"]))
+    ncol = min(5, len(xs))
+    per = -(-len(xs) // ncol)  # rows per sample
+    fig, axes = plt.subplots(len(samples) * per, ncol, figsize=(2.6 * ncol + 0.4, 2.4 * len(samples) * per + 1.0),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for i, s in enumerate(samples):
+        for j, x in enumerate(xs):
+            ax = axes[i * per + j // ncol, j % ncol]
+            ax.set_visible(True)
+            d = r[(r["sample"] == s) & (r["x"] == x)].sort_values("stratum")
+            col = style.color(indicator_meta(dictionary, x, "domain"))
+            pos = np.arange(len(d))
+            ax.plot(pos, d["mean_y"], "o-", color=col, ms=4, lw=1)
+            style.draw_interval(ax, pos, d["ci_low"], d["ci_high"], orient="v", color=col, cap=0.1)
+            top = np.nanmax(d["ci_high"].to_numpy(float)) if d["ci_high"].notna().any() else np.nanmax(d["mean_y"])
+            for k, (_, row) in enumerate(d.iterrows()):
+                if str(row["significant_vs_next"]) == "True":
+                    ax.text(k + 0.5, top, "*", ha="center", va="bottom", fontsize=9)
+            ax.set_xticks(pos, [f"{row.lower:.3g}–\n{row.upper:.3g}" for row in d.itertuples()], fontsize=6)
+            ax.tick_params(axis="y", labelsize=6.5)
+            ax.margins(y=0.18)
+            ax.set_title(f"{s}: " + textwrap.fill(label_of(dictionary, x, False), 28), fontsize=7)
+        axes[i * per, 0].set_ylabel(f"mean per stratum ({s})", fontsize=7)
+    fig.suptitle(f"Risk detector: {label_of(dictionary, y)} ({name})", fontsize=10)
+    fig.tight_layout()
+    cap = sources_caption(dictionary, [y, *xs],
+                          "Mean of the response in each stratum of a factor (stratum bounds under the axis) with "
+                          "its 95 % t interval, from geodetector/risk.csv; * between two strata: their means "
+                          "differ (Welch t-test, p < 0.05). Association, not cause. 'within' = unit-demeaned.")
+    return style.save(fig, path, caption=cap)
 
 
 def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
@@ -66,6 +111,8 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             "with the number of strata.")
         paths += style.save(fig, outdir / f"geodetector_q_{y}.png", caption=cap)
 
+        paths += _risk_figure(tables.get("risk", pd.DataFrame()), y, dictionary, name,
+                              outdir / f"geodetector_risk_{y}.png")
         iy = inter[inter["y"] == y]
         if iy.empty:
             continue
@@ -89,9 +136,9 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
                     if np.isfinite(v):
                         ax.text(j, i, f"{v:.2f}\n{lab.iat[i, j]}", ha="center", va="center",
                                 fontsize=7, color="white" if v < 0.5 else "black")
-            labels = [label_of(dictionary, x, False) for x in xs]
-            ax.set_xticks(range(len(xs)), labels, rotation=45, ha="right")
-            ax.set_yticks(range(len(xs)), labels if k_ax == 0 else [])
+            labels = [textwrap.fill(label_of(dictionary, x, False), 22) for x in xs]
+            ax.set_xticks(range(len(xs)), labels, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(xs)), labels if k_ax == 0 else [], fontsize=7)
             ax.set_title(s)
             ax.grid(False)
         fig.colorbar(im, ax=list(axes[0]), label="q (diagonal: single factor)")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import DOMAIN_COLORS, apply_style, save
+from .style import GROUP_COLORS, apply_style, save
 
 Ring = np.ndarray
 Geometry = list[list[Ring]]  # polygons, each [outer ring, hole, ...]
@@ -48,8 +48,12 @@ TILES: dict[str, tuple[float, float, float, float]] = {
     "KOR": (2.0, 0.0, 1.0, 1.0),
 }
 
-NO_DATA_COLOR = "#DDDDDD"
-OUTSIDE_COLOR = "#F4F4F4"
+#: Units outside the study and units without a value are white with a hatch, never a grey that a
+#: colour scale could also produce (a diverging scale's mid-point, cividis' middle).
+NO_DATA_COLOR = "#FFFFFF"
+NO_DATA_HATCH = "xxxx"
+OUTSIDE_COLOR = "#FFFFFF"
+OUTSIDE_HATCH = "...."
 
 
 # ------------------------------------------------------------------------------------------
@@ -147,18 +151,28 @@ def _centroid(geom: Geometry) -> tuple[float, float]:
     return float(ring[:, 0].mean()), float(ring[:, 1].mean())
 
 
-def _unit_labels(ax, geoms: Mapping[str, Geometry], units, min_size: float = 1.5) -> None:
-    """Write each unit's code (without ``MN``) in it; units smaller than ``min_size`` degrees
-    across are left unlabelled so labels never overlap."""
-    for u in units:
-        if u not in geoms:
-            continue
+def _unit_labels(ax, geoms: Mapping[str, Geometry], units, min_size: float = 1.5,
+                 names: Mapping[str, str] | None = None) -> None:
+    """Write each unit's registry name in it (the code when no name is known). Units smaller
+    than ``min_size`` degrees across are left unlabelled, and a label that would overlap one
+    already placed (largest units first) is removed, so labels never overlap."""
+    order = sorted((u for u in units if u in geoms),
+                   key=lambda u: -max(_extent({u: geoms[u]})[1] - _extent({u: geoms[u]})[0],
+                                      _extent({u: geoms[u]})[3] - _extent({u: geoms[u]})[2]))
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    for u in order:
         x0, x1, y0, y1 = _extent({u: geoms[u]})
         if max(x1 - x0, y1 - y0) < min_size:
             continue
         x, y = _centroid(geoms[u])
-        ax.text(x, y, str(u).removeprefix("MN"), ha="center", va="center", fontsize=6,
-                color="#111111", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+        t = ax.text(x, y, str((names or {}).get(u, u)), ha="center", va="center", fontsize=5.5,
+                    color="#111111", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+        bb = t.get_window_extent(renderer)
+        if any(bb.overlaps(b) for b in placed):
+            t.remove()
+            continue
+        placed.append(bb)
 
 
 def _norm(values: pd.Series, diverging: bool, fixed: tuple[float, float] | None = None):
@@ -186,9 +200,12 @@ def choropleth(ax, geoms: Mapping[str, Geometry], values: pd.Series, *, cmap: st
     norm = _norm(values, diverging, fixed)
     cm = plt.get_cmap(cmap)
     colors: dict[str, object] = {u: cm(norm(v)) for u, v in values.items() if np.isfinite(v)}
+    hatch = {u: NO_DATA_HATCH for u in geoms if u not in colors}
+    hatch.update({u: "////" for u in marked})
     for u in outside:
         colors[u] = OUTSIDE_COLOR
-    draw_units(ax, geoms, colors, hatch={u: "////" for u in marked})
+        hatch[u] = OUTSIDE_HATCH
+    draw_units(ax, geoms, colors, hatch=hatch, edgecolor="#999999")
     _frame(ax, geoms)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cm)
     cb = ax.figure.colorbar(sm, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02, shrink=0.8)
@@ -232,7 +249,8 @@ def trend_cmap(dictionary: pd.DataFrame, indicator: str) -> tuple[str, str]:
 
 
 def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
-              indicator: str, study: str, path: str | Path, *, caption_source: str) -> list[Path]:
+              indicator: str, study: str, path: str | Path, *, caption_source: str,
+              names: Mapping[str, str] | None = None) -> list[Path]:
     """Theil-Sen slope per decade of ``indicator`` per aimag; hatched where Mann-Kendall p >= 0.05."""
     import matplotlib.pyplot as plt
 
@@ -248,16 +266,18 @@ def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: p
     cmap, direction = trend_cmap(dictionary, indicator)
     choropleth(ax, geoms, vals, cmap=cmap, diverging=True, label=f"Theil-Sen slope, {measure} per decade", marked=notsig,
                outside=outside)
-    _unit_labels(ax, geoms, t.index)
+    _unit_labels(ax, geoms, t.index, names=names)
     ax.set_title(f"{study}: trend of {_label(dictionary, indicator)}, {years}\n"
                  "(estimand: trend; hatched = Mann-Kendall p >= 0.05)", fontsize=9)
-    _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, None)])
-    return save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv "
-                f"(aimag codes are NSO codes); {direction}. {caption_source}")
+    _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, OUTSIDE_HATCH),
+                 ("no value", NO_DATA_COLOR, NO_DATA_HATCH)])
+    return save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv; "
+                f"{direction}. {caption_source}")
 
 
 def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], outcome: str,
-                    study: str, path: str | Path, *, caption_source: str) -> list[Path]:
+                    study: str, path: str | Path, *, caption_source: str,
+                    names: Mapping[str, str] | None = None, outcome_label: str | None = None) -> list[Path]:
     """Per aimag: LMG anthropogenic share of explained variance, and whether the three
     attribution methods name the same larger group."""
     import matplotlib.pyplot as plt
@@ -268,20 +288,22 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
         return []
     outside = [u for u in geoms if u not in set(a["unit"])]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    choropleth(axes[0], geoms, lmg["value"].astype(float), cmap="cividis", diverging=False,
+    # viridis, not cividis: cividis' middle is a grey that reads as "no data"
+    choropleth(axes[0], geoms, lmg["value"].astype(float), cmap="viridis", diverging=False,
                label="anthropogenic share of explained variance (fraction of R²)", outside=outside,
                fixed=(0.0, 1.0))
-    _unit_labels(axes[0], geoms, lmg.index)
+    _unit_labels(axes[0], geoms, lmg.index, names=names)
     axes[0].set_title("LMG: anthropogenic share of within-aimag R²\n(estimand: share_of_explained_variance)",
                       fontsize=9)
     agree = a.drop_duplicates("unit").set_index("unit")
     cats = {
-        "all methods: anthropogenic larger": DOMAIN_COLORS["anthropogenic"],
-        "all methods: biophysical larger": DOMAIN_COLORS["biophysical"],
+        "all methods: anthropogenic larger": GROUP_COLORS["anthropogenic"],
+        "all methods: biophysical larger": GROUP_COLORS["biophysical"],
         "methods disagree": "#F0E442",
-        "undetermined": NO_DATA_COLOR,
+        "undetermined": "#BBBBBB",
     }
     colors: dict[str, object] = {u: OUTSIDE_COLOR for u in outside}
+    hatch = {u: OUTSIDE_HATCH for u in outside}
     for u, r in agree.iterrows():
         if r["ranking_agreement"] == "agree":
             key = f"all methods: {r['larger_group_lmg']} larger"
@@ -290,52 +312,171 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
         else:
             key = "undetermined"
         colors[u] = cats.get(key, NO_DATA_COLOR)
-    draw_units(axes[1], geoms, colors)
+    draw_units(axes[1], geoms, colors, hatch=hatch, edgecolor="#999999")
     _frame(axes[1], geoms)
     axes[1].set_title("Do LMG, trend decomposition and counterfactual\nname the same larger group?",
                       fontsize=9)
     from matplotlib.patches import Patch
 
-    _unit_labels(axes[1], geoms, agree.index)
+    _unit_labels(axes[1], geoms, agree.index, names=names)
     axes[1].legend(handles=[Patch(facecolor=c, edgecolor="#888888", label=k) for k, c in cats.items()]
-                   + [Patch(facecolor=OUTSIDE_COLOR, edgecolor="#888888", label="not in study")],
+                   + [Patch(facecolor=OUTSIDE_COLOR, edgecolor="#888888", hatch=OUTSIDE_HATCH,
+                            label="not in study")],
                    loc="upper left", bbox_to_anchor=(0.0, -0.02), ncol=2, frameon=False, fontsize=7)
-    fig.suptitle(f"{study}: attribution of {outcome} per aimag", fontsize=10)
+    fig.suptitle(f"{study}: attribution of {outcome_label or outcome} per aimag", fontsize=10)
     return save(fig, path, caption="From attribution/attribution.csv (per-aimag rows; LMG on each aimag's "
                 "time series, intervals in the table). Share of explained variance is not a share of "
                 f"the change. {caption_source}")
 
 
+def restrend_map(restrend: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
+                 outcome: str, study: str, path: str | Path, *, caption_source: str,
+                 names: Mapping[str, str] | None = None) -> list[Path]:
+    """Per aimag: the RESTREND residual trend (Theil-Sen slope of the climate-model residuals,
+    per decade) from ``restrend/restrend.csv``; hatched where Mann-Kendall p >= 0.05; aimags
+    where RESTREND was refused (climate fit not significant, too few years) drawn as no value
+    and named in the caption."""
+    import matplotlib.pyplot as plt
+
+    r = restrend[(restrend["outcome"] == outcome) & (restrend["unit"].astype(str) != "pooled")].set_index("unit")
+    if r.empty:
+        return []
+    vals = r["residual_slope"].astype(float) * 10
+    notsig = [u for u in r.index if np.isfinite(vals.get(u, np.nan)) and not (float(r.loc[u, "mk_p"]) < 0.05)]
+    outside = [u for u in geoms if u not in r.index]
+    refused = [u for u in r.index if not np.isfinite(vals.get(u, np.nan))]
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    choropleth(ax, geoms, vals, cmap="BrBG", diverging=True,
+               label=f"residual trend, {_measure(dictionary, outcome)} per decade", marked=notsig,
+               outside=outside)
+    _unit_labels(ax, geoms, r.index, names=names)
+    ax.set_title(f"{study}: RESTREND residual trend of {_label(dictionary, outcome)}\n"
+                 "(non-climatic change, not automatically human; hatched = Mann-Kendall p >= 0.05)",
+                 fontsize=9)
+    _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, OUTSIDE_HATCH),
+                 ("refused / no value", NO_DATA_COLOR, NO_DATA_HATCH)])
+    why = "; ".join(f"{(names or {}).get(u, u)}: {r.loc[u, 'status']}" for u in refused)
+    return save(fig, path, caption="Theil-Sen slope of the residuals of each aimag's regression on climate, "
+                f"from restrend/restrend.csv (x10 per decade). Refused: {why or 'none'}. {caption_source}")
+
+
+def condition_map(units: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
+                  indicator: str, study: str, path: str | Path, *, caption_source: str,
+                  names: Mapping[str, str] | None = None) -> list[Path]:
+    """Per aimag: improving / stable / degrading (Trends.Earth style) from
+    ``trends/land_condition_units.csv``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from .style import STATUS_COLORS
+
+    u = units[units["indicator"] == indicator].set_index("unit")
+    if u.empty or not u["condition"].isin(list(STATUS_COLORS)).any():
+        return []
+    outside = [g for g in geoms if g not in u.index]
+    colors: dict[str, object] = {k: STATUS_COLORS.get(c, NO_DATA_COLOR) for k, c in u["condition"].items()}
+    hatch = {k: NO_DATA_HATCH for k, c in u["condition"].items() if c not in STATUS_COLORS}
+    for k in outside:
+        colors[k], hatch[k] = OUTSIDE_COLOR, OUTSIDE_HATCH
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    draw_units(ax, geoms, colors, hatch=hatch, edgecolor="#999999")
+    _frame(ax, geoms)
+    _unit_labels(ax, geoms, u.index, names=names)
+    better = str(u["better"].dropna().iloc[0]) if u["better"].notna().any() else "?"
+    ax.legend(handles=[Patch(facecolor=c, edgecolor="#888888", label=k) for k, c in STATUS_COLORS.items()]
+              + [Patch(facecolor=OUTSIDE_COLOR, edgecolor="#888888", hatch=OUTSIDE_HATCH, label="not in study"),
+                 Patch(facecolor=NO_DATA_COLOR, edgecolor="#888888", hatch=NO_DATA_HATCH, label="no trend")],
+              loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=5, frameon=False, fontsize=7)
+    ax.set_title(f"{study}: {_label(dictionary, indicator)}, improving / stable / degrading\n"
+                 f"(significant Mann-Kendall trend in the better ({better}) or worse direction)", fontsize=9)
+    return save(fig, path, caption="Classes from trends/land_condition_units.csv: stable = no significant "
+                f"trend (with short series: no detectable change, not proof of stability). {caption_source}")
+
+
+def _names(study_dir: Path) -> dict[str, str]:
+    p = study_dir / "coverage.csv"
+    if not p.is_file():
+        return {}
+    cov = pd.read_csv(p, usecols=["unit", "unit_name"], dtype=str).drop_duplicates("unit")
+    return dict(zip(cov["unit"], cov["unit_name"], strict=False))
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def mapped_tables(study_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The per-unit result rows that the maps draw, one table per map (layer name -> rows):
+    trends of outcomes, impacts and grazing drivers; LMG anthropogenic share and method agreement
+    per unit; RESTREND residual trends; land condition classes. Rows are copied from the stage
+    tables unchanged."""
+    d = Path(study_dir)
+    out: dict[str, pd.DataFrame] = {}
+    trends = _read(d / "trends" / "trends.csv")
+    if trends is not None and len(trends):
+        roles = trends.drop_duplicates("indicator").set_index("indicator")
+        keep = [i for i, r in roles.iterrows() if r["role"] in ("outcome", "impact")
+                or (r["role"] == "driver" and r["domain"] == "grazing")]
+        for ind in keep:
+            out[f"trend_{ind}"] = trends[(trends["indicator"] == ind) & (trends["unit"].astype(str) != "pooled")]
+    attr = _read(d / "attribution" / "attribution.csv")
+    if attr is not None and len(attr):
+        for y in attr["outcome"].dropna().unique():
+            a = attr[(attr["outcome"] == y) & (attr["unit"].astype(str) != "pooled") & (attr["method"] == "lmg")
+                     & (attr["quantity"] == "anthropogenic_share")]
+            if len(a):
+                out[f"attribution_{y}"] = a
+    rest = _read(d / "restrend" / "restrend.csv")
+    if rest is not None and len(rest):
+        for y in rest["outcome"].dropna().unique():
+            out[f"restrend_{y}"] = rest[(rest["outcome"] == y) & (rest["unit"].astype(str) != "pooled")]
+    cond = _read(d / "trends" / "land_condition_units.csv")
+    if cond is not None and len(cond):
+        for ind in cond["indicator"].dropna().unique():
+            out[f"condition_{ind}"] = cond[cond["indicator"] == ind]
+    return {k: v.reset_index(drop=True) for k, v in out.items() if len(v)}
+
+
 def mongolia_maps(study_dir: str | Path, boundary_file: str | Path, outdir: str | Path,
                   study: str | None = None) -> list[Path]:
-    """Maps for an aimag study: outcome/impact trend, grazing-pressure trend, attribution."""
+    """Maps for an aimag study: outcome/impact trend, grazing-pressure trend, attribution,
+    RESTREND residual trend, land condition; and ``<study>.gpkg`` with one layer per map."""
     apply_style()
     d = Path(study_dir)
     study = study or d.name
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
+    names = _names(d)
     geoms = aimag_geometries(boundary_file)
-    src = ("Boundaries: " + BOUNDARY_FILES["MNG"]["provider"] + "; grey: Ulaanbaatar and aimags "
+    src = ("Boundaries: " + BOUNDARY_FILES["MNG"]["provider"] + "; dotted: Ulaanbaatar and aimags "
            "outside the study.")
     written: list[Path] = []
-    tpath = d / "trends" / "trends.csv"
-    if tpath.is_file():
-        trends = pd.read_csv(tpath)
-        roles = trends.drop_duplicates("indicator").set_index("indicator")
-        key = [i for i, r in roles.iterrows() if r["role"] in ("outcome", "impact")]
-        grazing = [i for i, r in roles.iterrows() if r["role"] == "driver" and r["domain"] == "grazing"]
-        for ind in [*key, *grazing]:
-            prov = dictionary.loc[dictionary["indicator"] == ind, "provider"]
-            s = f"Data: {prov.iloc[0]}. " if len(prov) else ""
+    tables = mapped_tables(d)
+    for name, t in tables.items():
+        kind, _, ind = name.partition("_")
+        prov = dictionary.loc[dictionary["indicator"] == ind, "provider"]
+        s = f"Data: {prov.iloc[0]}. " if len(prov) else ""
+        if kind == "trend":
+            trends = pd.read_csv(d / "trends" / "trends.csv")
             written += trend_map(trends, geoms, dictionary, ind, study, out / f"map_trend_{ind}.png",
-                                 caption_source=s + src)
-    apath = d / "attribution" / "attribution.csv"
-    if apath.is_file():
-        attr = pd.read_csv(apath)
-        for outcome in attr["outcome"].dropna().unique():
-            written += attribution_map(attr, geoms, str(outcome), study,
-                                       out / f"map_attribution_{outcome}.png", caption_source=src)
+                                 caption_source=s + src, names=names)
+        elif kind == "attribution":
+            attr = pd.read_csv(d / "attribution" / "attribution.csv")
+            written += attribution_map(attr, geoms, ind, study, out / f"map_attribution_{ind}.png",
+                                       caption_source=src, names=names, outcome_label=_label(dictionary, ind))
+        elif kind == "restrend":
+            written += restrend_map(t, geoms, dictionary, ind, study, out / f"map_restrend_{ind}.png",
+                                    caption_source=s + src, names=names)
+        elif kind == "condition":
+            written += condition_map(t, geoms, dictionary, ind, study, out / f"map_condition_{ind}.png",
+                                     caption_source=s + src, names=names)
+    if tables:
+        from ..gis import layer_frame, unit_geometries, write_layers
+
+        shapes = unit_geometries(geoms)
+        written.append(write_layers(out / f"{study}.gpkg",
+                                    {k: layer_frame(v, shapes, names) for k, v in tables.items()}))
     if not written:
         written += _placeholder(out / "map_none.png", f"{study}: no trends or attribution table to map yet")
     return written
@@ -486,6 +627,13 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
         cb.ax.tick_params(labelsize=7)
         fig.suptitle(title, fontsize=10)
         written += save(fig, out / f"{name}.png", caption=cap + " " + cap_geo)
+    tables = mapped_tables(d)
+    if tables:
+        from ..gis import country_geometries, layer_frame, write_layers
+
+        shapes = country_geometries(geoms, {"CHN": set(CHN_OUTSIDE_WDI)})
+        written.append(write_layers(out / f"{study}.gpkg",
+                                    {k: layer_frame(v, shapes, names) for k, v in tables.items()}))
     if not written:
         written += _placeholder(out / "map_none.png", f"{study}: no trends or attribution table to map yet")
     return written

@@ -1,20 +1,27 @@
-"""Stacked LMG shares of the (within) R-squared: biophysical vs anthropogenic domains."""
+"""LMG shares as shares of the explained part of the (within) R², with the total R² beside them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ..methods._common import indicator_meta
 from . import style
 from .panel_regression import _sources
 
 
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
          study: Mapping, outdir: Path) -> list[Path]:
-    """Per outcome: left bar biophysical vs anthropogenic, right bar the domains stacked;
-    whiskers are the group ``share_ci_low``/``share_ci_high`` from the table."""
+    """Per outcome, two panels from the ``shares`` table:
+
+    left, one bar of the total R² (explained vs not explained, with its interval), so a model
+    that explains 19 % of the variance looks like it; right, each group's and domain's share of
+    the *explained* part (points, summing to 1 within a level) with its bootstrap interval drawn
+    in full (the axis widens to hold it, nothing clipped). Flags written by the stage are drawn.
+    """
     import matplotlib.pyplot as plt
 
     style.apply_style()
@@ -23,48 +30,75 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
     if "variation" not in sh.columns:
         sh = sh.assign(variation="levels")
     for (y, variation), g in sh.groupby(["outcome", "variation"], sort=False):
-        grp = g[(g["level"] == "group") & g["share"].notna()].set_index("predictor")
+        grp = g[(g["level"] == "group") & g["share"].notna()]
         if grp.empty:
             continue
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        bars = {0: [k for k in ("biophysical", "anthropogenic") if k in grp.index],
-                1: ["biophysical", *[k for k in grp.index if k not in ("biophysical", "anthropogenic", "other")]]}
-        for x, keys in bars.items():
-            bottom = 0.0
-            for k in keys:
-                if k not in grp.index:
-                    continue
-                v = float(grp.loc[k, "share"])
-                ax.bar(x, v, bottom=bottom, color=style.DOMAIN_COLORS.get(k, "#888888"),
-                       label=k if x == 1 or k == "anthropogenic" else None, width=0.6)
-                if x == 0:
-                    style.draw_interval(ax, [x + (0.12 if k == "anthropogenic" else -0.12)],
-                                        [bottom + grp.loc[k, "share_ci_low"]],
-                                        [bottom + grp.loc[k, "share_ci_high"]], orient="v",
-                                        color="black", cap=0.04)
-                bottom += v
-        ax.set_xticks([0, 1])
-        ax.set_xticklabels(["biophysical vs\nanthropogenic", "by domain"])
-        ax.set_ylabel("share of explained variance (fraction of R²)" if variation == "levels"
-                      else "share of explained year-to-year variance (fraction of R²)")
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"{study.get('name', '')}: LMG shares, {y}"
-                     + ("" if variation == "levels" else " (year-to-year)"))
-        ax.legend(frameon=False, fontsize=7, loc="upper right")
+        groups = [k for k in ("biophysical", "anthropogenic") if k in set(grp["predictor"])]
+        doms = sorted(set(grp["predictor"]) - {"biophysical", "anthropogenic", "other"})
+        rows = grp.set_index("predictor").loc[[*groups, *doms]]
         r0 = g.iloc[0]
+        tot = float(r0["total_r2"])
+        fig, (a0, a1) = plt.subplots(1, 2, figsize=(8, 0.42 * len(rows) + 2.4),
+                                     gridspec_kw={"width_ratios": [1, 4.2]})
+        # total R2: explained vs not
+        a0.bar(0, tot, color="#555555", width=0.6)
+        a0.bar(0, 1 - tot, bottom=tot, color="#EEEEEE", width=0.6, edgecolor="#BBBBBB")
+        style.draw_interval(a0, [0.0], [r0["total_r2_ci_low"]], [r0["total_r2_ci_high"]], orient="v",
+                            color="black", cap=0.1)
+        top = float(r0["total_r2_ci_high"]) if np.isfinite(float(r0["total_r2_ci_high"])) else tot
+        a0.text(0, min(max(top, tot), 0.9) + 0.03, f"R² = {tot:.2f}", ha="center", va="bottom", fontsize=8)
+        a0.set_xlim(-0.6, 0.6)
+        a0.set_ylim(0, 1)
+        a0.set_xticks([0])
+        a0.set_xticklabels(["within R²" if bool(r0["within"]) else "R²"])
+        a0.set_ylabel("fraction of the outcome's variance")
+        a0.set_title("explained", fontsize=9)
+        # shares of the explained part
+        pos = np.arange(len(rows))[::-1].astype(float)
+        if groups and doms:
+            pos[len(groups):] -= 0.6  # gap between groups and domains
+        lo = rows["share_ci_low"].astype(float).to_numpy()
+        hi = rows["share_ci_high"].astype(float).to_numpy()
+        calibrated = "placebo_p95" in rows.columns
+        for p, (k, r) in zip(pos, rows.iterrows(), strict=True):
+            col = style.color(k)
+            a1.barh(p, float(r["share"]), color=col, height=0.55, alpha=0.85)
+            style.draw_interval(a1, [p], [r["share_ci_low"]], [r["share_ci_high"]], color="black", cap=0.12)
+            if calibrated and k == "anthropogenic" and pd.notna(r.get("placebo_p95")):
+                # what placebo drivers with the same trends and persistence reach (95th percentile)
+                a1.plot([r["placebo_p95"]] * 2, [p - 0.35, p + 0.35], color="#E69F00", lw=2.2,
+                        label="placebo 95th percentile")
+                hi = np.append(hi, float(r["placebo_p95"]))
+        a1.axvline(0, color="#666666", lw=0.6)
+        left = min(0.0, np.nanmin(lo) if np.isfinite(lo).any() else 0.0)
+        right = max(1.0, np.nanmax(hi) if np.isfinite(hi).any() else 1.0)
+        a1.set_xlim(left - 0.03, right + 0.03)
+        a1.set_yticks(pos)
+        a1.set_yticklabels([("group: " if k in groups else "domain: ") + k.replace("_", " ")
+                            for k in rows.index])
+        if calibrated and rows.get("placebo_p95", pd.Series(dtype=float)).notna().any():
+            a1.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        a1.set_xlabel(f"share of the explained part (R² = {tot:.2f}); each level sums to 1")
+        a1.set_title(f"{indicator_meta(dictionary, y, 'label', y)}: LMG shares"
+                     + ("" if variation == "levels" else " of year-to-year variation"), fontsize=9)
+        style.draw_flags(a1, style.flag_lines(g), loc="lower right")
         kind = "within (unit and year effects removed)" if bool(r0["within"]) else "pooled"
         if variation == "year_to_year":
             kind += ", unit-specific linear trends removed (year-to-year variation)"
         calib = ""
-        if "calibration" in grp.columns and "anthropogenic" in grp.index and pd.notna(grp.loc["anthropogenic", "placebo_p95"]):
-            a = grp.loc["anthropogenic"]
+        if calibrated and "anthropogenic" in rows.index and pd.notna(rows.loc["anthropogenic", "placebo_p95"]):
+            a = rows.loc["anthropogenic"]
             calib = (f" Anthropogenic share {a['share']:.2f} vs placebo drivers with the same trends and "
                      f"persistence: median {a['placebo_median']:.2f}, 95th percentile {a['placebo_p95']:.2f} "
-                     f"({a['calibration'].replace('_', ' ')}).")
-        cap = (f"Share of explained variance, not of change or cause. {kind} R² = {r0['total_r2']:.2f}; "
-               f"{int(r0['n_units'])} units, {int(r0['n_years'])} years, {int(r0['n_obs'])} obs "
-               f"({int(r0['n_dropped'])} dropped). Whiskers: {r0['ci_level']:.0%} unit block bootstrap "
-               f"({int(r0['bootstrap_draws'])} draws).{calib} Status: {r0['status']}. "
+                     f"({str(a['calibration']).replace('_', ' ')}).")
+        fig.suptitle(f"{study.get('name', '')}: relative importance of driver groups", fontsize=10)
+        fig.tight_layout()
+        cap = (f"Share of explained variance, not of change or cause: the shares divide the {kind} "
+               f"R² = {tot:.2f} [{float(r0['total_r2_ci_low']):.2f}, {float(r0['total_r2_ci_high']):.2f}]; "
+               f"{1 - tot:.0%} of the variance is not explained. {int(r0['n_units'])} units, "
+               f"{int(r0['n_years'])} years, {int(r0['n_obs'])} obs ({int(r0['n_dropped'])} dropped). "
+               f"Whiskers: {float(r0['ci_level']):.0%} unit block bootstrap ({int(r0['bootstrap_draws'])} draws), "
+               f"drawn in full.{calib} Status: {r0['status']}. "
                f"Sources: {_sources(dictionary, [y, *g.loc[g['level'] == 'predictor', 'predictor']])}.")
         paths += style.save(fig, Path(outdir) / (f"lmg_shares_{y}" if variation == "levels"
                                                     else f"lmg_shares_{y}_{variation}"), caption=cap)

@@ -41,17 +41,20 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                 brk = info.loc[u, "break_year"]
                 if bool(info.loc[u, "break_detected"]) and np.isfinite(brk):
                     ax.axvline(brk, color="black", ls="--", lw=0.8)
-                ax.set_title(f"{u}: {slope:+.3g}/yr (MK p={info.loc[u, 'mk_p']:.2g})", fontsize=8)
+                ax.set_title(f"{style.unit_name(study, u)}: {slope:+.3g}/yr (MK p={info.loc[u, 'mk_p']:.2g})",
+                             fontsize=7)
             else:
-                ax.set_title(u, fontsize=8)
+                ax.set_title(style.unit_name(study, u), fontsize=7)
         for ax in axes.ravel()[len(units):]:
             ax.set_visible(False)
-        for ax in axes[:, 0]:
-            ax.set_ylabel(f"residual ({indicator_meta(dictionary, y, 'measure', 'outcome units')})")
+        fig.suptitle(f"{study.get('name', '')}: RESTREND residuals of {indicator_meta(dictionary, y, 'label', y)} "
+                     f"({indicator_meta(dictionary, y, 'measure', 'outcome units')})", fontsize=9)
+        fig.tight_layout()
         refused = info.index[info["status"].astype(str).str.startswith(("refused", "insufficient"))].tolist()
         cap = (f"RESTREND residuals of {y} after its regression on climate drivers; line = Theil-Sen trend, "
                f"dashed = Chow break (Bonferroni). Residual trend = non-climatic change, not automatically human. "
-               + (f"Not shown (refused/insufficient): {', '.join(refused)}. " if refused else "")
+               + (f"Not shown (refused/insufficient): {', '.join(style.unit_name(study, u) for u in refused)}. "
+                  if refused else "")
                + f"Sources: {_sources(dictionary, [y])}.")
         paths += style.save(fig, Path(outdir) / f"restrend_residuals_{y}", caption=cap)
     return paths

@@ -43,7 +43,9 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
     outdir = Path(outdir)
     t = tables["sdg_terms"]
     # degraded, stable, improved; not computed in dark grey
-    cmap = ListedColormap(["#D55E00", "#F0F0F0", "#0072B2"]).with_extremes(bad="#BBBBBB")
+    # the Trends.Earth classes' colours (style.STATUS_COLORS), never a domain colour
+    cmap = ListedColormap([style.STATUS_COLORS["degrading"], style.STATUS_COLORS["stable"],
+                           style.STATUS_COLORS["improving"]]).with_extremes(bad="#BBBBBB")
     paths: list[Path] = []
     name = study.get("name", "")
     for ind, d in t.groupby("indicator", sort=False):
@@ -63,7 +65,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
                 ax.text(j, i, txt[i][j], ha="center", va="center", fontsize=7,
                         color="white" if m[i, j] in (-1, 1) else "black")
         ax.set_xticks(range(len(terms)), [TERM_LABELS[x] for x in terms], fontsize=7)
-        ax.set_yticks(range(len(units)), units)
+        ax.set_yticks(range(len(units)), [style.unit_name(study, u) for u in units])
         ax.xaxis.tick_top()
         ax.grid(False)
         direction = "higher is better" if bool(d["higher_is_better"].iloc[0]) else \
@@ -74,7 +76,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
         cap = sources_caption(
             dictionary, [ind],
             f"Period {r0['period']}, state baseline {r0['baseline']} vs recent {r0['recent']}. "
-            "Vermilion degraded, blue improved, light grey stable, dark grey not computed (see "
+            "Red degraded, green improved, beige stable, dark grey not computed (see "
             "status). Trends.Earth definitions; detection, not attribution.")
         paths += style.save(fig, outdir / f"sdg_terms_{ind}.png", caption=cap)
     return paths
