@@ -9,9 +9,10 @@ from dlddrivers import reporting
 
 
 def canonical_path(p):
-    """One spelling per file (relative to the working directory), so that an absolute and a
-    relative `snapshot_dir` name the same inputs and trigger no rerun."""
-    return os.path.relpath(os.path.abspath(p))
+    """One spelling per file (relative to the working directory, symbolic links resolved), so
+    that an absolute, a relative or a linked `snapshot_dir` name the same inputs and trigger no
+    rerun."""
+    return os.path.relpath(os.path.realpath(p))
 
 
 def study_files(study):
