@@ -11,11 +11,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _snapshot() -> Path | None:
-    for cand in (os.environ.get("DLD_SNAPSHOT"), REPO.parent / "shared" / "data" / "raw",
-                 Path("/work/shared/data/raw")):
+    """The raw snapshot: $DLD_SNAPSHOT, else ``shared/data/raw`` beside the checkout (as in CI)."""
+    for cand in (os.environ.get("DLD_SNAPSHOT"), REPO.parent / "shared" / "data" / "raw"):
         if cand and Path(cand).is_dir():
             return Path(cand)
     return None
+
+
+#: The snapshot folder for module-level skip marks (a path that does not exist when absent).
+SNAPSHOT_DIR: Path = _snapshot() or REPO.parent / "shared" / "data" / "raw"
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SNAPSHOT_DIR
 
 from dlddrivers.errors import ConfigError, RawFileError
 from dlddrivers.methods import geodetector as gd
 
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
-GRID_RAW = Path("/work/shared/data/raw/inner_mongolia_ndvi_grid")
-if not GRID_RAW.exists():
-    GRID_RAW = RAW / "inner_mongolia_ndvi_grid"
+GRID_RAW = SNAPSHOT_DIR / "inner_mongolia_ndvi_grid"
 needs_raw = pytest.mark.skipif(not GRID_RAW.exists(), reason="raw snapshot not available")
 DISEASE = Path(__file__).parent / "data" / "geodetector_disease.csv"
 

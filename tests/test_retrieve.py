@@ -2,7 +2,7 @@
 
 Every test starts its own ``ThreadingHTTPServer`` (port chosen by the OS) and stops it at the
 end. Short timeouts (0.3 s) and backoff (0.01 s) keep the whole module to a few seconds.
-Tests that compare with the read-only snapshot skip when ``/work/shared/data/raw`` is absent.
+Tests that compare with the read-only snapshot skip when it is absent (see conftest).
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from urllib.parse import parse_qsl, urlsplit
 import pandas as pd
 import pytest
 import yaml
+from conftest import SNAPSHOT_DIR
 
 from dlddrivers import retrieve as R
 from dlddrivers.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "config" / "sources.yaml"
-SNAPSHOT = Path("/work/shared/data/raw")
+SNAPSHOT = SNAPSHOT_DIR
 needs_snapshot = pytest.mark.skipif(not SNAPSHOT.is_dir(), reason="snapshot folder not available")
 
 STALL = 1.0  # seconds a stalled response sleeps (> TIMEOUT)
