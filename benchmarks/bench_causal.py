@@ -67,8 +67,10 @@ if __name__ == "__main__":
     if "--profile" in sys.argv:
         import cProfile
         import pstats
+        import tempfile
 
-        cProfile.run("run()", "/tmp/bench_causal.prof")
-        pstats.Stats("/tmp/bench_causal.prof").sort_stats("cumulative").print_stats(25)
+        prof = str(Path(tempfile.gettempdir()) / "bench_causal.prof")
+        cProfile.run("run()", prof)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
     else:
         run()

@@ -21,6 +21,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,12 +74,12 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=250)
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--snapshot", default=str(HERE.parent.parent / "shared" / "data" / "raw"))
-    ap.add_argument("--stack", default="/tmp/dlddrivers_bench_stack.nc")
+    ap.add_argument("--stack", default=str(Path(tempfile.gettempdir()) / "dlddrivers_bench_stack.nc"))
     ap.add_argument("--run-stack", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(HERE / "results" / "bench_pixel.json"))
     a = ap.parse_args()
     if a.run_stack:  # child process
-        print(json.dumps(run_stack(a.stack, a.workers[0], a.snapshot, f"/tmp/dld_bench_out_{a.workers[0]}",
+        print(json.dumps(run_stack(a.stack, a.workers[0], a.snapshot, str(Path(tempfile.gettempdir()) / f"dld_bench_out_{a.workers[0]}"),
                                    a.chunk)))
         return
     res: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
