@@ -189,10 +189,10 @@ def test_pooled_shares_placebo_calibrated():
 
 
 def test_fit_fe_equals_dummy_regression_unbalanced():
-    from dlddrivers.methods import _common as C
+    from dlddrivers.methods import paneltools as P
 
     df = make(n_units=5, n_years=12, seed=9).drop(index=[3, 20, 40]).reset_index(drop=True)
-    u, t = C.codes(df["unit"]), C.codes(df["year"])
+    u, t = P.codes(df["unit"]), P.codes(df["year"])
     X = df[["temp", "spei", "sheep"]].to_numpy()
     y = df["bare"].to_numpy() + 0.2 * t  # a common trend
     b, fitted, lam = at.fit_fe(y, X, u, t, 12)

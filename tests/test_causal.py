@@ -11,7 +11,6 @@ from dlddrivers.causal.attribution import change_attribution
 from dlddrivers.causal.audit import audit_graph
 from dlddrivers.causal.effects import estimate_pair
 from dlddrivers.causal.graph import GraphError, load_graph
-from dlddrivers.causal.panel import demean, lag_within_unit
 from dlddrivers.causal.stage import DEFAULTS, compute, merge_options
 from dlddrivers.causal.synthetic import confounded_graph, confounded_panel
 from dlddrivers.causal.timeseries import granger_table
@@ -107,26 +106,6 @@ def test_too_few_rows_give_status_and_nan():
     row, refs = estimate_pair(panel, confounded_graph(), "press", "y", _opts(), seed=1)
     assert row["status"].startswith("insufficient_data")
     assert np.isnan(row["effect"]) and refs == []
-
-
-# ---------------------------------------------------------------- panel helpers
-def test_demean_unbalanced_matches_dummy_regression():
-    panel = confounded_panel(n_units=6, n_years=8, seed=2).sample(frac=0.8, random_state=1)
-    d = demean(panel.reset_index(drop=True), ["press", "y", "clim"])
-    b_within = np.linalg.lstsq(d[["press", "clim"]].to_numpy(), d["y"].to_numpy(),
-                               rcond=None)[0][0]
-    dummies = pd.get_dummies(panel[["unit", "year"]].astype(str), drop_first=True).astype(float)
-    x = np.column_stack([np.ones(len(panel)), panel[["press", "clim"]], dummies])
-    b_dummy = np.linalg.lstsq(x, panel["y"].to_numpy(), rcond=None)[0][1]
-    assert b_within == pytest.approx(b_dummy, rel=1e-6)
-
-
-def test_lag_matches_by_year_not_row():
-    p = pd.DataFrame({"unit": ["A", "A", "A", "B"], "year": [2000, 2001, 2003, 2001],
-                      "x": [1.0, 2.0, 4.0, 9.0]})
-    lag = lag_within_unit(p, "x")
-    assert np.isnan(lag.iloc[0]) and lag.iloc[1] == 1.0
-    assert np.isnan(lag.iloc[2]) and np.isnan(lag.iloc[3])
 
 
 # ---------------------------------------------------------------- graph loading

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dlddrivers.methods import inference as inf
 from dlddrivers.methods import panel_regression as pr
-from dlddrivers.methods._common import add_lags, within
+from dlddrivers.methods.paneltools import add_lags, within
 
 DICT = pd.DataFrame(
     {
@@ -98,13 +99,6 @@ def test_wild_bootstrap_null_rejection_rate_and_seed():
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_rademacher_enumeration_and_webb():
-    w, lab = pr.bootstrap_weights(4, 999, np.random.default_rng(0), "rademacher")
-    assert w.shape == (16, 4) and lab.startswith("rademacher (all")
-    w, lab = pr.bootstrap_weights(6, 50, np.random.default_rng(0), "auto")
-    assert lab == "webb" and w.shape == (50, 6)
-
-
 def test_std_coef_vif_and_lags():
     df = make_panel(seed=5)
     out = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 49, "lags": {"spei": 1}})
@@ -175,6 +169,14 @@ def test_wild_bootstrap_matches_wildboottest_enumerated():
     # all-minus-ones sign vectors) inconsistently between runs: allow two of 256 draws
     assert ours["p_wild"] == pytest.approx(float(ref["p-value"].iloc[0]), abs=2 / 256 + 1e-12)
     assert ours["p_wild"] == pytest.approx(80 / 256, abs=1e-12)  # our enumeration, ties counted
+    # the same reference straight from the toolkit: within transform, then the wild bootstrap
+    d = df.sort_values(["unit", "year"])
+    u, t = pd.factorize(d["unit"], sort=True)[0], pd.factorize(d["year"], sort=True)[0]
+    W = within(d[["y", "spei", "temp", "sheep", "mines"]].to_numpy(float), u, t)
+    boot = inf.wild_cluster_bootstrap(W[:, 0], W[:, 1:], u, absorb=(u, t), draws=999,
+                                      rng=np.random.default_rng(0), weights="rademacher")
+    assert boot.loc[0, "p_wild"] == pytest.approx(80 / 256, abs=1e-12)
+    assert boot.loc[0, "coef"] == pytest.approx(ours["coef"], abs=1e-10)
 
 
 def test_plot_writes_png(tmp_path):

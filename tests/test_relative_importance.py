@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from dlddrivers.methods import relative_importance as ri
+from dlddrivers.methods.paneltools import within
 
 
 def _r2(X, y):
@@ -228,7 +229,7 @@ def test_null_predictor_interval_reaches_zero():
     assert (pred.loc[["x0", "x1", "x2"], "flag"] == "").all()
 
 
-def test_within_detrended_equals_dummy_regression():
+def test_within_with_unit_trends_equals_dummy_regression():
     """The year-to-year transform is the residual on unit dummies, unit trends and year dummies
     (checked against lstsq on an unbalanced panel)."""
     rng = np.random.default_rng(2)
@@ -240,4 +241,8 @@ def test_within_detrended_equals_dummy_regression():
     x = rng.normal(size=len(df))
     D = np.column_stack([np.eye(5)[u], np.eye(5)[u] * (t - t.mean())[:, None], np.eye(8)[yr][:, 1:]])
     resid = x - D @ np.linalg.lstsq(D, x, rcond=None)[0]
-    np.testing.assert_allclose(ri.within_detrended(x[:, None], u, yr, t)[:, 0], resid, atol=1e-8)
+    np.testing.assert_allclose(within(x[:, None], u, yr, trend=t)[:, 0], resid, atol=1e-8)
+    # one-way: unit intercepts and trends only
+    D1 = D[:, :10]
+    resid1 = x - D1 @ np.linalg.lstsq(D1, x, rcond=None)[0]
+    np.testing.assert_allclose(within(x, u, trend=t), resid1, atol=1e-10)

@@ -78,10 +78,10 @@ def test_cluster_se_matches_statsmodels():
 
 
 def test_robustness_table_and_unit_refuters():
-    from dlddrivers.causal.panel import demean
+    from dlddrivers.methods.paneltools import within_frame
 
     df = _panel()
-    dm = demean(df, ["d", "c", "y"], year=True)
+    dm = within_frame(df, ["d", "c", "y"], two_way=True)
     dof = len(df) - 20 - 12 + 1 - 2
     r = SV.robustness_table(dm, "d", "y", ["c"], dof, 0.95)
     assert r["benchmark"] == "c" and r["n_clusters"] == 20

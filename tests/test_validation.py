@@ -9,7 +9,7 @@ import pytest
 
 from dlddrivers import synthetic as S
 from dlddrivers import validation as V
-from dlddrivers.methods import _common as C
+from dlddrivers.methods import paneltools as P
 from dlddrivers.methods import relative_importance as RI
 
 FAST = {"relative_importance": {"bootstrap_draws": 100}, "panel_regression": {"bootstrap_draws": 49},
@@ -30,7 +30,7 @@ def test_exact_truth_matches_a_very_large_sample(conf):
     assert truth.share_trend == pytest.approx(0.3, abs=1e-8)
     df, _ = S.simulate(sc, 3, truth)
     cols = ["veg", *S.DRIVERS]
-    W = C.within(df[cols].to_numpy(float), C.codes(df["unit"]), C.codes(df["year"]))
+    W = P.within(df[cols].to_numpy(float), P.codes(df["unit"]), P.codes(df["year"]))
     phi, r2 = RI.lmg(W[:, 1:], W[:, 0])
     assert phi[2:].sum() / phi.sum() == pytest.approx(truth.share_variance, abs=0.02)
     assert r2 == pytest.approx(S.NOISE_R2["low"], abs=0.02)
@@ -70,7 +70,7 @@ def test_semi_synthetic_outcome_on_given_drivers():
     b = {"precip": 0.5, "temp": -0.3, "herd": -0.4, "mining": -0.2}
     df, truth = S.outcome_from_drivers(drivers, ["precip", "temp"], ["herd", "mining"], b=b,
                                        r2=0.9, seed=1)
-    W = C.within(df[["veg", *S.DRIVERS]].to_numpy(float), C.codes(df["unit"]), C.codes(df["year"]))
+    W = P.within(df[["veg", *S.DRIVERS]].to_numpy(float), P.codes(df["unit"]), P.codes(df["year"]))
     phi, _ = RI.lmg(W[:, 1:], W[:, 0])
     assert phi[2:].sum() / phi.sum() == pytest.approx(truth["share_variance"], abs=0.03)
 

@@ -461,7 +461,7 @@ def outcome_from_drivers(panel: pd.DataFrame, climate: Sequence[str], anthro: Se
     ``share_signal_variance``, ``effect_direct`` (per within-SD). ``sigma`` gives within
     R-squared ``r2``. Returns ``(panel with standardised drivers and the outcome, truth dict)``.
     """
-    from .methods._common import codes, complete_cases, within
+    from .methods.paneltools import codes, complete_cases, within
 
     cols = [*climate, *anthro]
     df, _ = complete_cases(panel, cols)

@@ -188,16 +188,16 @@ def run_lmg(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
 
 
 def run_fixed_effects(panel, dic, study, truth: S.Truth, opts, seed: int) -> list[dict]:
-    from .methods import _common as C
     from .methods import panel_regression as PR
+    from .methods import paneltools as P
 
     t = PR.compute(panel, dic, study, opts)["coefficients"].set_index("driver")
     rows = [_row("fixed_effects", f"coef_{d}", truth.effect_direct[d], t.loc[d, "coef"],
                  t.loc[d, "ci_low"], t.loc[d, "ci_high"], str(t.loc[d, "status"]))
             for d in S.ANTHRO]
     # share of signal variance implied by the FE coefficients
-    df, _ = C.complete_cases(panel, list(S.DRIVERS))
-    W = C.within(df[list(S.DRIVERS)].to_numpy(float), C.codes(df["unit"]), C.codes(df["year"]))
+    df, _ = P.complete_cases(panel, list(S.DRIVERS))
+    W = P.within(df[list(S.DRIVERS)].to_numpy(float), P.codes(df["unit"]), P.codes(df["year"]))
     cov = np.cov(W.T, bias=True)
     b = t.loc[list(S.DRIVERS), "coef"].to_numpy(float)
     se = t.loc[list(S.DRIVERS), "se_dk"].to_numpy(float)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dlddrivers.causal.effects import quiet_and_seeded
-from dlddrivers.causal.panel import UNIT_ONLY, complete_rows, demean, panel_shape
+from dlddrivers.methods.paneltools import UNIT_ONLY, complete_cases, counts, within_frame
 
 LABEL = ("how much of the outcome's change between period A and B each driver's mechanism "
          "explains")
@@ -106,12 +106,12 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
 
     nodes = sorted(nx.ancestors(graph, outcome) | {outcome})
     sub_g = graph.subgraph(nodes).copy()
-    sub, dropped = complete_rows(panel, nodes)
-    data = demean(sub, nodes, year=False) if len(sub) else sub
+    sub, dropped = complete_cases(panel, nodes)
+    data = within_frame(sub, nodes, two_way=False) if len(sub) else sub
     in_a = data["year"].between(baseline[0], baseline[1])
     in_b = data["year"].between(recent[0], recent[1])
     old, new = data.loc[in_a].reset_index(drop=True), data.loc[in_b].reset_index(drop=True)
-    shape = panel_shape(pd.concat([old, new]))
+    shape = counts(pd.concat([old, new]))
     base = {"outcome": outcome, "baseline": f"{baseline[0]}-{baseline[1]}",
             "recent": f"{recent[0]}-{recent[1]}", "ci_level": ci_level,
             "estimand": "share_of_change", "label": LABEL,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dlddrivers.causal.effects import quiet_and_seeded
-from dlddrivers.causal.panel import TWO_WAY, complete_rows, demean, panel_shape
+from dlddrivers.methods.paneltools import TWO_WAY, complete_cases, counts, within_frame
 
 _COLS = ["from", "to", "in_config", "reason", "adjacency_found", "orientation_found",
          "verdict", "method", "alpha", "panel_handling", "n_units", "n_years", "n_obs",
@@ -30,12 +30,12 @@ def audit_graph(panel: pd.DataFrame, graph: nx.DiGraph, alpha: float = 0.05,
     from causallearn.search.ConstraintBased.PC import pc
 
     nodes = list(graph.nodes)
-    sub, dropped = complete_rows(panel, nodes)
-    shape = panel_shape(sub)
+    sub, dropped = complete_cases(panel, nodes)
+    shape = counts(sub)
     base = {"method": "PC (causal-learn, Fisher-z)", "alpha": alpha, "panel_handling": TWO_WAY,
             **shape, "n_dropped": dropped, "note": NOTE}
     status = "ok"
-    data = demean(sub, nodes, year=True) if len(sub) else sub
+    data = within_frame(sub, nodes, two_way=True) if len(sub) else sub
     const = [n for n in nodes if len(data) and float(data[n].std()) < 1e-12]
     if shape["n_obs"] < min_obs_per_node * len(nodes):
         status = (f"insufficient_data: {shape['n_obs']} complete rows < {min_obs_per_node} "

@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from dlddrivers.causal.panel import TWO_WAY, complete_rows, demean, lag_within_unit, panel_shape
+from dlddrivers.methods.paneltools import TWO_WAY, complete_cases, counts, lag_by_year, within_frame
 
 REFUTERS = ("placebo_treatment", "random_common_cause", "unit_subset", "unit_bootstrap",
             "unobserved_common_cause")
@@ -103,15 +103,15 @@ def prepare_data(panel: pd.DataFrame, treatment: str, outcome: str, adjust: list
     work = panel
     if lag_treatment:
         work = panel.copy()
-        work[treatment] = lag_within_unit(panel, treatment, 1)
+        work[treatment] = lag_by_year(panel, treatment, 1)
     cols = [treatment, outcome, *adjust]
-    sub, dropped = complete_rows(work, cols)
-    return demean(sub, cols, year=True), dropped
+    sub, dropped = complete_cases(work, cols)
+    return within_frame(sub, cols, two_way=True), dropped
 
 
 def _status_for(frame: pd.DataFrame, n_adjust: int, options: dict) -> tuple[str, int]:
     """``ok`` or a reason the data cannot support the estimate; plus residual df."""
-    shape = panel_shape(frame)
+    shape = counts(frame)
     df_resid = shape["n_obs"] - (shape["n_units"] + shape["n_years"] - 1) - (1 + n_adjust)
     if shape["n_units"] < options["min_units"]:
         return f"insufficient_data: {shape['n_units']} units < {options['min_units']}", df_resid
@@ -319,7 +319,7 @@ def _prepare_pair(panel: pd.DataFrame, graph: nx.DiGraph, treatment: str, outcom
     adjust = sorted(ie.get_backdoor_variables())
     row["adjustment_set"] = ";".join(adjust)
     data, dropped = prepare_data(panel, treatment, outcome, adjust, lag)
-    row.update(panel_shape(data))
+    row.update(counts(data))
     row["n_dropped"] = dropped
     status, df_resid = _status_for(data, len(adjust), options)
     row["df_resid"] = df_resid

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from dlddrivers.methods.inference import cluster_se
+
 
 def partial_r2(t: float, dof: float) -> float:
     """Partial R2 of a regressor with the outcome from its t-value: ``t^2 / (t^2 + dof)``."""
@@ -110,20 +112,6 @@ def ols(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return b, y - X @ b, XtX_inv
 
 
-def cluster_se(X: np.ndarray, resid: np.ndarray, XtX_inv: np.ndarray, cluster: np.ndarray,
-               n_absorbed: int) -> np.ndarray:
-    """CR1 cluster-robust standard errors (Stata's small-sample factor
-    ``G/(G-1) * (n-1)/(n-k)`` with ``k`` counting the absorbed effects too)."""
-    codes = pd.factorize(np.asarray(cluster), sort=True)[0]
-    G = int(codes.max()) + 1
-    n, k = X.shape
-    S = np.zeros((G, k))
-    np.add.at(S, codes, X * resid[:, None])
-    V = XtX_inv @ (S.T @ S) @ XtX_inv
-    c = G / (G - 1) * (n - 1) / max(n - k - n_absorbed, 1) if G > 1 else np.nan
-    return np.sqrt(np.clip(np.diag(V) * c, 0, None))
-
-
 def robustness_table(data: pd.DataFrame, treatment: str, outcome: str, adjust: Sequence[str],
                      dof: int, level: float, q: float = 1.0) -> dict:
     """Cluster-robust inference and Cinelli-Hazlett robustness numbers for one linear effect on
@@ -176,7 +164,7 @@ def robustness_table(data: pd.DataFrame, treatment: str, outcome: str, adjust: S
 
 def _refit(data: pd.DataFrame, treatment: str, outcome: str, adjust: Sequence[str]) -> float:
     """Treatment coefficient after two-way demeaning ``data`` (exact alternating projections)."""
-    from dlddrivers.methods._common import codes, within
+    from dlddrivers.methods.paneltools import codes, within
 
     cols = [treatment, outcome, *adjust]
     Z = within(data[cols].to_numpy(float), codes(data["unit"]), codes(data["year"]))

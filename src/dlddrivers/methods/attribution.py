@@ -102,6 +102,8 @@ import numpy as np
 import pandas as pd
 
 from . import _common as C
+from . import inference as I
+from . import paneltools as P
 
 DEFAULTS: dict = {
     "baseline_years": 5,
@@ -154,10 +156,10 @@ def ts_change(Y: np.ndarray, t: np.ndarray) -> np.ndarray:
 def fit_unit_fe(y: np.ndarray, X: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit fixed-effects OLS: returns (coefficients (k,), fitted values incl. unit effects)."""
     if X.shape[1] == 0:
-        mu = y - C.demean_by(y, unit)
+        mu = y - P.demean_by(y, unit)
         return np.zeros(0), mu
-    Xw = C.demean_by(X, unit)
-    yw = C.demean_by(y, unit)
+    Xw = P.demean_by(X, unit)
+    yw = P.demean_by(y, unit)
     b = np.linalg.lstsq(Xw, yw, rcond=None)[0]
     a = (y - yw) - (X - Xw) @ b  # unit mean of y minus unit mean of X b
     return b, a + X @ b
@@ -178,8 +180,8 @@ def fit_fe(
         return b, fitted, np.zeros(ny)
     # slopes from the two-way within transform (exact for unbalanced panels), then the effects
     # a_i + l_t of the residual split by alternating means (one pass when balanced)
-    Xw = C.within(X, unit, year) if X.shape[1] else X
-    yw = C.within(y, unit, year)
+    Xw = P.within(X, unit, year) if X.shape[1] else X
+    yw = P.within(y, unit, year)
     b = np.linalg.lstsq(Xw, yw, rcond=None)[0] if X.shape[1] else np.zeros(0)
     fe = (y - X @ b) - (yw - Xw @ b) if X.shape[1] else y - yw
     G = int(unit.max()) + 1
@@ -255,7 +257,7 @@ def _unit_arrays(df: pd.DataFrame, climate: Sequence[str], anthro: Sequence[str]
     """Per unit: (row index, years, climate matrix, anthropogenic matrix, year codes), computed
     once. ``X`` (climate columns first) replaces the frame's driver values when given."""
     out = {}
-    ycodes = C.codes(df["year"])
+    ycodes = P.codes(df["year"])
     nc = len(climate)
     for u, idx in df.groupby("unit").indices.items():
         g = df.iloc[idx]
@@ -334,7 +336,7 @@ def _lmg_rows(res, climate, anthro, ci, placebo: Mapping[str, np.ndarray] | None
             row.update(pc)
         rows.append(row)
     rows.append({"method": "lmg", "quantity": "total_r2", "value": tot,
-                 "ci_low": float(C.percentile_ci(tb, ci)[0]), "ci_high": float(C.percentile_ci(tb, ci)[1]),
+                 "ci_low": float(I.percentile_ci(tb, ci)[0]), "ci_high": float(I.percentile_ci(tb, ci)[1]),
                  "value_unit": "R2", "estimand": "share_of_explained_variance"})
     return rows
 
@@ -370,7 +372,7 @@ def attribute_outcome(
     year_fx = bool(opts.get("year_effects", True))
     measure = C.indicator_meta(dictionary, y, "measure", "outcome units")
     xs = [*climate, *anthro]
-    df_all, dropped = C.complete_cases(panel, [y, *xs])
+    df_all, dropped = P.complete_cases(panel, [y, *xs])
     n_all = panel.groupby(panel["unit"].astype(str)).size()
     ny = df_all.groupby("unit")["year"].nunique()
     good = sorted(ny[ny >= int(opts["min_years"])].index)
@@ -383,9 +385,9 @@ def attribute_outcome(
                      "status": f"insufficient_data: {int(ny.get(u, 0))} complete years < {opts['min_years']}"})
     if not good:
         return pd.DataFrame(rows)
-    unit_codes = C.codes(df["unit"])
-    year_codes = C.codes(df["year"]) if year_fx else None
-    n_yc = int(C.codes(df["year"]).max()) + 1
+    unit_codes = P.codes(df["unit"])
+    year_codes = P.codes(df["year"]) if year_fx else None
+    n_yc = int(P.codes(df["year"]).max()) + 1
     yv = df[y].to_numpy(float)
     X = df[xs].to_numpy(float)
     b, fitted, lam = fit_fe(yv, X, unit_codes, year_codes, n_yc)
@@ -394,9 +396,9 @@ def attribute_outcome(
     nc = len(climate)
     comp = _all_components(arrays, yv, b, nc, good, opts, lam_or_none)
     resid = yv - fitted
-    seed_off = C.stable_offset("attribution", y)
+    seed_off = I.stable_offset("attribution", y)
     # ---- per-unit residual moving-block bootstrap (fixed design: one pseudo-inverse)
-    rng = C.rng_from(study, seed_off)
+    rng = I.rng_from(study, seed_off)
     L = opts.get("block_length")
     unit_idx = {u: df.index[df["unit"] == u].to_numpy() for u in good}
     boot_units = []
@@ -410,7 +412,7 @@ def attribute_outcome(
         boot_units.append(_with_shares(_all_components(arrays, ystar, bs, nc, good, opts, lb)))
     comp_s = _with_shares(comp)
     # ---- pooled: mean over units, unit block bootstrap
-    rng_p = C.rng_from(study, seed_off + 1)
+    rng_p = I.rng_from(study, seed_off + 1)
     G = len(good)
     pooled_boot = []
     if G >= int(opts["min_units"]):
@@ -432,7 +434,7 @@ def attribute_outcome(
         out, ci_of = [], {}
         for q in quantities:
             if bootdf is not None and len(bootdf):
-                lo, hi = C.percentile_ci(bootdf[q].to_numpy(float), ci)
+                lo, hi = I.percentile_ci(bootdf[q].to_numpy(float), ci)
             else:
                 lo = hi = np.nan
             ci_of[q] = (float(lo), float(hi))
@@ -452,7 +454,7 @@ def attribute_outcome(
     # ---- placebo calibration of the pooled anthropogenic share of the observed change
     trend_placebo = None
     if n_placebo > 0 and anthro and G >= int(opts["min_units"]):
-        rng_pl = C.rng_from(study, seed_off + 3)
+        rng_pl = I.rng_from(study, seed_off + 3)
         Sx = RI.surrogate_drivers(df, list(anthro), n_placebo, rng_pl)
         vals = []
         for k in range(n_placebo):
@@ -470,20 +472,20 @@ def attribute_outcome(
     lmg_ok = len(xs) <= RI.MAX_PREDICTORS
     if not lmg_ok:
         rows.append({"unit": "pooled", "method": "lmg", "quantity": "all", "n_dropped": dropped,
-                     "estimand": "share_of_explained_variance", **C.counts(df),
+                     "estimand": "share_of_explained_variance", **P.counts(df),
                      "status": f"refused: LMG handles at most MAX_PREDICTORS={RI.MAX_PREDICTORS} "
                                f"predictors; got p={len(xs)}"})
     if G >= int(opts["min_units"]) and lmg_ok:
-        lmg_pooled = RI.lmg_panel(df, y, xs, within=True, draws=lmg_draws, rng=C.rng_from(study, seed_off + 2))
+        lmg_pooled = RI.lmg_panel(df, y, xs, within=True, draws=lmg_draws, rng=I.rng_from(study, seed_off + 2))
         if n_placebo > 0:
             groups = {"biophysical": list(range(nc)), "anthropogenic": list(range(nc, len(xs)))}
             lmg_placebo = RI.placebo_group_shares(df, y, xs, groups, within=True, draws=n_placebo,
-                                                  rng=C.rng_from(study, seed_off + 4))
+                                                  rng=I.rng_from(study, seed_off + 4))
     note_cf = "model-based counterfactual from a unit-FE association model (not a causal design)"
     if year_fx:
         note_cf = ("model-based counterfactual from a two-way FE association model (not a causal "
                    "design; common year effects left out of the predicted change)")
-    cnt = C.counts(df)
+    cnt = P.counts(df)
     blocks: list[tuple[str, list[dict], dict]] = []
     # pooled block
     prow = trend_rows(pooled, pooled_boot_df if len(pooled_boot_df) else None)
@@ -507,7 +509,7 @@ def attribute_outcome(
         urows = trend_rows(comp_s.loc[u], bu)
         if lmg_ok:
             res_u = RI.lmg_timeseries(g, y, xs, draws=lmg_draws,
-                                      rng=C.rng_from(study, seed_off + 10 + k), block_length=L)
+                                      rng=I.rng_from(study, seed_off + 10 + k), block_length=L)
             urows = _lmg_rows(res_u, climate, anthro, ci) + urows
         st = "ok"
         if len(g) < 3 * len(xs):
@@ -551,7 +553,7 @@ def compute(
     opts = C.merge_options(DEFAULTS, options)
     outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
-    lagged, mapping = C.add_lags(panel, opts.get("lags"))
+    lagged, mapping = P.add_lags(panel, opts.get("lags"))
     xs = [mapping.get(d, d) for d in drivers]
     out, pre = [], []
     for y in outcomes:

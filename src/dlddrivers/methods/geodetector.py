@@ -57,7 +57,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from ._common import within_frame
+from .paneltools import within_frame
 from .trends import restrict, study_variables
 
 STAGE = "geodetector"
@@ -241,20 +241,36 @@ def factor_detector(y: np.ndarray, strata: np.ndarray) -> dict:
     return out
 
 
-def classify_interaction(q1: float, q2: float, q12: float, tol: float = 1e-9) -> str:
-    """Interaction type of Wang et al. (2010) from q(X1), q(X2) and q(X1 n X2)."""
+#: Interaction type names (Wang et al. 2010, as the panel stage writes them) and as GD's
+#: ``gdinteract`` writes them (grid stage), in the order of :func:`classify_interaction`.
+INTERACTION_NAMES: dict[str, tuple[str, ...]] = {
+    "wang": ("nonlinear-weaken", "uni-weaken", "independent", "bi-enhance", "nonlinear-enhance"),
+    "gd": ("Weaken, nonlinear", "Weaken, uni-", "Independent", "Enhance, bi-", "Enhance, nonlinear"),
+}
+
+
+def classify_interaction(q1: float, q2: float, q12: float, tol: float = 1e-9,
+                         naming: str = "wang") -> str:
+    """Interaction type of Wang et al. (2010) from q(X1), q(X2) and q(X1 n X2).
+
+    In order: ``q12 < min`` nonlinear-weaken; ``q12 <= max`` uni-weaken; ``q12 = q1 + q2``
+    independent; ``q12 < q1 + q2`` bi-enhance; else nonlinear-enhance (comparisons within
+    ``tol``). ``naming`` picks the words: ``"wang"`` (panel stage) or ``"gd"`` (as GD's
+    ``gdinteract``, grid stage; see the module comment); ``"undetermined"`` if a q is NaN.
+    """
+    names = INTERACTION_NAMES[naming]
     if not (np.isfinite(q1) and np.isfinite(q2) and np.isfinite(q12)):
         return "undetermined"
     lo, hi, s = min(q1, q2), max(q1, q2), q1 + q2
     if q12 < lo - tol:
-        return "nonlinear-weaken"
-    if abs(q12 - s) <= tol and q12 > hi + tol:
-        return "independent"
+        return names[0]
     if q12 <= hi + tol:
-        return "uni-weaken"
+        return names[1]
+    if abs(q12 - s) <= tol:
+        return names[2]
     if q12 < s:
-        return "bi-enhance"
-    return "nonlinear-enhance"
+        return names[3]
+    return names[4]
 
 
 # --------------------------------------------------------------------------- stage helpers
@@ -268,18 +284,29 @@ def _check_sizes(sizes: np.ndarray, min_strata: int, min_size: int) -> str:
     return "ok"
 
 
-def _boot_q(y, strata, units, n_boot, seed, level):
-    """Unit-block bootstrap percentile interval of q (strata held fixed)."""
+def boot_q(y: np.ndarray, strata: np.ndarray, n_boot: int, seed: int, level: float, *,
+           units: np.ndarray | None = None, definition: str = "population") -> tuple[float, float]:
+    """Bootstrap percentile interval of q (:func:`q_value` by ``definition``), strata held fixed.
+
+    With ``units`` (panel stage) whole units are resampled (a unit-block bootstrap: a unit's
+    years stay together); without (grid stage) single cells are resampled. ``(NaN, NaN)`` with
+    ``n_boot <= 0`` or fewer than 10 finite draws.
+    """
     if n_boot <= 0:
         return np.nan, np.nan
-    uniq = np.unique(units)
-    idx = {u: np.flatnonzero(units == u) for u in uniq}
     rng = np.random.default_rng(seed)
+    n = len(y)
+    if units is not None:
+        uniq = np.unique(units)
+        idx = {u: np.flatnonzero(units == u) for u in uniq}
     qs = np.empty(n_boot)
     for b in range(n_boot):
-        pick = rng.choice(uniq, size=len(uniq), replace=True)
-        rows = np.concatenate([idx[u] for u in pick])
-        qs[b] = q_statistic(y[rows], strata[rows])
+        if units is None:
+            rows = rng.integers(0, n, n)
+        else:
+            pick = rng.choice(uniq, size=len(uniq), replace=True)
+            rows = np.concatenate([idx[u] for u in pick])
+        qs[b] = q_value(y[rows], strata[rows], definition)
     qs = qs[np.isfinite(qs)]
     if len(qs) < 10:
         return np.nan, np.nan
@@ -380,8 +407,8 @@ def compute(
                        "status": status, "note": NOTE}
                 if status == "ok":
                     fd = factor_detector(yv, st)
-                    lo, hi = _boot_q(yv, st, units, int(opt["n_boot"]), seed,
-                                     float(opt["ci_level"]))
+                    lo, hi = boot_q(yv, st, int(opt["n_boot"]), seed, float(opt["ci_level"]),
+                                    units=units)
                     row.update({"q": fd["q"], "F": fd["F"], "df1": fd["df1"], "df2": fd["df2"],
                                 "lambda": fd["lambda"], "p_value": fd["p_value"],
                                 "ci_low": lo, "ci_high": hi})
@@ -697,22 +724,6 @@ def optimal_discretisation(y: np.ndarray, x: np.ndarray, methods: list[str], ks:
     return best, cands
 
 
-def classify_interaction_gd(q1: float, q2: float, q12: float, tol: float = 1e-9) -> str:
-    """Interaction type as GD's ``gdinteract`` names and orders it (see the module comment)."""
-    if not (np.isfinite(q1) and np.isfinite(q2) and np.isfinite(q12)):
-        return "undetermined"
-    lo, hi, s = min(q1, q2), max(q1, q2), q1 + q2
-    if q12 < lo - tol:
-        return "Weaken, nonlinear"
-    if q12 <= hi + tol:
-        return "Weaken, uni-"
-    if abs(q12 - s) <= tol:
-        return "Independent"
-    if q12 < s:
-        return "Enhance, bi-"
-    return "Enhance, nonlinear"
-
-
 def welch_t(y1: np.ndarray, y2: np.ndarray) -> tuple[float, float, float, str]:
     """Welch's two-sample t-test as R's ``t.test(y1, y2)``: (t, df, two-sided p, status).
 
@@ -760,20 +771,6 @@ def ecological_test(y: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> dict:
             "p_value_two_sided": min(1.0, 2 * min(cdf, sf)),
             "F_gdverse": float(Fv),
             "p_value_gdverse": float(fdist.sf(Fv, n1 - 1, n2 - 1)) if np.isfinite(Fv) else 0.0}
-
-
-def _boot_q_cells(y, st, n_boot, seed, level, definition):
-    if n_boot <= 0:
-        return np.nan, np.nan
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    qs = np.empty(n_boot)
-    for b in range(n_boot):
-        rows = rng.integers(0, n, n)
-        qs[b] = q_value(y[rows], st[rows], definition)
-    qs = qs[np.isfinite(qs)]
-    a = (1 - level) / 2
-    return (float(np.quantile(qs, a)), float(np.quantile(qs, 1 - a))) if len(qs) >= 10 else (np.nan, np.nan)
 
 
 def _fmt_edges(br) -> str:
@@ -861,8 +858,8 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
             status = "ok"
         fd = factor_detector(yv, st)
         q = q_value(yv, st, definition)
-        lo, hi = _boot_q_cells(yv, st, int(opt["n_boot"]), seed + j, float(opt["ci_level"]),
-                               definition)
+        lo, hi = boot_q(yv, st, int(opt["n_boot"]), seed + j, float(opt["ci_level"]),
+                        definition=definition)
         row.update({"q": q, "ci_low": lo, "ci_high": hi, "ci_level": float(opt["ci_level"]),
                     "q_population": fd["q"], "q_gd": q_gd(yv, st), "F": fd["F"], "df1": fd["df1"], "df2": fd["df2"],
                     "lambda": fd["lambda"], "p_value": fd["p_value"],
@@ -879,7 +876,7 @@ def grid_detectors(cells: pd.DataFrame, y: str, xs: list[str],
             cnt = np.bincount(cell)
             irows.append({**base, "x1": x1, "x2": x2, "q_x1": qs[x1], "q_x2": qs[x2],
                           "q_x1x2": q12, "q_sum": qs[x1] + qs[x2],
-                          "interaction": classify_interaction_gd(qs[x1], qs[x2], q12, tol),
+                          "interaction": classify_interaction(qs[x1], qs[x2], q12, tol, "gd"),
                           "n_cells": int(len(cnt)), "min_cell_size": int(cnt.min()),
                           "estimand": "association", "status": "ok"})
     # risk: stratum means and pairwise Welch t-tests

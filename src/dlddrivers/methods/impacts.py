@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 
 from . import _common as C
+from . import inference as I
+from . import paneltools as P
 
 DEFAULTS: dict = {
     "lags": None,
@@ -153,7 +155,7 @@ def loss_years(panel: pd.DataFrame, impact: str, *, top: int = 5, ci: float = 0.
                draws: int = 999, rng: np.random.Generator | None = None, measure: str = "") -> pd.DataFrame:
     """Years with the largest unweighted mean ``impact`` across units (see module docstring)."""
     rng = rng if rng is not None else np.random.default_rng(0)
-    df, dropped = C.complete_cases(panel, [impact])
+    df, dropped = P.complete_cases(panel, [impact])
     if df.empty:
         return pd.DataFrame([{"impact": impact, "status": "insufficient_data: no observations",
                               "estimand": "descriptive"}]).reindex(columns=LOSS_COLUMNS)
@@ -165,7 +167,7 @@ def loss_years(panel: pd.DataFrame, impact: str, *, top: int = 5, ci: float = 0.
     pick = rng.integers(0, G, size=(draws, G))
     W = wide.to_numpy(float)
     boot = np.nanmean(W[:, pick], axis=2) if G else np.empty((len(wide), 0))  # years x draws
-    lo, hi = C.percentile_ci(boot, ci, axis=1)
+    lo, hi = I.percentile_ci(boot, ci, axis=1)
     order = means.sort_values(ascending=False).index[:top]
     rows = []
     for r, yr in enumerate(order, start=1):
@@ -199,7 +201,7 @@ def compute(
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
     lags = dict(opts["lags"]) if opts["lags"] is not None else default_lags(dictionary, drivers, panel)
     carried = carried_lags(dictionary, panel, lags)
-    lagged, mapping = C.add_lags(panel, {d: k for d, k in lags.items() if d not in carried})
+    lagged, mapping = P.add_lags(panel, {d: k for d, k in lags.items() if d not in carried})
     mapping.update(carried)
     lag_of_column = {mapping.get(d, d): int(k) for d, k in lags.items()}
     xs = [mapping.get(d, d) for d in drivers]
@@ -219,7 +221,7 @@ def compute(
     ropts = {**PR_DEFAULTS, **{k: opts[k] for k in ("bootstrap_draws", "ci", "min_clusters", "weights")}}
     eff, losses = [], []
     for imp in impacts:
-        rng = C.rng_from(study, C.stable_offset("impacts", imp))
+        rng = I.rng_from(study, I.stable_offset("impacts", imp))
         coef, _ = regress_outcome(lagged, dictionary, imp, terms, ropts, rng)
         coef = coef.rename(columns={"outcome": "impact"})
         coef["lag"] = [0 if t == inter else lag_of_column.get(t, int(lags.get(C.base_indicator(t), 0)))

@@ -24,7 +24,7 @@ Inference (every row carries all of it):
 * ``ci_low``/``ci_high``: wild cluster bootstrap-t (unrestricted, WCU) percentile-t interval
   at level ``ci`` (default 0.95), same weights and draws.
   Both bootstraps work on the two-way demeaned data (Frisch-Waugh-Lovell), clustered by unit,
-  seeded from ``study["seed"]``.
+  seeded from ``study["seed"]`` (:func:`dlddrivers.methods.inference.wild_cluster_bootstrap`).
 
 ``std_coef`` = ``coef * sd(x) / sd(y)`` with both SDs taken from the **two-way demeaned
 (within) data** actually used for estimation (so: outcome SDs per within-driver SD);
@@ -43,7 +43,7 @@ ci : float, 0.95
     Level of every interval.
 lags : dict[str, int], {}
     ``{driver: k}`` replaces a driver by its value in year ``t - k`` (same unit); see
-    :func:`dlddrivers.methods._common.add_lags`.
+    :func:`dlddrivers.methods.paneltools.add_lags`.
 detrend : bool, False
     Remove a unit-specific linear trend from outcome and drivers before fitting (against
     spurious fits between trending series).
@@ -84,6 +84,8 @@ import numpy as np
 import pandas as pd
 
 from . import _common as C
+from . import inference as I
+from . import paneltools as P
 
 DEFAULTS: dict = {
     "bootstrap_draws": 999,
@@ -113,135 +115,6 @@ PER_UNIT_COLUMNS = [
     "ci_level", "hac_maxlags", "r2", "n_units", "n_years", "n_obs", "n_dropped", "status",
     "estimand",
 ]
-
-_WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
-
-
-# --------------------------------------------------------------------------- wild bootstrap
-def bootstrap_weights(
-    n_clusters: int, draws: int, rng: np.random.Generator, kind: str = "auto"
-) -> tuple[np.ndarray, str]:
-    """Cluster-level wild bootstrap weights, shape ``(draws, n_clusters)``.
-
-    ``kind="auto"``: Webb six-point weights when ``n_clusters < 12``, else Rademacher. For
-    Rademacher, if ``2**G <= draws`` all sign vectors are enumerated (exact bootstrap
-    distribution) and fewer rows are returned. Returns ``(weights, label)``.
-    """
-    if kind == "auto":
-        kind = "webb" if n_clusters < 12 else "rademacher"
-    if kind == "rademacher":
-        if 2**n_clusters <= draws:
-            grid = ((np.arange(2**n_clusters)[:, None] >> np.arange(n_clusters)) & 1) * 2.0 - 1.0
-            return grid, "rademacher (all 2^G enumerated)"
-        return rng.choice([-1.0, 1.0], size=(draws, n_clusters)), "rademacher"
-    if kind == "webb":
-        return rng.choice(_WEBB, size=(draws, n_clusters)), "webb"
-    raise ValueError(f"weights must be 'auto', 'rademacher' or 'webb'; got {kind!r}")
-
-
-def _cluster_se(E: np.ndarray, c: np.ndarray, cl: np.ndarray, n_cl: int) -> np.ndarray:
-    """Cluster-robust SE of one coefficient for each row of residual matrix ``E`` (B x n).
-
-    ``c`` is row j of ``(X'X)^{-1} X'``; the SE is ``sqrt(sum_g (sum_{i in g} c_i e_i)^2)``
-    (no small-sample factor: it cancels in bootstrap-t comparisons).
-    """
-    S = np.zeros((E.shape[0], n_cl))
-    W = E * c[None, :]
-    for g in range(n_cl):  # G is small (units); loop over clusters, vectorised over draws
-        S[:, g] = W[:, cl == g].sum(axis=1)
-    return np.sqrt((S**2).sum(axis=1))
-
-
-def _absorb(M: np.ndarray, absorb: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Within-transform each row of ``M`` (B x n) by the effect codes in ``absorb``."""
-    if not absorb:
-        return M
-    if len(absorb) == 1:
-        return C.within(M.T, absorb[0]).T
-    return C.within(M.T, absorb[0], absorb[1]).T
-
-
-def wild_cluster_bootstrap(
-    y: np.ndarray,
-    X: np.ndarray,
-    cluster: np.ndarray,
-    *,
-    absorb: tuple[np.ndarray, ...] = (),
-    draws: int = 999,
-    rng: np.random.Generator | None = None,
-    weights: str = "auto",
-    ci: float = 0.95,
-) -> pd.DataFrame:
-    """Wild cluster bootstrap p-values (WCR) and percentile-t intervals (WCU) for OLS of y on X.
-
-    Pass already demeaned data (within transform) for fixed-effects models, and the integer
-    codes of the absorbed effects in ``absorb`` (``(unit,)`` or ``(unit, year)``): each
-    bootstrap outcome is within-transformed the same way before refitting, so the bootstrap
-    residuals are those of the dummy regression (the cluster-weighted residuals are not
-    orthogonal to the year effects). No intercept is added. Returns one row per column of ``X`` with ``coef, se, t, p_wild,
-    ci_low, ci_high, draws, weights``.
-
-    Parameters
-    ----------
-    y : (n,) array; X : (n, k) array; cluster : (n,) labels.
-    draws : number of bootstrap draws (fewer if Rademacher enumeration is exact).
-    rng : numpy Generator (seeded by the caller).
-    weights : ``"auto"``, ``"rademacher"`` or ``"webb"``.
-    ci : interval level.
-    """
-    rng = rng if rng is not None else np.random.default_rng(0)
-    y = np.asarray(y, float)
-    X = np.asarray(X, float)
-    if X.ndim == 1:
-        X = X[:, None]
-    cl = C.codes(cluster)
-    G = int(cl.max()) + 1
-    V, wlabel = bootstrap_weights(G, int(draws), rng, weights)
-    Vobs = V[:, cl]  # B x n
-    XtX_inv = np.linalg.inv(X.T @ X)
-    A = XtX_inv @ X.T  # k x n
-    beta = A @ y
-    u = y - X @ beta
-    rows = []
-    a = (1 - ci) / 2
-    for j in range(X.shape[1]):
-        c = A[j]
-        se = float(_cluster_se(u[None, :], c, cl, G)[0])
-        t = beta[j] / se if se > 0 else np.nan
-        # WCR: impose b_j = 0
-        Xr = np.delete(X, j, axis=1)
-        if Xr.shape[1]:
-            br = np.linalg.lstsq(Xr, y, rcond=None)[0]
-            fr = Xr @ br
-        else:
-            fr = np.zeros_like(y)
-        ur = y - fr
-        Ys = fr[None, :] + _absorb(ur[None, :] * Vobs, absorb)
-        Bs = Ys @ A.T
-        Es = Ys - Bs @ X.T
-        ses = _cluster_se(Es, c, cl, G)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ts = Bs[:, j] / ses
-        p = float(np.mean(np.abs(ts[np.isfinite(ts)]) >= abs(t) - 1e-12)) if np.isfinite(t) else np.nan
-        # WCU: percentile-t interval
-        Ys = (X @ beta)[None, :] + _absorb(u[None, :] * Vobs, absorb)
-        Bs = Ys @ A.T
-        Es = Ys - Bs @ X.T
-        ses = _cluster_se(Es, c, cl, G)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tu = (Bs[:, j] - beta[j]) / ses
-        tu = tu[np.isfinite(tu)]
-        if len(tu) and se > 0:
-            qlo, qhi = np.quantile(tu, [a, 1 - a])
-            lo, hi = beta[j] - qhi * se, beta[j] - qlo * se
-        else:
-            lo = hi = np.nan
-        rows.append(
-            {"coef": beta[j], "se": se, "t": t, "p_wild": p, "ci_low": lo, "ci_high": hi,
-             "draws": int(V.shape[0]), "weights": wlabel}
-        )
-    return pd.DataFrame(rows)
-
 
 # --------------------------------------------------------------------------- helpers
 def vif(X: np.ndarray) -> np.ndarray:
@@ -276,13 +149,13 @@ def prepare(
     """
     if detrend and first_difference:
         raise ValueError("options 'detrend' and 'first_difference' are mutually exclusive")
-    df, dropped = C.complete_cases(panel, [outcome, *drivers])
+    df, dropped = P.complete_cases(panel, [outcome, *drivers])
     label = "two-way FE"
     if detrend and len(df):
-        df = C.detrend_within_unit(df, [outcome, *drivers])
+        df = P.detrend_within_unit(df, [outcome, *drivers])
         label = "two-way FE on unit-detrended data"
     if first_difference and len(df):
-        df, lost = C.first_difference(df, [outcome, *drivers])
+        df, lost = P.first_difference(df, [outcome, *drivers])
         dropped += lost
         label = "first differences + year FE"
     return df, dropped, label
@@ -311,15 +184,15 @@ def fit_twoway(
     (without outcome/counts) and info holds ``within_r2``, ``n_clusters`` and ``status``.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
-    u = C.codes(df["unit"])
-    t = C.codes(df["year"])
+    u = P.codes(df["unit"])
+    t = P.codes(df["year"])
     Z = df[[outcome, *drivers]].to_numpy(float)
     if entity_effects and time_effects:
-        W = C.within(Z, u, t)
+        W = P.within(Z, u, t)
     elif entity_effects:
-        W = C.within(Z, u)
+        W = P.within(Z, u)
     elif time_effects:
-        W = C.within(Z, t)
+        W = P.within(Z, t)
     else:
         W = Z - Z.mean(axis=0)
     yw, Xw = W[:, 0], W[:, 1:]
@@ -356,8 +229,8 @@ def fit_twoway(
     res_dk = mod.fit(cov_type="kernel")
     res_cl = mod.fit(cov_type="clustered", cluster_entity=True)
     absorb = tuple(a for a, on in ((u, entity_effects), (t, time_effects)) if on)
-    boot = wild_cluster_bootstrap(yw, Xk, df["unit"].to_numpy(), absorb=absorb, draws=draws,
-                                  rng=rng, weights=weights, ci=ci)
+    boot = I.wild_cluster_bootstrap(yw, Xk, df["unit"].to_numpy(), absorb=absorb, draws=draws,
+                                    rng=rng, weights=weights, ci=ci)
     ssr = float(np.sum((yw - Xk @ boot["coef"].to_numpy()) ** 2))
     tss = float(np.sum(yw**2))
     info["within_r2"] = 1 - ssr / tss if tss > 0 else np.nan
@@ -458,7 +331,7 @@ def regress_outcome(
     ci = float(opts.get("ci", 0.95))
     df, dropped, label = prepare(panel, outcome, drivers, detrend=bool(opts.get("detrend")),
                                  first_difference=bool(opts.get("first_difference")))
-    cnt = C.counts(df)
+    cnt = P.counts(df)
     doms = C.driver_domains(dictionary, drivers)
     fd = bool(opts.get("first_difference"))
     if cnt["n_units"] >= int(opts.get("min_units", 2)):
@@ -507,11 +380,11 @@ def compute(
     opts = C.merge_options(DEFAULTS, options)
     outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
-    lagged, mapping = C.add_lags(panel, opts.get("lags"))
+    lagged, mapping = P.add_lags(panel, opts.get("lags"))
     xs = [mapping.get(d, d) for d in drivers]
     coefs, units, pre = [], [], []
     for y in outcomes:
-        rng = C.rng_from(study, C.stable_offset("panel_regression", y))
+        rng = I.rng_from(study, I.stable_offset("panel_regression", y))
         kept, ptab, pnote = C.preflight(lagged, y, xs, min_units=int(opts["min_units"]),
                                         min_obs=int(opts["min_obs"]),
                                         max_loss=float(opts["max_driver_loss"]))

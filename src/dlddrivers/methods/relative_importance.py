@@ -40,7 +40,7 @@ bootstrap_draws : int, 1000
 ci : float, 0.95
     Interval level.
 lags : dict[str, int], {}
-    Replace a driver by its value in year t - k (see ``_common.add_lags``).
+    Replace a driver by its value in year t - k (see ``paneltools.add_lags``).
 min_units : int, 3
     Fewer units: no shares (status ``insufficient_data``).
 few_units : int, 20
@@ -102,6 +102,8 @@ import pandas as pd
 
 from ..errors import DLDError
 from . import _common as C
+from . import inference as I
+from . import paneltools as P
 
 #: Largest number of predictors decomposed exactly (2**15 = 32768 subsets per draw).
 MAX_PREDICTORS = 15
@@ -264,53 +266,31 @@ def lmg(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return shapley_from_r2(R2, X.shape[1])[0], float(R2[-1])
 
 
-def detrend_by_unit(x: np.ndarray, unit: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Residuals of each column of ``x`` (n, k) on a unit-specific intercept and linear trend in
-    ``t`` (units with fewer than 3 rows: intercept only)."""
-    x = np.asarray(x, float)
-    out = np.empty_like(x)
-    t = np.asarray(t, float)
-    for g in np.unique(unit):
-        idx = np.nonzero(unit == g)[0]
-        xs = x[idx]
-        tc = t[idx] - t[idx].mean()
-        r = xs - xs.mean(axis=0)
-        ss = float(tc @ tc)
-        if len(idx) >= 3 and ss > 0:
-            r = r - np.outer(tc, tc @ r / ss)
-        out[idx] = r
-    return out
-
-
-def within_detrended(x: np.ndarray, unit: np.ndarray, year: np.ndarray, t: np.ndarray, *,
-                     tol: float = 1e-12, max_iter: int = 10_000) -> np.ndarray:
-    """Residual of ``x`` on unit intercepts, unit linear trends and year effects (alternating
-    projections, exact at convergence also for unbalanced panels)."""
-    x = np.asarray(x, float)
-    cur = detrend_by_unit(x, unit, t)
-    scale = max(float(np.abs(x).max()) if x.size else 0.0, 1.0)
-    for _ in range(max_iter):
-        nxt = detrend_by_unit(C.demean_by(cur, year), unit, t)
-        if not cur.size or float(np.abs(nxt - cur).max()) <= tol * scale:
-            return nxt
-        cur = nxt
-    return cur
-
-
 def _transform(Z: np.ndarray, unit: np.ndarray, year: np.ndarray, within: bool,
                t: np.ndarray | None = None, variation: str = "levels") -> np.ndarray:
-    if variation == "year_to_year":
-        if t is None:
-            raise ValueError("variation='year_to_year' needs the calendar years t")
-        if within:
-            return within_detrended(Z, unit, year, t)
-        return detrend_by_unit(Z, unit, t)
-    if variation != "levels":
+    """The data the decomposition sees: ``levels`` removes unit and year effects (``within``)
+    or only the pooled mean; ``year_to_year`` also removes a unit-specific linear trend in the
+    calendar years ``t`` (:func:`.paneltools.within` with ``trend``)."""
+    if variation not in ("levels", "year_to_year"):
         raise ValueError(f"relative_importance option 'variations': unknown value {variation!r}; "
                          f"expected one of {sorted(ESTIMAND_OF)}")
+    if variation == "year_to_year" and t is None:
+        raise ValueError("variation='year_to_year' needs the calendar years t")
+    trend = t if variation == "year_to_year" else None
     if within:
-        return C.within(Z, unit, year)
+        return P.within(Z, unit, year, trend=trend)
+    if trend is not None:
+        return P.within(Z, unit, trend=trend)
     return Z - Z.mean(axis=0)
+
+
+def _design(df: pd.DataFrame, outcome: str, predictors: Sequence[str]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(Z, unit codes, year codes, calendar years)`` of a complete-case panel: ``Z`` holds the
+    outcome then the predictors (at most :data:`MAX_PREDICTORS`)."""
+    check_p(len(predictors))
+    Z = df[[outcome, *predictors]].to_numpy(float)
+    return Z, P.codes(df["unit"]), P.codes(df["year"]), df["year"].to_numpy(float)
 
 
 def share_interval(share: float, draws: np.ndarray, ci: float) -> tuple[float, float, bool]:
@@ -320,7 +300,7 @@ def share_interval(share: float, draws: np.ndarray, ci: float) -> tuple[float, f
     floored at 0; upper end: the percentile upper end. Returns ``(low, high, near_zero)`` with
     ``near_zero`` True when the lower end is 0 (the share is not distinguishable from zero).
     """
-    lo, hi = C.percentile_ci(np.asarray(draws, float), ci)
+    lo, hi = I.percentile_ci(np.asarray(draws, float), ci)
     lo, hi = float(lo), float(hi)
     if not (np.isfinite(share) and np.isfinite(lo) and np.isfinite(hi)):
         return lo, hi, False
@@ -387,11 +367,7 @@ def placebo_group_shares(
     decomposition rerun. Returns group -> array ``(draws,)`` of shares."""
     rng = rng if rng is not None else np.random.default_rng(0)
     p = len(predictors)
-    check_p(p)
-    Z = df[[outcome, *predictors]].to_numpy(float)
-    u = C.codes(df["unit"])
-    yr = C.codes(df["year"])
-    t = df["year"].to_numpy(float)
+    Z, u, yr, t = _design(df, outcome, predictors)
     Z0 = _transform(Z, u, yr, within, t, variation)
     out: dict[str, np.ndarray] = {}
     for name, members in groups.items():
@@ -463,11 +439,7 @@ def lmg_panel(
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     p = len(predictors)
-    check_p(p)
-    Z = df[[outcome, *predictors]].to_numpy(float)
-    u = C.codes(df["unit"])
-    t = C.codes(df["year"])
-    cal = df["year"].to_numpy(float)
+    Z, u, t, cal = _design(df, outcome, predictors)
     R, _ = _corr(_transform(Z, u, t, within, cal, variation))
     G = int(u.max()) + 1
     rows_of = [np.nonzero(u == g)[0] for g in range(G)]
@@ -557,7 +529,7 @@ def shares_table(
     pb, tb = res["phi_boot"], res["total_boot"]
     with np.errstate(all="ignore"):
         sb = pb / tb[:, None]
-    tlo, thi = C.percentile_ci(tb, ci)
+    tlo, thi = I.percentile_ci(tb, ci)
     rows = []
 
     def add(name, level, domain, members):
@@ -599,7 +571,7 @@ def compute(
     draws = int(opts["bootstrap_draws"])
     outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
-    lagged, mapping = C.add_lags(panel, opts.get("lags"))
+    lagged, mapping = P.add_lags(panel, opts.get("lags"))
     xs = [mapping.get(d, d) for d in drivers]
     variations = list(opts.get("variations") or ["levels"])
     for v in variations:
@@ -615,8 +587,8 @@ def compute(
                                       min_obs=int(opts["min_obs"]),
                                       max_loss=float(opts["max_driver_loss"]))
         pre.append(ptab)
-        df, dropped = C.complete_cases(lagged, [y, *xs])
-        cnt = C.counts(df)
+        df, dropped = P.complete_cases(lagged, [y, *xs])
+        cnt = P.counts(df)
         for variation in variations:
             base = {"outcome": y, "ci_level": ci, "within": bool(opts["within"]),
                     "n_predictors": len(xs), "n_dropped": dropped, "bootstrap_draws": draws,
@@ -639,10 +611,10 @@ def compute(
                         for x, d in C.driver_domains(dictionary, xs).items()]
                 out.append(pd.DataFrame(rows).assign(**base, status=status))
                 continue
-            off = C.stable_offset("relative_importance", y)
+            off = I.stable_offset("relative_importance", y)
             if variation != "levels":
-                off = C.stable_offset("relative_importance", y, variation)
-            rng = C.rng_from(study, off)
+                off = I.stable_offset("relative_importance", y, variation)
+            rng = I.rng_from(study, off)
             try:
                 res = lmg_panel(df, y, xs, within=bool(opts["within"]), draws=draws, rng=rng,
                                 variation=variation)
@@ -658,7 +630,7 @@ def compute(
                 placebo = placebo_group_shares(
                     df, y, xs, groups_of(dictionary, xs), within=bool(opts["within"]),
                     variation=variation, draws=n_placebo,
-                    rng=C.rng_from(study, C.stable_offset("relative_importance_placebo", y, variation)))
+                    rng=I.rng_from(study, I.stable_offset("relative_importance_placebo", y, variation)))
             status = "ok"
             if cnt["n_units"] < int(opts["few_units"]):
                 status = (f"ok; caution: unit block bootstrap over only {cnt['n_units']} units "

@@ -44,7 +44,7 @@ ci : float, 0.95
 mk_test : str, "original"
     ``"original"`` Mann-Kendall or ``"hamed_rao"`` (autocorrelation-corrected).
 lags : dict[str, int], {}
-    Driver lags (see ``_common.add_lags``).
+    Driver lags (see ``paneltools.add_lags``).
 bootstrap_draws : int, 999
     Wild bootstrap draws for ``residual_drivers``.
 min_clusters : int, 30
@@ -59,6 +59,8 @@ import numpy as np
 import pandas as pd
 
 from . import _common as C
+from . import inference as I
+from . import paneltools as P
 
 DEFAULTS: dict = {
     "vpr_alpha": 0.10,
@@ -208,7 +210,7 @@ def compute(
     opts = C.merge_options(DEFAULTS, options)
     outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
-    lagged, mapping = C.add_lags(panel, opts.get("lags"))
+    lagged, mapping = P.add_lags(panel, opts.get("lags"))
     xs = [mapping.get(d, d) for d in drivers]
     climate, anthro = C.split_drivers(dictionary, xs)
     rows, resids, drv = [], [], []
@@ -217,7 +219,7 @@ def compute(
         if not climate:
             rows.append({"outcome": y, "unit": "all", "status": "refused: no climate-domain driver in the study"})
             continue
-        df, _ = C.complete_cases(lagged, [y, *climate])
+        df, _ = P.complete_cases(lagged, [y, *climate])
         for unit in sorted(lagged["unit"].astype(str).unique()):
             g = df[df["unit"] == unit]
             n_all = int((lagged["unit"].astype(str) == unit).sum())
@@ -235,7 +237,7 @@ def compute(
                                                            on=["unit", "year"], how="left")
             ropts = {**PR_DEFAULTS, **{k: opts[k] for k in ("bootstrap_draws", "ci", "min_clusters")},
                      "time_effects": False}
-            rng = C.rng_from(study, C.stable_offset("restrend", y))
+            rng = I.rng_from(study, I.stable_offset("restrend", y))
             coef, _ = regress_outcome(m, dictionary, "residual", anthro, ropts, rng)
             coef = coef.assign(outcome=f"{y} (RESTREND residual)",
                                note=NOTE + "; residuals are generated regressors (first-stage "

@@ -56,7 +56,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ._common import indicator_meta, within_frame
+from ._common import indicator_meta
+from .paneltools import within_frame
 
 STAGE = "trends"
 
