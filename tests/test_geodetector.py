@@ -221,3 +221,38 @@ def test_risk_detector_means_by_hand_and_welch_against_scipy():
     assert np.isnan(r.loc[2, "p_vs_next"])
     assert r.loc[[0, 1], "lower"].tolist() == [0.0, 1.0] and r.loc[2, "upper"] == 3.0
     assert r["n_differs"].tolist() == [2, 2, 2]
+
+
+def test_interaction_naming_wang_and_gd_agree():
+    """One classification, two vocabularies: the panel (Wang) and grid (GD) names of the same
+    triple are the same type, also at the tolerance boundaries."""
+    to_gd = dict(zip(gd.INTERACTION_NAMES["wang"], gd.INTERACTION_NAMES["gd"], strict=True))
+    rng = np.random.default_rng(3)
+    cases = [(0.4, 0.5, 0.5), (0.4, 0.5, 0.5 + 1e-10), (0.4, 0.5, 0.9), (0.4, 0.5, 0.4 - 1e-10),
+             (0.0, 0.0, 0.0), (0.3, np.nan, 0.5)]
+    cases += [tuple(rng.uniform(0, 1, 3)) for _ in range(300)]
+    for q1, q2, q12 in cases:
+        w = gd.classify_interaction(q1, q2, q12, 1e-9)
+        g = gd.classify_interaction(q1, q2, q12, 1e-9, naming="gd")
+        assert g == to_gd.get(w, w)
+
+
+def test_boot_q_unit_blocks_and_cells():
+    """The unit-block bootstrap with one row per unit draws the same rows as resampling cells
+    (same seed, same interval); with several rows per unit it resamples whole units: a unit
+    whose rows share one value keeps q at 1 in every draw when strata are the units."""
+    rng = np.random.default_rng(8)
+    y = rng.normal(size=40)
+    st = rng.integers(0, 4, 40)
+    cells = gd.boot_q(y, st, 200, 5, 0.9)
+    units = gd.boot_q(y, st, 200, 5, 0.9, units=np.arange(40))
+    assert cells == units and cells[0] < gd.q_statistic(y, st) < cells[1]
+    unit = np.repeat(np.arange(8), 5)
+    yb = np.repeat(rng.normal(size=8), 5)
+    assert gd.boot_q(yb, unit, 100, 1, 0.9, units=unit) == pytest.approx((1.0, 1.0), abs=1e-12)
+    # y varying within units: resampling whole units is not resampling rows
+    yv = yb + rng.normal(size=40)
+    assert gd.boot_q(yv, st, 100, 1, 0.9, units=unit) != gd.boot_q(yv, st, 100, 1, 0.9)
+    assert all(np.isnan(gd.boot_q(y, st, 0, 1, 0.9)))
+    # q definition passed through: GD's sample-variance q differs from the population q
+    assert gd.boot_q(y, st, 50, 2, 0.9, definition="gd") != gd.boot_q(y, st, 50, 2, 0.9)

@@ -206,7 +206,7 @@ def test_against_pypi_geodetector_package():
         a, b = rng.integers(0, 4, 60), rng.integers(0, 3, 60)
         cases.append((pypi_q(yy, a), pypi_q(yy, b), pypi_q(yy, a * 10 + b)))
     for q1, q2, q12 in cases:
-        assert gd.classify_interaction_gd(q1, q2, q12, tol=1e-10) == names[interaction_type(q1, q2, q12)]
+        assert gd.classify_interaction(q1, q2, q12, tol=1e-10, naming="gd") == names[interaction_type(q1, q2, q12)]
     # risk detector t-tests: Welch, as PyPI geodetector (scipy) and R's t.test
     r = d["region"].to_numpy()
     for h1, h2 in itertools.combinations(np.unique(r), 2):
