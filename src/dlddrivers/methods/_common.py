@@ -1,9 +1,9 @@
 """Shared helpers for the attribution-stage modules (panel regression, LMG, RESTREND, ...).
 
-Driver groups by domain, dictionary look-ups, stage options and the driver pre-flight. The
-panel steps (complete cases, counts, lags, within transforms) are in :mod:`.paneltools`, the
-inference helpers (seeds, bootstrap intervals, wild bootstrap) in :mod:`.inference`. Nothing
-here writes files.
+Driver groups by domain (defined in :mod:`dlddrivers.catalogue`), dictionary look-ups, stage
+options and the driver pre-flight. The panel steps (complete cases, counts, lags, within
+transforms) are in :mod:`.paneltools`, the inference helpers (seeds, bootstrap intervals, wild
+bootstrap) in :mod:`.inference`. Nothing here writes files.
 """
 
 from __future__ import annotations
@@ -13,16 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-#: Domains counted as biophysical (climate) drivers.
-BIOPHYSICAL_DOMAINS: tuple[str, ...] = ("climate",)
-#: Domains counted as anthropogenic drivers.
-ANTHROPOGENIC_DOMAINS: tuple[str, ...] = (
-    "grazing",
-    "agriculture",
-    "mining",
-    "land_use",
-    "population",
-)
+from ..catalogue import ANTHROPOGENIC, BIOPHYSICAL
 
 ESTIMANDS = (
     "share_of_area",
@@ -34,15 +25,6 @@ ESTIMANDS = (
     "detection",
     "descriptive",
 )
-
-
-def group_of_domain(domain: str | None) -> str:
-    """Return ``"biophysical"``, ``"anthropogenic"`` or ``"other"`` for an indicator domain."""
-    if domain in BIOPHYSICAL_DOMAINS:
-        return "biophysical"
-    if domain in ANTHROPOGENIC_DOMAINS:
-        return "anthropogenic"
-    return "other"
 
 
 def base_indicator(column: str) -> str:
@@ -71,8 +53,8 @@ def split_drivers(
 ) -> tuple[list[str], list[str]]:
     """Split driver columns into (biophysical, anthropogenic) by dictionary domain, keeping order."""
     doms = driver_domains(dictionary, columns)
-    bio = [c for c, d in doms.items() if d in BIOPHYSICAL_DOMAINS]
-    anth = [c for c, d in doms.items() if d in ANTHROPOGENIC_DOMAINS]
+    bio = [c for c, d in doms.items() if d in BIOPHYSICAL]
+    anth = [c for c, d in doms.items() if d in ANTHROPOGENIC]
     return bio, anth
 
 
