@@ -79,3 +79,17 @@ def test_percentile_ci_and_seeds():
     assert inf.stable_offset("x", "y") == zlib.crc32(b"x|y") & 0x7FFFFFFF
     a = inf.rng_from({"seed": 3}, 5).normal(size=3)
     np.testing.assert_array_equal(a, np.random.default_rng([3, 5]).normal(size=3))
+
+
+def test_position_p_counts_rounding_ties_on_both_sides():
+    """A resample reproducing the sample gives the estimate up to its last bits: counted as
+    equal on both sides (exact-arithmetic answer), not split by rounding."""
+    e = 2.0
+    v = np.array([1.0, e * (1 + 4e-16), 3.0, 4.0, 5.0, 6.0])
+    # by hand: <= e: {1, e'} = 2/6; >= e: 5/6 -> p = 2 * 2/6
+    assert inf.position_p(v, e) == pytest.approx(4 / 6, abs=1e-15)
+    assert inf.position_p(v, e * (1 - 4e-16)) == pytest.approx(4 / 6, abs=1e-15)
+    # without the tie the strict answer: <= e: 1/6 -> p = 2/6
+    assert inf.position_p(np.array([1.0, 2.5, 3.0, 4.0, 5.0, 6.0]), e) == pytest.approx(2 / 6, abs=1e-15)
+    assert inf.position_p(np.array([1.0, 2.0, 3.0]), 2.0) == 1.0
+    assert np.isnan(inf.position_p(np.array([np.nan]), 1.0))

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from dlddrivers.methods.inference import cluster_se
+from dlddrivers.methods.inference import cluster_se, position_p
 
 
 def partial_r2(t: float, dof: float) -> float:
@@ -204,8 +204,7 @@ def unit_resampling_refuters(data: pd.DataFrame, treatment: str, outcome: str,
         new = float(v.mean()) if len(v) else float("nan")
         # where the estimate sits in the resampling distribution (two-sided; small p: the
         # estimate is atypical of its own unit resamples)
-        p = (float(min(1.0, 2 * min(np.mean(v <= est["effect"]), np.mean(v >= est["effect"]))))
-             if len(v) else np.nan)
+        p = position_p(v, est["effect"])
         rows.append({"refuter": name, "new_effect": new, "refuter_p_value": p,
                      "passed": bool(np.isfinite(new) and est["ci_low"] <= new <= est["ci_high"]),
                      "rule": (f"units resampled ({'fraction ' + str(subset_fraction) + ' without replacement' if name == 'unit_subset' else 'with replacement'}), "

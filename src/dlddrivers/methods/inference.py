@@ -182,6 +182,24 @@ def stable_offset(*parts: object) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
+def position_p(draws: np.ndarray, estimate: float, rel_tol: float = 1e-9) -> float:
+    """Two-sided position of ``estimate`` among resampled ``draws``:
+    ``min(1, 2 * min(share of draws <= estimate, share >= estimate))``; NaN without draws.
+
+    A draw within ``rel_tol * max(|estimate|, max |draw|)`` of the estimate counts as equal, on
+    both sides: a resample that reproduces the sample (every unit drawn once) gives the
+    estimate itself, and rounding in its last bits must not decide on which side it falls.
+    """
+    v = np.asarray(draws, float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return float("nan")
+    tol = rel_tol * max(abs(float(estimate)), float(np.abs(v).max()))
+    below = float(np.mean(v <= estimate + tol))
+    above = float(np.mean(v >= estimate - tol))
+    return float(min(1.0, 2 * min(below, above)))
+
+
 def percentile_ci(draws: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap ``draws`` along ``axis`` at ``level`` (NaN draws ignored)."""
     a = (1.0 - level) / 2.0
