@@ -27,12 +27,12 @@ One module per job: :mod:`.specs` (which files, where), :mod:`.errors`, :mod:`.i
 :mod:`.wdi_api` (World Bank API client), :mod:`.cache` (:func:`fetch`: one file, end to end) and
 :mod:`.cli` (``python -m dlddrivers.retrieve --help``).
 
-Why not pooch (1.9): ``pooch.retrieve`` would replace about 100 lines of :mod:`.transfer` (the
-request, the temporary file, the move), but its retries (``Pooch(retry_if_failed=n)`` only)
-retry every ``requests`` error alike, 404 included, with linear sleeps, and it has no overall
-deadline, no HTML-page or Git LFS pointer detection, no refusal of a body that nothing can
-check (no length, no chunked framing, no hash) and no stale ``.part`` cleanup; it checks the hash
-of the download, not of the extracted result, and adds ``requests``. Keeping those behaviours would wrap pooch in about as much code.
+Why not pooch (1.9): it could replace at most the request, stream, retry loop and progress bar
+of :mod:`.transfer` (about 70 of its 136 code lines), but it retries every ``requests`` error
+alike (404 too) with linear sleeps, has no overall deadline, no HTML-page or LFS-pointer check,
+no refusal of a body nothing can verify, no stale ``.part`` cleanup, and hashes the download,
+not the extracted result: keeping those needs a custom downloader holding the same code. The
+Snakemake http storage plugin serves rules only (not this API) with a plain GET and no checksum.
 """
 
 from __future__ import annotations
