@@ -142,8 +142,8 @@ def _download_once(url: str, dest: Path, *, path: str, timeout: float,
 
 
 def download(url: str, dest: Path, *, path: str, timeout: float, retries: int, backoff: float,
-              progress: TextIO | None, label: str, deadline: float = DEADLINE,
-              deadline_at: float | None = None) -> bool:
+             progress: TextIO | None, label: str, deadline: float = DEADLINE,
+             deadline_at: float | None = None) -> bool:
     """Download ``url`` to ``dest`` with up to ``retries`` retries (``retries + 1`` attempts).
 
     Retries HTTP 5xx/408/425/429, connection errors, timeouts (connect and read: a stalled
@@ -181,7 +181,7 @@ def tempfile_in(folder: Path, name: str) -> Path:
 
 
 def remove_stale_parts(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
-    """Remove the temporary ``.part`` files that :func:`fetch` leaves when it is killed.
+    """Remove the temporary ``.part`` files that :func:`~.cache.fetch` leaves when it is killed.
 
     ``name``: only those of that target file (``.<name>.*.part``); None: every such file under
     ``folder`` (recursively). Returns the removed paths.
