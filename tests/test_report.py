@@ -217,6 +217,19 @@ def test_study_summary_reports_missing_stages_and_html(tmp_path):
     assert "Validation not run" in md
     assert "no series for DPR Korea" in md and "step changes at map-version years" in md
     assert "aggregate excluded (12 rows)" in md
+    # every number names its table: the first page links it in the heading, the details cite
+    # the table and the registered function that wrote it after each section
+    assert ("### Headline: anthropogenic vs biophysical, calibrated against placebos "
+            "([relative_importance/shares.csv](toy/relative_importance/shares.csv))") in md
+    assert ("*Source: [attribution/attribution.csv](toy/attribution/attribution.csv) by "
+            "`dlddrivers.methods.attribution.compute`; [relative_importance/shares.csv]"
+            "(toy/relative_importance/shares.csv) by `dlddrivers.methods.relative_importance.compute`; "
+            "computed from [panel.parquet](toy/panel.parquet)") in md
+    details = md.split("# Details", 1)[1]
+    sections = [s for s in details.split("\n### ")[1:]
+                if not s.startswith(("Stages", "Figures", "Expected error"))]
+    uncited = [s.splitlines()[0] for s in sections if "*Source: " not in s]
+    assert not uncited, f"sections without a source line: {uncited}"
     html = S.markdown_to_html(md)
     assert "<table>" in html and "<h2>" in html
     # a study with no result folder at all
@@ -302,10 +315,18 @@ def test_report_and_summary_render(built_results, tmp_path):
     for src in parser.src:
         assert not src.startswith(("http:", "https:", "data:")), src
         assert (html.parent / src).is_file(), f"broken image link {src}"
+    # every table, panel or provenance file the summary cites exists
+    links = re.findall(r"\]\(([^)]+\.(?:csv|json|parquet))\)", text)
+    assert len(links) > 30, len(links)
+    broken = sorted({x for x in links if not (md.parent / x).is_file()})
+    assert not broken, f"summary cites missing files: {broken[:10]}"
     # the report holds the maps, the stage figures and the stage tables
     rep = report.read_text(errors="replace")
     assert "map_trend_biomass_median.png" in rep and "coverage.png" in rep
     assert "attribution.csv" in rep and "trends.csv" in rep
+    # its front page holds the studies' first pages of the summary
+    assert "Headline: anthropogenic vs biophysical, calibrated against placebos" in rep
+    assert "dld-summary" in rep
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
@@ -357,7 +378,7 @@ def test_report_and_summary_structure_in_browser(built_results, tmp_path):
     import json
 
     from dlddrivers import reporting
-    from dlddrivers.pipeline import STAGES
+    from dlddrivers.stages import STAGES
 
     out, _ = built_results
     browser = _chromium()
@@ -406,3 +427,32 @@ def test_report_and_summary_structure_in_browser(built_results, tmp_path):
         assert x["width"] <= 1366, x
     text = " ".join(re.sub(r"<[^>]+>", " ", dom).split())
     assert 0 <= text.find("Study mongolia_dzud") < text.find("Details: study neasia")
+
+
+def test_front_page_fragment_and_rst(tmp_path):
+    """The report's front page: workflow.rst then the studies' first pages (no images, links
+    shown as file names, styles scoped), and only once the summary exists."""
+    from dlddrivers import reporting
+
+    md = ("# DLD\n\nIntro.\n\n## Study `a`\n\n### Headline ([r/shares.csv](a/r/shares.csv))\n\n"
+          "| x | y |\n|---|---|\n| 1 | 2 |\n\n![fig](a/maps/m.png)\n\n# Details\n\n## Details: study `a`\n\nsecret")
+    frag = S.front_page_fragment(md)
+    assert frag.startswith('<div class="dld-summary">') and "<table>" in frag
+    assert "<img" not in frag and "href" not in frag and "<code>r/shares.csv</code>" in frag
+    assert "secret" not in frag and "Details: study" not in frag
+    assert "body {" not in frag and ".dld-summary th" in frag
+    base = tmp_path / "workflow.rst"
+    base.write_text("Intro text.\n")
+    front = tmp_path / "results" / "summary_front.html"
+    out = tmp_path / "cache" / "front.rst"
+    assert reporting.front_page_rst(base, front, out) == str(base.resolve())  # no summary yet
+    front.parent.mkdir()
+    front.write_text(frag)
+    rst = reporting.front_page_rst(base, front, out)
+    assert rst == str(out.resolve())
+    text = out.read_text()
+    assert text.startswith("Intro text.") and f":file: {front.resolve()}" in text
+    from docutils.core import publish_parts
+
+    html = publish_parts(text, writer_name="html")["html_body"]
+    assert "Intro text." in html and "<table>" in html and "Summary of results" in html
