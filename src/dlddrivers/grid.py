@@ -129,12 +129,16 @@ def _write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
 
 def _run_record(out: Path, study: dict, stage: str, options: dict, tables: dict, figures: list,
                 seconds: float, inputs: list[Path]) -> None:
+    from .plots import style
     from .provenance import package_versions, sha256_file
 
+    names = [Path(f).name for f in figures]
     rec = {"study": study.get("name"), "stage": stage, "seed": study.get("seed"),
            "options": options, "inputs_sha256": {Path(p).name: sha256_file(p) for p in inputs},
            "tables": {k: len(v) for k, v in tables.items()},
-           "figures": [Path(f).name for f in figures], "seconds": round(seconds, 3),
+           "figures": names, "seconds": round(seconds, 3),
+           # texts whose rendered boxes overlap, per figure (empty when every figure reads cleanly)
+           "text_overlaps": {k: [list(p) for p in v] for k, v in style.OVERLAPS.items() if k in names},
            "packages": package_versions()}
     (out / "run.json").write_text(json.dumps(rec, indent=2, default=str))
 
