@@ -81,7 +81,7 @@ def apply_style() -> None:
 def add_caption(fig, text: str) -> None:
     """Write a source/caveat caption under everything already drawn (legends and tick labels
     placed below the axes included), wrapped to the figure's width."""
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # lay out ticks and labels without rasterising
     renderer = fig.canvas.get_renderer()
     bottom = fig.get_tightbbox(renderer).y0 * fig.dpi  # inches -> display pixels
     y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
@@ -100,7 +100,7 @@ def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
     import matplotlib.text as mtext
     import numpy as np
 
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # the layout as drawn, without rasterising
     renderer = fig.canvas.get_renderer()
     # tick labels whose tick lies outside the axis' view are not drawn although they are visible
     hidden = set()
