@@ -15,14 +15,14 @@ DOMAIN_COLORS = {
     "mining": "#D55E00",
     "land_use": "#CC79A7",
     "population": "#56B4E9",
-    "economy": "#CC79A7",
+    "economy": "#999933",  # Paul Tol muted olive: no other domain shares a colour
     "impact": "#000000",
     "outcome": "#999999",
 }
 
 #: Colours of the driver groups and of the unexplained remainder. None equals a domain colour
 #: (Paul Tol's "muted" indigo and wine), so "anthropogenic" never looks like "mining" and
-#: "biophysical" never like "climate" (tests/test_figures.py checks it).
+#: "biophysical" never like "climate" (tests/test_palette.py checks it).
 GROUP_COLORS = {
     "biophysical": "#332288",
     "anthropogenic": "#882255",
