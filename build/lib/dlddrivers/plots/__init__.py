@@ -1,1 +1,0 @@
-"""Figures. Plots draw result tables; they never compute statistics."""
