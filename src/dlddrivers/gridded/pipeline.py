@@ -381,9 +381,15 @@ def save_tile(result: dict, path: str | Path) -> Path:
 
 def load_tile(path: str | Path) -> dict:
     """A tile written by :func:`save_tile` (errors name the file and what is missing)."""
+    import zipfile
+
     from ..errors import RawFileError
 
-    with np.load(path, allow_pickle=False) as z:
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RawFileError(path, "file", f"a pixel tile .npz written by save_tile ({e})") from e
+    with z:
         files = set(z.files)
         for need in ["window", *(f"layer/{n}" for n in PIXEL_LAYERS)]:
             if need not in files:
