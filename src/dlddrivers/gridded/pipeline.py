@@ -551,6 +551,22 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
          "n_pixels": int((zone < 0).sum())},
     ])
     drops.to_csv(out / "drops.csv", index=False)
+    # ---- field significance: Benjamini-Hochberg over all pixels, discoveries per test
+    fdr_rows = []
+    for k, what in (("actual", "trend of the outcome"), ("climate", "climate-driven trend"),
+                    ("residual", "residual (non-climatic) trend")):
+        pv, qv = ds[f"{k}_p"].values, ds[f"{k}_q"].values
+        tested = np.isfinite(pv)
+        disc = tested & (qv < q)
+        fdr_rows.append({"test": f"{k}_trend", "what": what, "n_tested": int(tested.sum()),
+                         "fdr_target_q": q, "n_discoveries": int(disc.sum()),
+                         "share_of_tested": float(disc.sum() / tested.sum()) if tested.any() else np.nan,
+                         "tested_area_km2": float(area[tested].sum()),
+                         "discovery_area_km2": float(area[disc].sum()),
+                         "n_raw_p_below_target": int((tested & (pv < q)).sum()),
+                         "method": "Benjamini-Hochberg over all pixels of the study",
+                         "estimand": "detection"})
+    pd.DataFrame(fdr_rows).to_csv(out / "fdr.csv", index=False)
     # ---- layers
     for name, (long_name, estimand) in LAYER_INFO.items():
         da = ds[name].astype(np.float32 if name != "attribution_class" else np.int8)
@@ -588,7 +604,8 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         "regridded_to_outcome_grid (bilinear)": regridded,
         "years": [years[0], years[-1]], "n_years": len(years), "grid": [int(lat.size), int(lon.size)],
         "n_pixels": n_pix, "n_pixels_valid": int(valid.sum()), "units": zunits,
-        "options": opts, "timings_s": timing,
+        "options": opts, "timings_s": timing, "tiles": study.get("tiles"),
+        "n_tiles": len(tiles) if tiles is not None else None,
         "attribution_share_of_assessed_area": shares,
         "recovery_targets_met": None if rec is None else bool(rec["met"].dropna().astype(bool).all()),
     }
