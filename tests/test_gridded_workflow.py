@@ -54,6 +54,10 @@ def test_synthetic_pixel_study_outputs_and_recovery(synthetic_run):
     sums = att.groupby("unit")["share"].sum()
     assert np.allclose(sums[sums > 0], 1.0)
     assert (ca["estimand"] == "share of area").all()
+    # the study's block in the run's summary, and its COG layers
+    md = (d.parent.parent / "summary.md").read_text(encoding="utf-8")
+    assert "## Study `mongolia_pixel_synthetic` (pixel study)" in md
+    assert (d / "layers" / "attribution_class.tif").is_file()
 
 
 def test_zonal_panel_joins_the_aimag_study(synthetic_run, snapshot):
