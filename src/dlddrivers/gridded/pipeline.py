@@ -673,7 +673,8 @@ def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_pa
     layers = open_configured(study, info, raw_root, synthetic_path, o["chunk"])
     truth = None
     if any(i["source"]["reader"] == "synthetic" for i in info.values()):
-        truth = xr.open_dataset(synthetic_path, engine="netcdf4").load()
+        with xr.open_dataset(synthetic_path, engine="netcdf4") as syn:  # the 2-D truth, not the stacks
+            truth = syn[[v for v in syn.data_vars if "year" not in syn[v].dims]].load()
     geoms = zone_geometries(study, boundary_files)
     tiles = [load_tile(f) for f in tile_files] if tile_files else None
     return run_pixel_study(layers, study, outdir, geoms, o, threads=threads, truth=truth, tiles=tiles)
