@@ -141,6 +141,13 @@ def markdown(res: dict) -> str:
         lines += ["", f"Speed-up of 2 over 1 (wall): LocalCluster workers {lc[0]['wall_s'] / lc[1]['wall_s']:.2f}x; "
                   f"Snakemake tile jobs {sm[0]['wall_s'] / sm[1]['wall_s']:.2f}x. The tiled and untiled "
                   "studies give the same tables and layers exactly (tests/test_pixel_tiles.py)."]
+    loads = [r[k] for r in lc + sm for k in ("load_before", "load_after")]
+    if loads and min(loads) > res["cpus"]:
+        lines += ["", f"The load average stayed between {min(loads)} and {max(loads)} on {res['cpus']} "
+                  "CPUs: a second worker or job found no free core, so these ratios do not show the "
+                  "scaling on idle cores. The CPU of the Snakemake rows is the sum of the jobs' "
+                  "benchmark `cpu_time` (sampled by Snakemake while the job runs, so it undercounts); "
+                  "the LocalCluster CPU includes the workers' serialisation and transfer overhead."]
     return "\n".join(lines) + "\n"
 
 
@@ -160,7 +167,12 @@ def main() -> None:
     ap.add_argument("--cluster-run", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stack", default="", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(HERE / "results" / "bench_pixel_scaling.json"))
+    ap.add_argument("--markdown-only", action="store_true",
+                    help="rewrite the RESULTS.md section from --out without measuring")
     a = ap.parse_args()
+    if a.markdown_only:
+        write_results_md(markdown(json.loads(Path(a.out).read_text(encoding="utf-8"))), HERE / "RESULTS.md")
+        return
     cfg = config(a.size, a.chunk, list(a.tiles))
     units = cfg["studies"][STUDY]["units"]
     if a.cluster_run:  # child process
