@@ -539,7 +539,7 @@ def groups_of(dictionary: pd.DataFrame, predictors: Sequence[str]) -> dict[str, 
     if "other" in groups:
         out["other"] = groups["other"]
     for i, pr_ in enumerate(predictors):
-        if doms[pr_] in C.ANTHROPOGENIC_DOMAINS:
+        if doms[pr_] in C.ANTHROPOGENIC:
             out.setdefault(doms[pr_], []).append(i)
     return out
 
