@@ -113,7 +113,10 @@ def pixel_study_summary(study_dir: str | Path, rel_to: str | Path | None = None)
         f"{int(run.get('n_pixels_valid', 0)):,} with enough valid years; zones: "
         f"{len(run.get('units', []))} units"
         + (f"; computed in {int(run['n_tiles'])} tiles" if run.get("n_tiles") else "")
-        + (f" ({tiles})" if tiles else "") + ".")
+        + (f" ({tiles})" if tiles else "") + ". Every number below is read from a table in "
+        + _link(d, rel, f"{name}/{PIXEL_DIR}/") + ", written by "
+        "`dlddrivers.gridded.pipeline.run_pixel_study` (inputs, options and timings: "
+        + _link(d / "run.json", rel) + ").")
     # ---- attribution classes
     ca_path = d / "class_areas.csv"
     parts.append("### Area per attribution class")
