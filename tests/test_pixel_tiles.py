@@ -120,6 +120,30 @@ def test_gather_applies_fdr_over_all_pixels_not_per_tile(runs):
     assert np.abs(per_tile[ok] - expect[ok]).max() > 1e-3
 
 
+def test_tile_job_reads_only_the_blocks_of_its_window(stack):
+    """Memory per tile job: only the stack blocks inside the tile's window are ever computed."""
+    import dask.array as da
+    import xarray as xr
+
+    touched: set[tuple[str, int, int]] = set()
+
+    def guard(name):
+        def f(block, block_info=None):
+            loc = block_info[0]["array-location"]
+            touched.add((name, loc[1][0], loc[2][0]))
+            return block
+        return f
+
+    layers = {}
+    for k in ("ndvi", "precip", "temp"):
+        arr = da.from_array(stack[k].values, chunks=(-1, 16, 16)).map_blocks(guard(k), dtype=np.float32)
+        layers[k] = xr.DataArray(arr, dims=stack[k].dims, coords=stack[k].coords)
+    study = {**_study([2, 3]), "carry": []}
+    res = gp.run_tile(layers, study, GEOMS, "r0c1", OPTS)
+    assert res["window"] == [0, 32, 32, 48]
+    assert touched == {(k, r, 32) for k in ("ndvi", "precip", "temp") for r in (0, 16)}
+
+
 def test_mosaic_refuses_missing_tiles(runs, stack, tmp_path):
     _, _, _, tiles = runs
     with pytest.raises(ConfigError, match="uncovered"):
