@@ -99,6 +99,7 @@ def item_label(w):
 
 # Pixel studies (rules/pixel.smk)
 from dlddrivers.gridded.pipeline import options as pixel_options
+from dlddrivers.gridded.pipeline import tile_ids as pixel_tile_ids
 from dlddrivers.gridded.study import study_layers
 from dlddrivers.plots.maps import BOUNDARY_FILES
 
@@ -131,6 +132,14 @@ def pixel_boundaries(study):
         )
         for iso in isos
     }
+
+
+def pixel_tile_files(study):
+    """One tile file per tile of a study with `tiles: [ny, nx]` ([] when untiled)."""
+    return [
+        f"{RESULTS}/{study}/pixel_tiles/{t}.npz"
+        for t in pixel_tile_ids(pixel_study(study).get("tiles"))
+    ]
 
 
 def pixel_outputs(studies):

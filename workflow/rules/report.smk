@@ -77,6 +77,7 @@ rule summary:
         stages=stage_outputs(PANEL_STUDIES),
         maps=[f"{RESULTS}/{s}/maps" for s in PANEL_STUDIES],
         grids=grid_outputs(GRID_STUDIES),
+        pixels=pixel_outputs(PIXEL_STUDIES),
     output:
         md=f"{RESULTS}/summary.md",
         # the studies' first pages, shown on the report's front page (report: below)
@@ -99,6 +100,6 @@ rule summary:
         mem_mb=1000,
         runtime=10,
     params:
-        studies=STUDIES,
+        studies=STUDIES + PIXEL_STUDIES,
     script:
         "../scripts/summary.py"
