@@ -23,4 +23,5 @@ else:
     gp.run_configured(study, sm.params.layers, sm.params.raw_root,
                       sm.input.synthetic[0] if sm.input.synthetic else "",
                       dict(zip(sm.params.boundary_isos, sm.input.boundaries, strict=True)),
-                      sm.output[0], sm.params.options, threads=sm.threads)
+                      sm.output[0], sm.params.options, threads=sm.threads,
+                      code_fields=sm.params.boundary_fields)

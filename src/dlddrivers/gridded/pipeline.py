@@ -390,10 +390,12 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
 
 
 # ------------------------------------------------------------------------- config adapters
-def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> dict[str, list]:
+def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path],
+                    code_fields: Mapping[str, str] | None = None) -> dict[str, list]:
     """Polygons of the study's units: aimags from the Mongolian COD-AB file; countries as the
-    union of their first-level units from the project's boundary files (MNG, CHN, JPN)."""
-    from ..plots.maps import BOUNDARY_FILES, read_rings
+    union of their first-level units from their declared boundary files (``code_fields``: the
+    feature code field of each country's file, registry ``boundary.code_field``)."""
+    from ..sources.boundaries import read_features
     from ..sources.boundaries_mng import read_geometries
 
     if study["zone_level"] == "aimag":
@@ -401,9 +403,9 @@ def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> di
     else:
         geoms = {}
         for iso, path in boundary_files.items():
-            spec = BOUNDARY_FILES.get(iso)
-            if spec and Path(path).is_file():
-                geoms[iso] = [poly for polys in read_rings(path, spec["field"]).values() for poly in polys]
+            field = (code_fields or {}).get(iso)
+            if field and Path(path).is_file():
+                geoms[iso] = [poly for polys in read_features(path, field).values() for poly in polys]
     missing = [u for u in study["units"] if u not in geoms]
     if missing:
         from ..errors import ConfigError
@@ -431,7 +433,7 @@ def make_synthetic(study: dict, path: str | Path) -> Path:
 
 def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
                    boundary_files: Mapping[str, str | Path], outdir, opts: Mapping | None,
-                   threads: int | None = None) -> dict:
+                   threads: int | None = None, code_fields: Mapping[str, str] | None = None) -> dict:
     """Open the study's layers (``info``: :func:`dlddrivers.gridded.study.study_layers`) lazily,
     region first, run the study and write ``outdir``."""
     import xarray as xr
@@ -444,5 +446,5 @@ def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_pa
     truth = None
     if any(i["source"]["reader"] == "synthetic" for i in info.values()):
         truth = xr.open_dataset(synthetic_path, engine="netcdf4").load()
-    geoms = zone_geometries(study, boundary_files)
+    geoms = zone_geometries(study, boundary_files, code_fields)
     return run_pixel_study(layers, study, outdir, geoms, o, threads=threads, truth=truth)

@@ -35,7 +35,8 @@ def _term_label(dictionary: pd.DataFrame, r: pd.Series) -> str:
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
          study: Mapping, outdir: Path) -> list[Path]:
     """Per impact: ``impacts_<imp>.png`` (standardised coefficients with wild-bootstrap
-    intervals; each unit's series and the across-unit mean with the ``loss_years`` marked) and
+    intervals; each unit's series and the across-unit mean of the ``unit_mean`` table with the
+    ``loss_years`` marked) and
     ``impact_vs_climate_<imp>.png`` (the impact against each climate driver of the ``effects``
     table, at the lag it entered with, largest-loss years highlighted); ``heads_lost.png``
     from the ``heads_lost`` table (million heads per year)."""
@@ -44,6 +45,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
     style.apply_style()
     eff = tables.get("effects", pd.DataFrame())
     ly = tables.get("loss_years", pd.DataFrame())
+    um = tables.get("unit_mean", pd.DataFrame(columns=["impact", "year", "mean"]))
     paths: list[Path] = []
     for imp, g in eff.groupby("impact", sort=False):
         ok = g[g["std_coef"].notna()] if "std_coef" in g else g.iloc[0:0]
@@ -59,8 +61,9 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         if imp in panel.columns:
             for _, s in panel.groupby("unit"):
                 a2.plot(s["year"], s[imp], color="#BBBBBB", lw=0.6)
-            m = panel.groupby("year")[imp].mean()
-            a2.plot(m.index, m.to_numpy(), color="black", lw=1.5, label="mean across units")
+            m = um[um["impact"] == imp]
+            a2.plot(m["year"].to_numpy(), m["mean"].to_numpy(float), color="black", lw=1.5,
+                    label="mean across units")
             a2.plot([], [], color="#BBBBBB", lw=0.6, label="one unit")
         years = [int(r["year"]) for _, r in top.iterrows() if pd.notna(r.get("year"))]
         for yr in years:
@@ -119,7 +122,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                width=0.8)
         ax.set_ylabel("adult livestock lost (million head)")
         ax.set_xlabel("year (winter labelled by the year it ends)")
-        best = hl.nlargest(min(3, int(hl["heads_lost_million"].notna().sum())), "heads_lost_million")
+        best = hl.dropna(subset=["heads_lost_million"]).nlargest(3, "heads_lost_million")
         for _, r in best.iterrows():
             ax.text(r["year"], r["heads_lost_million"], f"{r['heads_lost_million']:.1f} M", ha="center",
                     va="bottom", fontsize=7)
