@@ -366,10 +366,13 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         from .synthetic import recovery
         rec = recovery(truth, ds, q=q)
         rec.to_csv(out / "recovery.csv", index=False)
+    colour_limits: dict[str, float] = {}
     if maps:
+        from .methods import slope_colour_limit
         from .plots import plot_maps
+        colour_limits = {n: slope_colour_limit(ds[n].values) for n in ("actual_slope", "residual_slope")}
         plot_maps(ds, out / "maps", geoms={u: geoms[u] for u in zunits} if geoms else None,
-                  title=study.get("description", study.get("name", "")))
+                  title=study.get("description", study.get("name", "")), limits=colour_limits)
     timing["tables_layers_maps_s"] = time.perf_counter() - t2
     codes = ds["attribution_class"].values
     assessed = float(area[(codes >= 0) & (codes != 9)].sum())
@@ -383,6 +386,7 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         "n_pixels": n_pix, "n_pixels_valid": int(valid.sum()), "units": zunits,
         "options": opts, "timings_s": timing,
         "attribution_share_of_assessed_area": shares,
+        "map_colour_limits (98th percentile of |slope|)": colour_limits,
         "recovery_targets_met": None if rec is None else bool(rec["met"].dropna().astype(bool).all()),
     }
     (out / "run.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..methods._common import indicator_meta
 from . import style
-from .panel_regression import _sources, std_forest
+from .panel_regression import std_forest
 
 
 def _driver_values(panel: pd.DataFrame, driver: str, lag: int) -> pd.Series:
@@ -81,7 +81,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         cap = (f"{study.get('name', '')}: associations (not causal) of {imp} with lagged drivers; unit and year "
                f"effects; {r0['n_units']} units, {r0['n_obs']} obs ({r0['n_dropped']} dropped); intervals: "
                f"{float(r0['ci_level']):.0%} wild cluster bootstrap, scaled like the coefficients. "
-               f"Sources: {_sources(dictionary, [imp, *ok['driver']])}.")
+               + style.caption_sources(dictionary, [imp, *ok["driver"]]))
         paths += style.save(fig, Path(outdir) / f"impacts_{imp}", caption=cap)
         # the impact against each climate driver (the dzud mechanism, as the data show it)
         clim = ok[(ok["domain"] == "climate") & (ok["term"] == "main")] if len(ok) else ok
@@ -112,7 +112,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             fig.tight_layout()
             cap = ("Raw panel values (no model); the title of each panel gives the standardised two-way FE "
                    "coefficient and its interval from impacts/effects.csv, which holds the other drivers fixed. "
-                   f"Sources: {_sources(dictionary, [imp, *clim['driver']])}.")
+                   + style.caption_sources(dictionary, [imp, *clim["driver"]]))
             paths += style.save(fig, Path(outdir) / f"impact_vs_climate_{imp}", caption=cap)
     hl = tables.get("heads_lost", pd.DataFrame())
     if len(hl) and hl["heads_lost_million"].notna().any():
@@ -140,6 +140,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         cap = (f"Sum over the study's {n_units} units of {hl['source_column'].iloc[0]} (species mortality x the "
                "previous December's herd, five species) from impacts/heads_lost.csv; a year with units "
                "missing is a lower bound. Descriptive, not an official national total. "
-               f"Sources: {_sources(dictionary, [hl['source_column'].iloc[0]])}.")
+               + style.caption_sources(dictionary, [hl["source_column"].iloc[0]]))
         paths += style.save(fig, Path(outdir) / "heads_lost", caption=cap)
     return paths

@@ -340,6 +340,17 @@ def _names(study_dir: Path) -> dict[str, str]:
     return dict(zip(cov["unit"], cov["unit_name"], strict=False))
 
 
+def _setup(study_dir: str | Path, outdir: str | Path, study: str | None
+           ) -> tuple[Path, str, Path, pd.DataFrame, dict[str, str]]:
+    """Style, the study folder and name, the output folder (created), the data dictionary and
+    the registry names of the units (coverage table)."""
+    apply_style()
+    d = Path(study_dir)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    return d, study or d.name, out, pd.read_csv(d / "data_dictionary.csv", keep_default_na=False), _names(d)
+
+
 def _read(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
@@ -382,13 +393,7 @@ def mongolia_maps(study_dir: str | Path, geoms: Mapping[str, Geometry], outdir: 
     RESTREND residual trend, land condition; and ``<study>.gpkg`` with one layer per map.
     ``geoms``: aimag polygons keyed by unit id; ``provider``: the boundary file's provider
     (caption)."""
-    apply_style()
-    d = Path(study_dir)
-    study = study or d.name
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
-    names = _names(d)
+    d, study, out, dictionary, names = _setup(study_dir, outdir, study)
     src = ("Boundaries: " + (provider or "not recorded") + "; dotted: Ulaanbaatar and aimags "
            "outside the study.")
     written: list[Path] = []
@@ -507,14 +512,7 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, Mapping[str, Ge
     ``tiles``: the tile grid (:func:`tile_layout`)."""
     import matplotlib.pyplot as plt
 
-    apply_style()
-    d = Path(study_dir)
-    study = study or d.name
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
-    cov = pd.read_csv(d / "coverage.csv", usecols=["unit", "unit_name"]).drop_duplicates("unit")
-    names = dict(zip(cov["unit"], cov["unit_name"], strict=False))
+    d, study, out, dictionary, names = _setup(study_dir, outdir, study)
     layout = tile_layout(sorted(names), tiles)
     geoms = {iso: g for iso, g in boundaries.items() if iso in names}
     drawn = sorted(geoms)

@@ -10,7 +10,6 @@ import pandas as pd
 
 from ..methods._common import indicator_meta
 from . import style
-from .panel_regression import _sources
 
 
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
@@ -55,6 +54,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"dashed = Chow break (Bonferroni). Residual trend = non-climatic change, not automatically human. "
                + (f"Not shown (refused/insufficient): {', '.join(style.unit_name(study, u) for u in refused)}. "
                   if refused else "")
-               + f"Sources: {_sources(dictionary, [y])}.")
+               + style.caption_sources(dictionary, [y]))
         paths += style.save(fig, Path(outdir) / f"restrend_residuals_{y}", caption=cap)
     return paths
