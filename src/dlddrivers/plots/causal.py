@@ -41,7 +41,7 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
             g.nodes[n]["layer"] = layer
     pos = nx.multipartite_layout(g, subset_key="layer")
     n_layers = 1 + max((d.get("layer", 0) for _, d in g.nodes(data=True)), default=0)
-    tallest = max((sum(1 for _, d in g.nodes(data=True) if d.get("layer") == k) for k in range(n_layers)),
+    tallest = max((len([n for n, d in g.nodes(data=True) if d.get("layer") == k]) for k in range(n_layers)),
                   default=1)
     fig, ax = plt.subplots(figsize=(max(10, 1.5 * n_layers), max(6.5, 0.75 * tallest)))
     unsupported: set[tuple[str, str]] = set()
