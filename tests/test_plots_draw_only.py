@@ -312,3 +312,34 @@ def test_maps_rule_takes_its_boundary_inputs_from_the_sources_config():
     assert "dlddrivers.plots" not in rules and "dlddrivers.plots" not in common
     assert "boundaries=lambda w: boundary_paths(map_boundaries(w.study)[0])" in rules
     assert "available_boundaries(" in common and "SOURCES" in common
+
+
+def _maps_job_block(out: str) -> str:
+    import re
+
+    blocks = [b for b in re.split(r"\n\s*\n", out) if re.search(r"^(?:local)?rule maps:", b, re.M)]
+    assert len(blocks) == 1, out[-3000:]
+    return blocks[0]
+
+
+@pytest.mark.slow
+def test_maps_rule_inputs_follow_sources_yaml(snapshot, tmp_path):
+    """Dry runs of the national maps: with the default sources.yaml the rule's inputs hold the
+    China, Japan and Mongolia boundary files; with a sources.yaml without the China entry the
+    China file is not an input and the job is still scheduled (no error)."""
+    from conftest import run_snakemake
+
+    src = _sources()
+    del src["sources"]["boundaries_chn"]
+    no_chn = tmp_path / "sources.yaml"
+    no_chn.write_text(yaml.safe_dump(src, sort_keys=False), encoding="utf-8")
+    chn = "chn_adm1_ocha_2020_simplified.geojson"
+    blocks = {}
+    for name, extra in (("default", ()), ("no_chn", (f"sources={no_chn}",))):
+        r = run_snakemake("-n", f"{tmp_path / 'results'}/neasia/maps", "--config", f"snapshot_dir={snapshot}",
+                          f"results_dir={tmp_path / 'results'}", "validation=False", *extra, timeout=900)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+        blocks[name] = _maps_job_block(r.stdout + r.stderr)
+    assert chn in blocks["default"] and "geoBoundaries-JPN-ADM1" in blocks["default"]
+    assert "mng_admbnda_adm1_nso_v3.geojson" in blocks["default"]
+    assert chn not in blocks["no_chn"] and "geoBoundaries-JPN-ADM1" in blocks["no_chn"]
