@@ -136,7 +136,7 @@ def test_build_cells_one_grid_size_and_status_table():
     from dlddrivers.catalogue import Catalogue
     from dlddrivers.config import study_config
     from dlddrivers.grid import build_cells, categorical_of, stages_not_applicable
-    from dlddrivers.pipeline import STAGES
+    from dlddrivers.stages import STAGES
 
     cfg = _cfg()
     sources = yaml.safe_load(open("config/sources.yaml"))["sources"]
@@ -442,7 +442,7 @@ def test_jobs_and_summary_on_the_50km_grid(tmp_path):
     """The job functions the grid rules call, on the 50 km file, and the summary section."""
     from dlddrivers import grid
     from dlddrivers.config import study_config
-    from dlddrivers.pipeline import STAGES
+    from dlddrivers.stages import STAGES
     from dlddrivers.summary import build_summary, is_grid_study
 
     cfg = _cfg()

@@ -217,6 +217,19 @@ def test_study_summary_reports_missing_stages_and_html(tmp_path):
     assert "Validation not run" in md
     assert "no series for DPR Korea" in md and "step changes at map-version years" in md
     assert "aggregate excluded (12 rows)" in md
+    # every number names its table: the first page links it in the heading, the details cite
+    # the table and the registered function that wrote it after each section
+    assert ("### Headline: anthropogenic vs biophysical, calibrated against placebos "
+            "([relative_importance/shares.csv](toy/relative_importance/shares.csv))") in md
+    assert ("*Source: [attribution/attribution.csv](toy/attribution/attribution.csv) by "
+            "`dlddrivers.methods.attribution.compute`; [relative_importance/shares.csv]"
+            "(toy/relative_importance/shares.csv) by `dlddrivers.methods.relative_importance.compute`; "
+            "computed from [panel.parquet](toy/panel.parquet)") in md
+    details = md.split("# Details", 1)[1]
+    sections = [s for s in details.split("\n### ")[1:]
+                if not s.startswith(("Stages", "Figures", "Expected error"))]
+    uncited = [s.splitlines()[0] for s in sections if "*Source: " not in s]
+    assert not uncited, f"sections without a source line: {uncited}"
     html = S.markdown_to_html(md)
     assert "<table>" in html and "<h2>" in html
     # a study with no result folder at all
@@ -302,6 +315,11 @@ def test_report_and_summary_render(built_results, tmp_path):
     for src in parser.src:
         assert not src.startswith(("http:", "https:", "data:")), src
         assert (html.parent / src).is_file(), f"broken image link {src}"
+    # every table, panel or provenance file the summary cites exists
+    links = re.findall(r"\]\(([^)]+\.(?:csv|json|parquet))\)", text)
+    assert len(links) > 30, len(links)
+    broken = sorted({x for x in links if not (md.parent / x).is_file()})
+    assert not broken, f"summary cites missing files: {broken[:10]}"
     # the report holds the maps, the stage figures and the stage tables
     rep = report.read_text(errors="replace")
     assert "map_trend_biomass_median.png" in rep and "coverage.png" in rep
@@ -357,7 +375,7 @@ def test_report_and_summary_structure_in_browser(built_results, tmp_path):
     import json
 
     from dlddrivers import reporting
-    from dlddrivers.pipeline import STAGES
+    from dlddrivers.stages import STAGES
 
     out, _ = built_results
     browser = _chromium()

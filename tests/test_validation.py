@@ -154,7 +154,12 @@ def test_expected_error_takes_the_nearest_grid_shape():
                      "hidden": 0.0, "collinearity": 0.3, "mean_bias": err, "rmse": err,
                      "mean_abs_error": err, "coverage": 0.9, "mean_ci_width": 0.1, "n_seeds": 2,
                      "n_ok": 2})
-    ee = V.expected_error(pd.DataFrame(rows)).set_index("study")
+    from dlddrivers.config import load_config
+
+    shapes = V.study_shapes(load_config("config/config.yaml"))
+    # the shapes come from the config: units listed and years spanned per panel study
+    assert shapes == {"neasia": (6, 29), "mongolia_aimag": (21, 14), "mongolia_dzud": (21, 33)}
+    ee = V.expected_error(pd.DataFrame(rows), shapes).set_index("study")
     assert (ee.loc["neasia", ["grid_n_units", "grid_n_years"]].tolist()) == [6, 30]
     assert (ee.loc["mongolia_aimag", ["grid_n_units", "grid_n_years"]].tolist()) == [21, 15]
     assert (ee.loc["mongolia_dzud", ["grid_n_units", "grid_n_years"]].tolist()) == [21, 30]

@@ -8,17 +8,50 @@ from pathlib import Path
 from .errors import ConfigError
 from .yamlio import load_yaml
 
-DOMAINS = ("climate", "grazing", "agriculture", "mining", "land_use", "population", "economy",
-           "impact", "outcome")
-BIOPHYSICAL = ("climate",)
-ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population", "economy")
+#: The one definition of the indicator domains and the driver group each belongs to. Every
+#: other module (methods, causal, summary, plots, config checks) derives its groups from here.
+#: ``other`` marks domains that are not drivers (outcomes and impacts).
+DOMAIN_GROUPS: dict[str, str] = {
+    "climate": "biophysical",
+    "grazing": "anthropogenic",
+    "agriculture": "anthropogenic",
+    "mining": "anthropogenic",
+    "land_use": "anthropogenic",
+    "population": "anthropogenic",
+    "economy": "anthropogenic",
+    "impact": "other",
+    "outcome": "other",
+}
+#: The indicator domains, in the order figures and tables list them.
+DOMAINS: tuple[str, ...] = tuple(DOMAIN_GROUPS)
+#: The two driver groups an attribution splits into.
+GROUPS: tuple[str, ...] = ("biophysical", "anthropogenic")
+#: Domains of the biophysical (climate) drivers.
+BIOPHYSICAL: tuple[str, ...] = tuple(d for d, g in DOMAIN_GROUPS.items() if g == "biophysical")
+#: Domains of the anthropogenic drivers.
+ANTHROPOGENIC: tuple[str, ...] = tuple(d for d, g in DOMAIN_GROUPS.items() if g == "anthropogenic")
 LEVELS = ("country", "aimag", "grid")
+#: What every study at a level must be read with (wording only, no numbers); the summary's
+#: caveats section prints the entry of the study's level.
+LEVEL_CAVEATS: dict[str, str] = {
+    "country": (
+        "Country values are means or totals over the whole national territory (climate averaged "
+        "over all of Russia or Japan, land-cover shares of the whole land area), not over the "
+        "drylands where degradation happens; a national share can hide opposite local changes."
+    ),
+}
+
+
+def group_of_domain(domain: str | None) -> str:
+    """``"biophysical"``, ``"anthropogenic"`` or ``"other"`` for an indicator domain
+    (:data:`DOMAIN_GROUPS`; unknown domains are ``"other"``, never silently a driver group)."""
+    return DOMAIN_GROUPS.get(str(domain), "other") if domain is not None else "other"
 #: The keys a catalogue entry may have. ``categories`` declares a categorical indicator: the
 #: class labels in the order of their codes 1..K; ``ordered: true`` says the classes are ordered
 #: in that order (e.g. very low < ... < very high), otherwise they are unordered labels.
 ENTRY_KEYS = frozenset({"label", "domain", "level", "measure", "source", "code", "formula", "months",
                         "how", "path", "note", "valid_min", "valid_max", "sentinels",
-                        "categories", "ordered", "better"})
+                        "categories", "ordered", "better", "caveat"})
 #: Values that providers use for "missing"; never a measurement (per entry: ``sentinels``).
 DEFAULT_SENTINELS = (-999.0, -9999.0, -99999.0)
 #: Plausible range by measurement unit (first pattern found in the ``measure`` wins; an entry's
@@ -33,6 +66,8 @@ MEASURE_RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     (r"km2|\bha\b|\bhead\b|people|sheep units|licences|plots|\bMt\b|\bEJ\b|\bkg\b|kg/ha|c/ha|"
      r"\bt per\b|\bTJ\b", 0.0, None),
 )
+#: ``caveat``: a sentence that holds whenever a study uses the indicator (printed in the
+#: summary's caveats; carried to results in the data dictionary).
 #: Values of ``better`` (which direction of an outcome or impact is an improvement).
 BETTER = ("lower", "higher")
 #: Domains whose entries must say which direction is better.
@@ -61,6 +96,8 @@ class Entry:
     categories: list[str] | None = None
     ordered: bool = False
     better: str = ""
+    #: A sentence every study that uses the indicator must be read with ("" if none).
+    caveat: str = ""
     extra: dict = field(default_factory=dict)
     #: The entry as written in the catalogue (for config slices and provenance).
     spec: dict = field(default_factory=dict)
@@ -223,6 +260,7 @@ class Catalogue:
                 categories=spec.get("categories"),
                 ordered=bool(spec.get("ordered", False)),
                 better=str(spec.get("better", "")),
+                caveat=str(spec.get("caveat", "")),
                 extra={k: v for k, v in spec.items() if k not in ENTRY_KEYS},
                 spec=dict(spec),
             )

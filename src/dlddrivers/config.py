@@ -55,13 +55,25 @@ def _path_of(err) -> str:
     return ".".join(str(p) for p in err.absolute_path) or "<root>"
 
 
+def load_schema(schema_path: str | Path = SCHEMA_PATH) -> dict:
+    """The config JSON schema with the ``methods`` keys of every registered stage
+    (:func:`dlddrivers.stages.option_sections`): the stage list has one home, the registry."""
+    from .stages import option_sections
+    from .yamlio import load_yaml
+
+    schema = load_yaml(schema_path)
+    methods = schema["properties"]["methods"]
+    methods["properties"] = {name: {"type": "object", "description": f"options of the stage '{name}'"}
+                             for name in option_sections()}
+    return schema
+
+
 def validate_schema(cfg: dict, schema_path: str | Path = SCHEMA_PATH) -> None:
     """Validate ``cfg`` against the JSON schema; the first error names the key and value."""
     import jsonschema
 
-    from .yamlio import load_yaml
 
-    schema = load_yaml(schema_path)
+    schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
     if errors:

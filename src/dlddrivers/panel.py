@@ -452,7 +452,7 @@ def data_dictionary(roles: dict[str, str], catalogue: Catalogue, sources_cfg: di
             "indicator": iid, "role": role, "domain": e.domain, "label": e.label, "measure": e.measure,
             "source": "; ".join(srcs), "provider": provider, "provider_code": code, "provider_url": urls,
             "licence": lic, "aggregation": agg, "formula": e.formula or "", "note": e.note,
-            "better": e.better,
+            "better": e.better, "caveat": e.caveat,
         })
     return pd.DataFrame(rows)
 

@@ -71,29 +71,22 @@ def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path 
 
 
 def check_stage_options(cfg: dict) -> None:
-    """``methods.<stage>`` options checked against each stage's ``DEFAULTS`` (types, ranges,
-    unknown keys); see :mod:`dlddrivers.options`."""
-    from importlib import import_module
-
+    """``methods.<stage>`` options checked against each registered stage's ``defaults`` (types,
+    ranges, unknown keys); see :mod:`dlddrivers.options` and :mod:`dlddrivers.stages`."""
     from .errors import ConfigError
     from .options import check_options
+    from .stages import GRID_STAGES, STAGES, option_sections
 
-    for stage, given in (cfg.get("methods") or {}).items():
-        if stage == "pixel":  # options of pixel studies (dlddrivers.gridded.pipeline.DEFAULTS)
+    for name, given in (cfg.get("methods") or {}).items():
+        if name == "pixel":  # options of pixel studies (dlddrivers.gridded.pipeline.DEFAULTS)
             from .gridded.pipeline import options as pixel_options
 
             pixel_options(given)
             continue
-        if stage in GRID_STAGES:
-            mod_name, defaults, bounds = GRID_STAGES[stage]
-            mod = import_module(mod_name)
-            check_options(stage, given, getattr(mod, defaults), getattr(mod, bounds, None))
-            continue
-        if stage not in STAGES:
-            raise ConfigError(f"methods.{stage}", "{...}",
-                              f"one of the stages {list(STAGES) + list(GRID_STAGES)}")
-        mod = import_module(STAGES[stage][0])
-        check_options(stage, given, getattr(mod, "DEFAULTS", {}), getattr(mod, "OPTION_BOUNDS", None))
+        if name not in STAGES and name not in GRID_STAGES:
+            raise ConfigError(f"methods.{name}", "{...}", f"one of the stages {option_sections()}")
+        st = STAGES.get(name) or GRID_STAGES[name]
+        check_options(name, given, st.defaults, st.bounds)
 
 
 def check_graphs(cfg: dict, catalogue: Catalogue | None = None) -> None:
@@ -326,35 +319,12 @@ def read_panel(study_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 __all__ = ["load_config", "setup", "panel_job", "read_panel", "raw_dir"]
 
 
-#: Analysis stages: name -> (module with DEFAULTS and compute, module with plot).
-STAGES: dict[str, tuple[str, str]] = {
-    "trends": ("dlddrivers.methods.trends", "dlddrivers.plots.trends"),
-    "panel_regression": ("dlddrivers.methods.panel_regression", "dlddrivers.plots.panel_regression"),
-    "relative_importance": ("dlddrivers.methods.relative_importance", "dlddrivers.plots.relative_importance"),
-    "restrend": ("dlddrivers.methods.restrend", "dlddrivers.plots.restrend"),
-    "geodetector": ("dlddrivers.methods.geodetector", "dlddrivers.plots.geodetector"),
-    "sdg": ("dlddrivers.methods.sdg", "dlddrivers.plots.sdg"),
-    "attribution": ("dlddrivers.methods.attribution", "dlddrivers.plots.attribution"),
-    "impacts": ("dlddrivers.methods.impacts", "dlddrivers.plots.impacts"),
-    "causal": ("dlddrivers.causal.stage", "dlddrivers.plots.causal"),
-}
-
-
-#: Stages of grid studies (level ``grid``): name -> (module, its defaults, its option bounds).
-GRID_STAGES: dict[str, tuple[str, str, str]] = {
-    "grid_geodetector": ("dlddrivers.methods.geodetector", "GRID_DEFAULTS", "GRID_OPTION_BOUNDS"),
-    "grid_ml": ("dlddrivers.methods.grid_ml", "DEFAULTS", "OPTION_BOUNDS"),
-}
-
-
 def stage_options(cfg: dict, stage: str) -> dict:
-    """A stage's options: its module DEFAULTS overridden by ``config['methods'][stage]``."""
-    from importlib import import_module
-
+    """A stage's options: its registered ``defaults`` overridden by ``config['methods'][stage]``."""
     from .config import deep_merge
+    from .stages import stage as get_stage
 
-    mod = import_module(STAGES[stage][0])
-    return deep_merge(dict(getattr(mod, "DEFAULTS", {})), (cfg.get("methods") or {}).get(stage) or {})
+    return deep_merge(dict(get_stage(stage).defaults), (cfg.get("methods") or {}).get(stage) or {})
 
 
 def unit_names(study_dir: str | Path) -> dict[str, str]:
@@ -369,29 +339,28 @@ def unit_names(study_dir: str | Path) -> dict[str, str]:
 
 def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, outdir: str | Path,
               graph: str | Path | None = None) -> list[Path]:
-    """Run one analysis stage on a built panel with its config slice (:func:`stage_slice`):
-    write its tables (CSV), figures and a run record. ``graph`` is the causal graph file (the
-    causal stage only)."""
+    """Run one registered analysis stage (:data:`dlddrivers.stages.STAGES`) on a built panel
+    with its config slice (:func:`stage_slice`): compute its tables, check each against its
+    contract, write them (CSV), draw its figures and write a run record. ``graph`` is the causal
+    graph file (stages that need one)."""
     import time
-    from importlib import import_module
 
     from .provenance import package_versions, sha256_file
+    from .stages import STAGES
 
     if stage not in STAGES:
         from .errors import ConfigError
 
         raise ConfigError("stage", stage, f"one of {list(STAGES)}")
+    st = STAGES[stage]
     t0 = time.perf_counter()
     panel, dictionary = read_panel(study_dir)
-    compute_mod, plot_mod = (import_module(m) for m in STAGES[stage])
-    if stage == "causal":
+    graph_obj = None
+    if "graph" in st.needs:
         from .causal.graph import load_graph
 
         graph_obj = load_graph(graph or study["graph"], panel_columns=list(panel.columns))
-        tables = compute_mod.compute(panel, dictionary, study, options, graph_obj)
-    else:
-        graph_obj = None
-        tables = compute_mod.compute(panel, dictionary, study, options)
+    tables = st.run(panel, dictionary, study, options, graph_obj)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -405,12 +374,10 @@ def stage_job(study: dict, stage: str, options: dict, study_dir: str | Path, out
     from .plots import style
 
     style.OVERLAPS.clear()
-    if stage == "causal":
-        figures = plot_mod.plot(tables, graph_obj, dictionary, plot_study, out)
-    else:
-        figures = plot_mod.plot(tables, panel, dictionary, plot_study, out)
+    figures = st.draw(tables, panel, dictionary, plot_study, out, graph_obj)
     record = {
         "study": study["name"], "stage": stage, "seed": study["seed"], "options": options,
+        "function": st.function,
         "panel_sha256": sha256_file(Path(study_dir) / "panel.parquet"),
         "tables": {p.name: len(tables[p.stem]) for p in written},
         "figures": [Path(f).name for f in figures],

@@ -12,46 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .pipeline import STAGES
+from .stages import GRID_STAGES, STAGES, TABLE_TITLES
 
 SUMMARY_CATEGORY = "1 Summary"
 VALIDATION_CATEGORY = "3 Validation"
 
-#: Stage -> words (the subcategory after its number).
-STAGE_TITLES = {
-    "trends": "Trends",
-    "panel_regression": "Panel regression",
-    "relative_importance": "Relative importance",
-    "restrend": "RESTREND",
-    "geodetector": "Geographical detector",
-    "sdg": "SDG 15.3.1 productivity",
-    "attribution": "Attribution",
-    "impacts": "Impacts (livestock losses)",
-    "causal": "Causal inference",
-}
-
-#: File-name prefix -> title words (longest prefix wins); the rest of the name is an indicator.
-ITEM_TITLES = {
+#: File-name prefix -> title words for items that no stage draws (the stages' own figures are
+#: named in their registry entries, :mod:`dlddrivers.stages`).
+OTHER_ITEM_TITLES = {
     "coverage": "Data coverage per unit and indicator",
-    "trends_correlations_within": "Within-unit correlations",
-    "trends_": "Trend per unit",
-    "land_condition_": "Improving, stable, degrading units and area",
-    "unit_drivers_": "Outcome and drivers per unit (standardised) with its trend",
-    "coefficients_": "Standardised two-way fixed-effects coefficients",
-    "lmg_shares_": "LMG shares of the explained variance",
-    "restrend_residuals_": "RESTREND residuals and their trend",
-    "geodetector_q_": "Factor detector (q)",
-    "geodetector_risk_": "Risk detector (mean per stratum)",
-    "geodetector_interaction_": "Interaction detector",
-    "attribution_units_": "Attribution waterfall per unit",
-    "attribution_": "Attribution of the observed change (waterfall) and LMG shares",
-    "impacts_": "Impact associations and loss years",
-    "impact_vs_climate_": "Impact against each climate driver",
-    "heads_lost": "Livestock lost per year (million head)",
-    "sdg_": "SDG 15.3.1 productivity terms",
-    "causal_graph": "Causal graph",
-    "causal_effects": "Causal effects with refutations",
-    "causal_change_attribution": "Change attribution between periods",
     "map_trend_": "Map: trend",
     "map_attribution_": "Map: attribution",
     "map_restrend_": "Map: RESTREND residual trend",
@@ -62,23 +31,14 @@ ITEM_TITLES = {
     "power": "Detection power of trend tests",
     "expected_error": "Expected error per method for each study's panel shape",
     "summary": "Plain-language summary of every study",
-    "shap_beeswarm": "SHAP values per cell (random forest)",
-    "shap_group_shares": "SHAP shares of the driver groups",
     "scale_q": "q across grid sizes (scale effect)",
 }
 
-#: CSV tables in words (file stem -> title).
-TABLE_TITLES = {
-    "trends": "Table: trends", "correlations": "Table: correlations",
-    "land_condition": "Table: land condition (counts and area)",
-    "land_condition_units": "Table: land condition per unit", "standardised": "Table: standardised series",
-    "coefficients": "Table: coefficients", "per_unit": "Table: per-unit regressions",
-    "shares": "Table: LMG shares", "restrend": "Table: RESTREND per unit",
-    "residual_drivers": "Table: residuals against anthropogenic drivers", "residuals": "Table: residuals",
-    "factor": "Table: factor detector", "interaction": "Table: interaction detector",
-    "risk": "Table: risk detector", "attribution": "Table: attribution", "effects": "Table: impact effects",
-    "loss_years": "Table: largest-loss years",
-}
+def item_titles() -> dict[str, str]:
+    """File-name prefix -> title words (longest prefix wins; the rest of the name is an
+    indicator): the items above and every registered stage's ``figures``."""
+    return {**OTHER_ITEM_TITLES, **{k: v for reg in (STAGES, GRID_STAGES) for st in reg.values()
+                                    for k, v in st.figures.items()}}
 
 
 def study_category(study: str) -> str:
@@ -92,24 +52,28 @@ def coverage_subcategory() -> str:
 
 def stage_subcategory(stage: str) -> str:
     """``NN <stage in words>``, numbered in pipeline order after the data coverage (02, 03, ...)."""
-    order = list(STAGES)
-    k = order.index(stage) + 2 if stage in order else 90
-    return f"{k:02d} {STAGE_TITLES.get(stage, stage.replace('_', ' ').capitalize())}"
+    if stage not in STAGES:
+        return f"90 {stage.replace('_', ' ').capitalize()}"
+    return f"{STAGES.position(stage) + 2:02d} {STAGES[stage].title}"
 
 
 def maps_subcategory() -> str:
     return f"{len(STAGES) + 2:02d} Maps"
 
 
-def item_title(name: str, labels: Mapping[str, str] | None = None) -> str:
+def item_title(name: str, labels: Mapping[str, str] | None = None, stage: str | None = None) -> str:
     """Words for a report item from its file stem; an indicator at the end of the name is given
-    by its catalogue label (``labels``: indicator -> label) when known."""
+    by its catalogue label (``labels``: indicator -> label) when known. With ``stage``, a table
+    of that stage is titled as its registry entry declares."""
+    if stage in STAGES and name in {t.name for t in STAGES[stage].tables}:
+        return STAGES[stage].table(name).title
     if name in TABLE_TITLES:
         return TABLE_TITLES[name]
-    for prefix in sorted(ITEM_TITLES, key=len, reverse=True):
+    titles = item_titles()
+    for prefix in sorted(titles, key=len, reverse=True):
         if name in (prefix, prefix.rstrip("_")) or (prefix.endswith("_") and name.startswith(prefix)):
             rest = name[len(prefix):] if name.startswith(prefix) else ""
-            title = ITEM_TITLES[prefix]
+            title = titles[prefix]
             if rest.endswith("_year_to_year"):
                 rest, title = rest.removesuffix("_year_to_year"), title + " (year-to-year)"
             if rest:

@@ -389,11 +389,20 @@ def by_factor(recovery: pd.DataFrame, factor: str = "n_units") -> pd.DataFrame:
     return out
 
 
-#: Default study shapes (units x years) for ``expected_error.csv``.
-STUDY_SHAPES = {"neasia": (6, 29), "mongolia_aimag": (21, 14), "mongolia_dzud": (21, 33)}
+def study_shapes(cfg: Mapping) -> dict[str, tuple[int, int]]:
+    """Units x years of every panel study the config runs (the shapes ``expected_error.csv``
+    reports): the number of configured units and the length of the configured period."""
+    out: dict[str, tuple[int, int]] = {}
+    for name in cfg.get("run") or []:
+        st = (cfg.get("studies") or {}).get(name) or {}
+        if st.get("level") in ("grid", "pixel") or not st.get("years") or not st.get("units"):
+            continue
+        y0, y1 = (int(y) for y in st["years"])
+        out[name] = (len(st["units"]), y1 - y0 + 1)
+    return out
 
 
-def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] = STUDY_SHAPES,
+def expected_error(summary: pd.DataFrame, shapes: Mapping[str, tuple[int, int]],
                    *, confounding: bool = True, noise: str | None = None) -> pd.DataFrame:
     """Expected absolute error and interval coverage per study shape and method quantity.
 
@@ -699,9 +708,11 @@ def run_batch_job(slice_: Mapping, outs: Sequence[str]) -> None:
                       int(run["seed"]), out)
 
 
-def summary_job(run_files: Sequence[str], outdir: str) -> dict[str, str]:
+def summary_job(run_files: Sequence[str], outdir: str,
+                shapes: Mapping[str, Sequence[int]]) -> dict[str, str]:
     """Gather run CSVs into ``recovery.csv``, ``summary.csv``, ``by_units.csv``,
-    ``by_years.csv`` and ``expected_error.csv`` in ``outdir``."""
+    ``by_years.csv`` and ``expected_error.csv`` in ``outdir``; ``shapes`` are the studies'
+    units x years (:func:`study_shapes`)."""
     from pathlib import Path
 
     out = Path(outdir)
@@ -718,7 +729,8 @@ def summary_job(run_files: Sequence[str], outdir: str) -> dict[str, str]:
     base = base[_standard(base)]
     by_factor(base, "n_units").to_csv(paths["by_units"], index=False)
     by_factor(base, "n_years").to_csv(paths["by_years"], index=False)
-    ee = pd.concat([expected_error(summ, confounding=True), expected_error(summ, confounding=False)],
+    sh = {k: (int(v[0]), int(v[1])) for k, v in shapes.items()}
+    ee = pd.concat([expected_error(summ, sh, confounding=True), expected_error(summ, sh, confounding=False)],
                    ignore_index=True)
     ee.to_csv(paths["expected_error"], index=False)
     return {k: str(v) for k, v in paths.items()}

@@ -4,7 +4,8 @@ import os
 
 from dlddrivers.config import study_config
 from dlddrivers.panel import required_files
-from dlddrivers.pipeline import STAGES, panel_slice, raw_dir, stage_slice
+from dlddrivers.pipeline import panel_slice, raw_dir, stage_slice
+from dlddrivers.stages import STAGES
 from dlddrivers import reporting
 
 
@@ -49,6 +50,7 @@ def panel_outputs(studies):
     return [f"{RESULTS}/{s}/{n}" for s in studies for n in names]
 
 
+# the registered analysis stages in pipeline order (dlddrivers.stages): one rule each
 STAGE_NAMES = list(STAGES)
 
 

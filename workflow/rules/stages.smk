@@ -1,4 +1,5 @@
-# One rule per analysis stage, all with the same shape: panel in, tables and figures out.
+# One rule per registered analysis stage (dlddrivers.stages.STAGES), all with the same shape:
+# panel in, tables and figures out.
 for _stage in STAGE_NAMES:
 
     rule:
@@ -7,15 +8,26 @@ for _stage in STAGE_NAMES:
         input:
             panel=f"{RESULTS}/{{study}}/panel.parquet",
             dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
-            graph=(lambda w: graph_input(w.study)) if _stage == "causal" else [],
+            graph=(
+                (lambda w: graph_input(w.study))
+                if "graph" in STAGES[_stage].needs
+                else []
+            ),
         output:
             report(
                 directory(f"{RESULTS}/{{study}}/{_stage}"),
                 patterns=["{name}.png", "{name}.csv"],
-                caption=f"../report/{_stage}.rst",
+                # a stage's own caption, else the generic one (a new stage needs no file)
+                caption=(
+                    f"../report/{_stage}.rst"
+                    if (ROOT / "workflow" / "report" / f"{_stage}.rst").exists()
+                    else "../report/stage.rst"
+                ),
                 category=lambda w: reporting.study_category(w.study),
                 subcategory=reporting.stage_subcategory(_stage),
-                labels=item_label,
+                labels=lambda w, stage=_stage: {
+                    "item": reporting.item_title(w.name, INDICATOR_LABELS, stage=stage)
+                },
             ),
         log:
             f"{RESULTS}/logs/{{study}}/{_stage}.log",

@@ -9,6 +9,7 @@ from dlddrivers.validation import (
     run_jobs,
     scenario_grid,
     seeds_of,
+    study_shapes,
 )
 
 from dlddrivers.config import resolve_path
@@ -92,6 +93,9 @@ rule validate_summary:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        # units x years of each panel study the config runs (expected error per study shape)
+        shapes=study_shapes(config),
     script:
         "../scripts/validate_summary.py"
 

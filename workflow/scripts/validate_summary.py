@@ -6,4 +6,8 @@ from pathlib import Path
 from dlddrivers.validation import summary_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
-summary_job(list(snakemake.input), str(Path(snakemake.output.recovery).parent))  # noqa: F821
+summary_job(
+    list(snakemake.input),  # noqa: F821
+    str(Path(snakemake.output.recovery).parent),  # noqa: F821
+    snakemake.params.shapes,  # noqa: F821
+)

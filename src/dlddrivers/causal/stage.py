@@ -27,13 +27,12 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from dlddrivers.catalogue import ANTHROPOGENIC
 from dlddrivers.causal.attribution import change_attribution, default_periods
 from dlddrivers.causal.audit import audit_graph
 from dlddrivers.causal.effects import estimate_pair, estimate_pair_dml, pair_seed
 from dlddrivers.causal.graph import check_nodes_in_panel
 from dlddrivers.causal.timeseries import granger_table
-
-ANTHROPOGENIC = ("grazing", "agriculture", "mining", "land_use", "population")
 
 #: Options of the causal stage (``config["methods"]["causal"]`` is merged over these).
 DEFAULTS: dict[str, Any] = {

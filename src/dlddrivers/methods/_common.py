@@ -1,6 +1,6 @@
 """Shared helpers for the attribution-stage modules (panel regression, LMG, RESTREND, ...).
 
-Driver groups by domain, complete-case selection that reports what it dropped, the
+Driver groups by domain (defined in :mod:`dlddrivers.catalogue`), complete-case selection that reports what it dropped, the
 (two-way) within transform, lags by calendar year, and panel counts. Nothing here writes files.
 """
 
@@ -11,16 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-#: Domains counted as biophysical (climate) drivers.
-BIOPHYSICAL_DOMAINS: tuple[str, ...] = ("climate",)
-#: Domains counted as anthropogenic drivers.
-ANTHROPOGENIC_DOMAINS: tuple[str, ...] = (
-    "grazing",
-    "agriculture",
-    "mining",
-    "land_use",
-    "population",
-)
+from ..catalogue import ANTHROPOGENIC, BIOPHYSICAL
 
 ESTIMANDS = (
     "share_of_area",
@@ -32,15 +23,6 @@ ESTIMANDS = (
     "detection",
     "descriptive",
 )
-
-
-def group_of_domain(domain: str | None) -> str:
-    """Return ``"biophysical"``, ``"anthropogenic"`` or ``"other"`` for an indicator domain."""
-    if domain in BIOPHYSICAL_DOMAINS:
-        return "biophysical"
-    if domain in ANTHROPOGENIC_DOMAINS:
-        return "anthropogenic"
-    return "other"
 
 
 def base_indicator(column: str) -> str:
@@ -69,8 +51,8 @@ def split_drivers(
 ) -> tuple[list[str], list[str]]:
     """Split driver columns into (biophysical, anthropogenic) by dictionary domain, keeping order."""
     doms = driver_domains(dictionary, columns)
-    bio = [c for c, d in doms.items() if d in BIOPHYSICAL_DOMAINS]
-    anth = [c for c, d in doms.items() if d in ANTHROPOGENIC_DOMAINS]
+    bio = [c for c, d in doms.items() if d in BIOPHYSICAL]
+    anth = [c for c, d in doms.items() if d in ANTHROPOGENIC]
     return bio, anth
 
 

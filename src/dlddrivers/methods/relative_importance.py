@@ -100,6 +100,7 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
+from ..catalogue import ANTHROPOGENIC, group_of_domain
 from ..errors import DLDError
 from . import _common as C
 
@@ -534,12 +535,12 @@ def groups_of(dictionary: pd.DataFrame, predictors: Sequence[str]) -> dict[str, 
     doms = C.driver_domains(dictionary, predictors)
     groups: dict[str, list[int]] = {}
     for i, pr_ in enumerate(predictors):
-        groups.setdefault(C.group_of_domain(doms[pr_]), []).append(i)
+        groups.setdefault(group_of_domain(doms[pr_]), []).append(i)
     out = {g: groups.get(g, []) for g in ("biophysical", "anthropogenic")}
     if "other" in groups:
         out["other"] = groups["other"]
     for i, pr_ in enumerate(predictors):
-        if doms[pr_] in C.ANTHROPOGENIC_DOMAINS:
+        if doms[pr_] in ANTHROPOGENIC:
             out.setdefault(doms[pr_], []).append(i)
     return out
 

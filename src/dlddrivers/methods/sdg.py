@@ -68,6 +68,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..catalogue import BIOPHYSICAL
 from ._common import better_of, indicator_meta
 from .trends import restrict
 
@@ -248,7 +249,7 @@ def compute(
         if ind not in hib and better_of(dictionary, ind):
             hib[ind] = better_of(dictionary, ind) == "higher"
     climate = [d for d in (study.get("drivers") or [])
-               if indicator_meta(dictionary, d, "domain") == "climate" and d in df.columns]
+               if indicator_meta(dictionary, d, "domain") in BIOPHYSICAL and d in df.columns]
     units = sorted(df["unit"].unique()) if study.get("units") is None else list(study["units"])
     groups = opt["comparable_units"] or {"all": units}
     period = f"{years_all[0]}-{years_all[-1]}"

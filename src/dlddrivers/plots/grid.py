@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..catalogue import group_of_domain
 from . import style
 
 ABBREV = {"Enhance, nonlinear": "NE", "Enhance, bi-": "BE", "Independent": "IN",
@@ -147,7 +148,7 @@ def plot_scale(scale: pd.DataFrame, dictionary: pd.DataFrame, outdir: Path) -> l
     dom = dict(zip(dictionary["indicator"], dictionary["domain"], strict=False))
     for i, (x, d) in enumerate(q.groupby("x", sort=False)):
         d = d.sort_values("grid_km")
-        bio = dom.get(x) == "climate"
+        bio = group_of_domain(dom.get(x)) == "biophysical"
         axes[0].plot(d["grid_km"], d["value"], marker="os^Dv<>"[i % 7],
                      linestyle="-" if bio else "--", label=f"{lab.get(x, x)} ({'bio' if bio else 'anthr'})",
                      color=style.OKABE_ITO[i % len(style.OKABE_ITO)])
