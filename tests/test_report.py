@@ -324,6 +324,9 @@ def test_report_and_summary_render(built_results, tmp_path):
     rep = report.read_text(errors="replace")
     assert "map_trend_biomass_median.png" in rep and "coverage.png" in rep
     assert "attribution.csv" in rep and "trends.csv" in rep
+    # its front page holds the studies' first pages of the summary
+    assert "Headline: anthropogenic vs biophysical, calibrated against placebos" in rep
+    assert "dld-summary" in rep
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
@@ -424,3 +427,32 @@ def test_report_and_summary_structure_in_browser(built_results, tmp_path):
         assert x["width"] <= 1366, x
     text = " ".join(re.sub(r"<[^>]+>", " ", dom).split())
     assert 0 <= text.find("Study mongolia_dzud") < text.find("Details: study neasia")
+
+
+def test_front_page_fragment_and_rst(tmp_path):
+    """The report's front page: workflow.rst then the studies' first pages (no images, links
+    shown as file names, styles scoped), and only once the summary exists."""
+    from dlddrivers import reporting
+
+    md = ("# DLD\n\nIntro.\n\n## Study `a`\n\n### Headline ([r/shares.csv](a/r/shares.csv))\n\n"
+          "| x | y |\n|---|---|\n| 1 | 2 |\n\n![fig](a/maps/m.png)\n\n# Details\n\n## Details: study `a`\n\nsecret")
+    frag = S.front_page_fragment(md)
+    assert frag.startswith('<div class="dld-summary">') and "<table>" in frag
+    assert "<img" not in frag and "href" not in frag and "<code>r/shares.csv</code>" in frag
+    assert "secret" not in frag and "Details: study" not in frag
+    assert "body {" not in frag and ".dld-summary th" in frag
+    base = tmp_path / "workflow.rst"
+    base.write_text("Intro text.\n")
+    front = tmp_path / "results" / "summary_front.html"
+    out = tmp_path / "cache" / "front.rst"
+    assert reporting.front_page_rst(base, front, out) == str(base.resolve())  # no summary yet
+    front.parent.mkdir()
+    front.write_text(frag)
+    rst = reporting.front_page_rst(base, front, out)
+    assert rst == str(out.resolve())
+    text = out.read_text()
+    assert text.startswith("Intro text.") and f":file: {front.resolve()}" in text
+    from docutils.core import publish_parts
+
+    html = publish_parts(text, writer_name="html")["html_body"]
+    assert "Intro text." in html and "<table>" in html and "Summary of results" in html

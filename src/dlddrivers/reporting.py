@@ -11,6 +11,7 @@ explained variance): Rangeland biomass (median of plots)"). Used by the workflow
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from .stages import GRID_STAGES, STAGES, TABLE_TITLES
 
@@ -39,6 +40,23 @@ def item_titles() -> dict[str, str]:
     indicator): the items above and every registered stage's ``figures``."""
     return {**OTHER_ITEM_TITLES, **{k: v for reg in (STAGES, GRID_STAGES) for st in reg.values()
                                     for k, v in st.figures.items()}}
+
+
+def front_page_rst(base: str | Path, fragment: str | Path, out: str | Path) -> str:
+    """The report's front page: ``base`` (workflow.rst) followed by the summary's first pages
+    (``fragment``, written by the summary rule) when that file exists. Returns the path of the
+    RST to give Snakemake's ``report:`` (``base`` itself when there is no fragment yet; else
+    ``out``, written here, which includes the fragment by absolute path)."""
+    base, fragment, out = Path(base), Path(fragment), Path(out)
+    if not fragment.is_file():
+        return str(base.resolve())
+    text = base.read_text(encoding="utf-8").rstrip() + (
+        "\n\nSummary of results\n------------------\n\n"
+        f".. raw:: html\n   :file: {fragment.resolve()}\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.is_file() or out.read_text(encoding="utf-8") != text:
+        out.write_text(text, encoding="utf-8")
+    return str(out.resolve())
 
 
 def study_category(study: str) -> str:

@@ -3,8 +3,16 @@
 from dlddrivers.config import study_config
 from dlddrivers.pipeline import raw_dir
 
+# The report opens on workflow.rst followed by the summary's first pages once the summary exists
+# (`snakemake --report` runs after the workflow, so it does).
+REPORT_FRONT = reporting.front_page_rst(
+    Path(workflow.current_basedir) / ".." / "report" / "workflow.rst",
+    Path(RESULTS) / "summary_front.html",
+    Path(".snakemake") / "dlddrivers" / "report_front.rst",
+)
 
-report: "../report/workflow.rst"
+
+report: REPORT_FRONT
 
 
 rule maps:
@@ -62,6 +70,8 @@ rule summary:
         grids=grid_outputs(GRID_STUDIES),
     output:
         md=f"{RESULTS}/summary.md",
+        # the studies' first pages, shown on the report's front page (report: below)
+        front=f"{RESULTS}/summary_front.html",
         html=report(
             f"{RESULTS}/summary.html",
             caption="../report/summary.rst",

@@ -1,4 +1,5 @@
-"""Thin adapter: write results/summary.md and summary.html (dlddrivers.summary.write_summary).
+"""Thin adapter: write results/summary.md, summary.html and the report's front page
+(dlddrivers.summary.write_summary).
 
 The validation table (``<results>/validation/expected_error.csv``) is read when present.
 """
@@ -17,5 +18,6 @@ md, html = write_summary(
     snakemake.output.md,  # noqa: F821
     snakemake.output.html,  # noqa: F821
     validation=results / VALIDATION_TABLE,
+    front_path=snakemake.output.front,  # noqa: F821
 )
 logging.info("summary written: %s, %s", md, html)

@@ -15,14 +15,14 @@ DOMAIN_COLORS = {
     "mining": "#D55E00",
     "land_use": "#CC79A7",
     "population": "#56B4E9",
-    "economy": "#CC79A7",
+    "economy": "#999933",  # Paul Tol muted olive: no other domain shares a colour
     "impact": "#000000",
     "outcome": "#999999",
 }
 
 #: Colours of the driver groups and of the unexplained remainder. None equals a domain colour
 #: (Paul Tol's "muted" indigo and wine), so "anthropogenic" never looks like "mining" and
-#: "biophysical" never like "climate" (tests/test_figures.py checks it).
+#: "biophysical" never like "climate" (tests/test_palette.py checks it).
 GROUP_COLORS = {
     "biophysical": "#332288",
     "anthropogenic": "#882255",
@@ -81,7 +81,7 @@ def apply_style() -> None:
 def add_caption(fig, text: str) -> None:
     """Write a source/caveat caption under everything already drawn (legends and tick labels
     placed below the axes included), wrapped to the figure's width."""
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # lay out ticks and labels without rasterising
     renderer = fig.canvas.get_renderer()
     bottom = fig.get_tightbbox(renderer).y0 * fig.dpi  # inches -> display pixels
     y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
@@ -100,7 +100,7 @@ def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
     import matplotlib.text as mtext
     import numpy as np
 
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # the layout as drawn, without rasterising
     renderer = fig.canvas.get_renderer()
     # tick labels whose tick lies outside the axis' view are not drawn although they are visible
     hidden = set()

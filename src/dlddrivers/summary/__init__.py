@@ -28,7 +28,7 @@ from .effects import causal_section, caveats_section, impacts_section
 from .format import direction_text, fmt_estimate, fmt_interval, fmt_num, fmt_p, fmt_pct, md_table
 from .grid import grid_study_summary, is_grid_study
 from .read import VALIDATION_TABLE, StudyResults, read_study
-from .render import markdown_to_html
+from .render import front_page_fragment, markdown_to_html
 from .sections import (
     agreement_section,
     attribution_section,
@@ -82,20 +82,26 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
 
 
 def write_summary(results_dir: str | Path, studies: Sequence[str], md_path: str | Path,
-                  html_path: str | Path, validation: str | Path | None = None) -> tuple[Path, Path]:
-    """Write ``summary.md`` and ``summary.html`` (image links relative to ``results_dir``)."""
+                  html_path: str | Path, validation: str | Path | None = None,
+                  front_path: str | Path | None = None) -> tuple[Path, Path]:
+    """Write ``summary.md`` and ``summary.html`` (image links relative to ``results_dir``) and,
+    with ``front_path``, the studies' first pages as the report's front-page fragment
+    (:func:`front_page_fragment`)."""
     md_path, html_path = Path(md_path), Path(html_path)
     md = build_summary(results_dir, studies, validation, rel_to=md_path.parent)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(md, encoding="utf-8")
     html_path.write_text(markdown_to_html(md), encoding="utf-8")
+    if front_path is not None:
+        Path(front_path).write_text(front_page_fragment(md), encoding="utf-8")
     return md_path, html_path
+
 
 __all__ = [
     "StudyResults", "read_study", "coverage_section", "coverage_gaps", "stage_status_section",
     "drivers_section", "headline_section", "headline_table", "headline_split", "attribution_section",
     "agreement_section", "causal_section", "impacts_section", "caveats_section", "validation_section",
     "figures_section", "study_summary", "grid_study_summary", "is_grid_study", "build_summary",
-    "markdown_to_html", "write_summary", "direction_text", "VALIDATION_TABLE",
+    "markdown_to_html", "front_page_fragment", "write_summary", "direction_text", "VALIDATION_TABLE",
     "fmt_num", "fmt_pct", "fmt_interval", "fmt_estimate", "fmt_p", "md_table",
 ]

@@ -1,0 +1,571 @@
+"""Attribution table: how much of an outcome goes with climate vs people, by three estimands.
+
+For each outcome, every unit and a pooled row (``unit="pooled"``), in long format (one row per
+quantity, every row naming its ``estimand``):
+
+(a) **LMG shares** (``method="lmg"``, estimand ``share_of_explained_variance``): biophysical vs
+    anthropogenic share of R-squared. Pooled: the two-way within R-squared with the unit block
+    bootstrap of :mod:`.relative_importance`; per unit: the unit's time series (means removed)
+    with a circular moving-block bootstrap in time (block ``ceil(T^(1/3))``).
+
+(b) **Trend decomposition** (``method="trend_decomposition"``, estimand ``share_of_trend``),
+    additive as in TSS.RESTREND's ``TSSRattribution`` (Burrell et al. 2019, Nature Sust.): a
+    two-way fixed-effects model ``y_it = a_i + l_t + b_c' c_it + b_h' h_it + e_it`` is fitted on
+    the pooled panel, with ``c`` the climate drivers and ``h`` the anthropogenic drivers. The
+    common year effects ``l_t`` (``year_effects: true``, the default) take the part of the
+    outcome's path shared by all units that the drivers do not explain, so a common trend is not
+    shared out among whichever drivers trend (without them the coefficients are biased whenever
+    the outcome has a common trend; ``year_effects: false`` restores the unit-effects-only
+    model). The drivers' own common trends still act through ``b``. Per unit, with
+    ``TS(.)`` the Theil-Sen change over the unit's period (median pairwise slope x span):
+
+    * ``observed_change``      = TS(y)
+    * ``climate_change``       = sum_k b_k TS(c_k) (``climate_change="trend"``: the fit driven by
+      the climate drivers' own trends) or TS(b_c' rolling_mean(c)) (``"rolling"``: trailing
+      mean over ``rolling_window`` years, expanding over the first years)
+    * ``climate_variability``  = TS(b_c' c) - climate_change (the rest of the climate fit)
+    * ``anthropogenic``        = TS(b_h' h) (fitted contribution of the anthropogenic drivers)
+    * ``common_year_effects``  = TS(l_t) (change shared by all units and not explained by the
+      drivers; neither climate nor human)
+    * ``remainder``            = observed - (the four above); never folded into "human".
+
+    The five components add up to the observed change (asserted). Shares of the observed
+    change (``*_share_of_observed``) are reported too. Pooled row = mean over units of each
+    component; a pooled share is the ratio of the pooled components (not a mean of per-unit
+    ratios).
+
+(c) **Counterfactual** (``method="counterfactual"``, estimand ``share_of_trend``; model-based
+    from the same association model, not a causal design): predicted change = mean predicted
+    outcome over the last ``baseline_years`` minus over the first ``baseline_years``, with the
+    observed climate and with climate held at its baseline (first ``baseline_years``) mean;
+    ``climate_attributable_change`` is their difference and
+    ``climate_share_of_predicted_change`` its share of the predicted change.
+
+(d) **Agreement** (columns on every row of an outcome x unit block): ``larger_group_lmg``,
+    ``larger_group_trend`` (|climate change + variability| vs |anthropogenic|),
+    ``larger_group_counterfactual`` (|climate-attributable| vs |predicted change with climate
+    at baseline|); ``ranking_agreement`` = ``agree`` if all available methods name the same
+    larger group, ``disagree`` otherwise, ``undetermined`` if fewer than two are available;
+    ``sign_agreement`` = whether the trend decomposition's anthropogenic component and the
+    counterfactual change without climate change have the same sign.
+
+Ratios: a share (``*_share_of_observed``, ``climate_share_of_predicted_change``) is left empty
+(NaN) with a status saying why when the interval of its denominator spans zero (the ratio is
+unbounded there) or when the estimate lies outside its own interval; its components stay.
+
+Placebo calibration (pooled rows): the pooled LMG group shares and the pooled anthropogenic
+share of the observed change are recomputed ``placebo_draws`` times with the group's drivers
+replaced by surrogates that keep each driver's trend and persistence per unit
+(:func:`.relative_importance.surrogate_drivers`); columns ``placebo_median``, ``placebo_p95``,
+``placebo_exceedance`` and ``calibration`` as in :mod:`.relative_importance` (two-sided, on
+absolute values, for the signed share of the trend). LMG share
+intervals can reach 0 (:func:`.relative_importance.share_interval`; ``note`` says
+``near_zero``).
+
+Rows of a block whose status is ``insufficient_data`` carry no value or interval.
+
+Intervals (level ``ci``): pooled rows by the unit block bootstrap (units resampled, model
+refitted); per-unit rows by a residual moving-block bootstrap in time (the model's residuals of
+every unit resampled in circular blocks of ``block_length`` years, default ``ceil(T^(1/3))``,
+added to the fit, model refitted, all components recomputed). Seeds from ``study["seed"]``.
+
+Options (``DEFAULTS``)
+----------------------
+baseline_years : int, 5
+bootstrap_draws : int, 499
+    Draws for the trend/counterfactual bootstraps (and the LMG bootstraps).
+ci : float, 0.95
+climate_change : str, "trend"  ("trend" or "rolling")
+rolling_window : int, 10
+block_length : int or None, None  (None: ceil(T^(1/3)))
+min_years : int, 8
+    Units with fewer complete years get ``insufficient_data`` rows.
+min_units : int, 3
+    Fewer units: no pooled block bootstrap (pooled intervals NaN, status says so).
+lags : dict[str, int], {}
+year_effects : bool, True
+    Common year effects in the trend-decomposition model (see (b)).
+placebo_draws : int, 200
+    Surrogate draws for the placebo calibration of the pooled shares (0: off).
+placebo_alpha : float, 0.05
+min_obs : int, 30
+max_driver_loss : float, 0.5
+    Pre-flight as in :mod:`.relative_importance` (:func:`._common.preflight`): a sparse driver
+    is left out and named in every row's ``status``; counts in the ``preflight`` table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import _common as C
+
+DEFAULTS: dict = {
+    "baseline_years": 5,
+    "bootstrap_draws": 499,
+    "ci": 0.95,
+    "climate_change": "trend",
+    "rolling_window": 10,
+    "block_length": None,
+    "min_years": 8,
+    "min_units": 3,
+    "lags": {},
+    "year_effects": True,
+    "placebo_draws": 200,
+    "placebo_alpha": 0.05,
+    "min_obs": 30,
+    "max_driver_loss": 0.5,
+}
+
+COLUMNS = [
+    "outcome", "unit", "method", "quantity", "value", "ci_low", "ci_high", "ci_level",
+    "value_unit", "estimand", "n_units", "n_years", "n_obs", "n_dropped", "status",
+    "larger_group_lmg", "larger_group_trend", "larger_group_counterfactual",
+    "ranking_agreement", "sign_agreement", "placebo_median", "placebo_p95", "placebo_exceedance",
+    "placebo_draws", "calibration", "note",
+]
+
+TREND_Q = ["observed_change", "climate_change", "climate_variability", "anthropogenic",
+           "common_year_effects", "remainder"]
+#: denominator of each ratio quantity
+RATIO_DENOMINATOR = {**{f"{q}_share_of_observed": "observed_change" for q in TREND_Q[1:]},
+                     "climate_share_of_predicted_change": "predicted_change"}
+CF_Q = ["predicted_change", "predicted_change_climate_at_baseline", "climate_attributable_change",
+        "climate_share_of_predicted_change"]
+
+
+def ts_change(Y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Theil-Sen change (median pairwise slope x (t_max - t_min)) of each row of ``Y`` (m, n).
+
+    Equals ``scipy.stats.theilslopes(y, t).slope * span`` for each row; vectorised.
+    """
+    Y = np.atleast_2d(np.asarray(Y, float))
+    t = np.asarray(t, float)
+    i, j = np.triu_indices(len(t), k=1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    slopes = (Y[:, j[ok]] - Y[:, i[ok]]) / dt[ok]
+    return np.median(slopes, axis=1) * (t.max() - t.min())
+
+
+def fit_unit_fe(y: np.ndarray, X: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit fixed-effects OLS: returns (coefficients (k,), fitted values incl. unit effects)."""
+    if X.shape[1] == 0:
+        mu = y - C.demean_by(y, unit)
+        return np.zeros(0), mu
+    Xw = C.demean_by(X, unit)
+    yw = C.demean_by(y, unit)
+    b = np.linalg.lstsq(Xw, yw, rcond=None)[0]
+    a = (y - yw) - (X - Xw) @ b  # unit mean of y minus unit mean of X b
+    return b, a + X @ b
+
+
+def fit_fe(
+    y: np.ndarray, X: np.ndarray, unit: np.ndarray, year: np.ndarray | None = None,
+    n_years: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed-effects OLS with unit effects and, if ``year`` codes are given, year effects.
+
+    Returns ``(b (k,), fitted values incl. the effects, year effects l (n_years,))``; the year
+    effects are centred (mean 0 over the years present) and are zeros without ``year``.
+    """
+    ny = int(n_years if n_years is not None else (int(year.max()) + 1 if year is not None and len(year) else 0))
+    if year is None:
+        b, fitted = fit_unit_fe(y, X, unit)
+        return b, fitted, np.zeros(ny)
+    # slopes from the two-way within transform (exact for unbalanced panels), then the effects
+    # a_i + l_t of the residual split by alternating means (one pass when balanced)
+    Xw = C.within(X, unit, year) if X.shape[1] else X
+    yw = C.within(y, unit, year)
+    b = np.linalg.lstsq(Xw, yw, rcond=None)[0] if X.shape[1] else np.zeros(0)
+    fe = (y - X @ b) - (yw - Xw @ b) if X.shape[1] else y - yw
+    G = int(unit.max()) + 1
+    n_u = np.bincount(unit, minlength=G).astype(float)
+    n_t = np.bincount(year, minlength=ny).astype(float)
+    present = n_t > 0
+    lam = np.zeros(ny)
+    scale = max(float(np.abs(fe).max()) if fe.size else 0.0, 1.0)
+    for _ in range(10_000):
+        a = np.bincount(unit, fe - lam[year], minlength=G) / np.maximum(n_u, 1)
+        new = np.where(present, np.bincount(year, fe - a[unit], minlength=ny) / np.maximum(n_t, 1), 0.0)
+        done = float(np.abs(new - lam).max()) <= 1e-12 * scale
+        lam = new
+        if done:
+            break
+    lam = np.where(present, lam - lam[present].mean(), 0.0)
+    return b, X @ b + fe, lam
+
+
+def unit_components(
+    t: np.ndarray,
+    y: np.ndarray,
+    Xc: np.ndarray,
+    Xh: np.ndarray,
+    bc: np.ndarray,
+    bh: np.ndarray,
+    *,
+    climate_change: str = "trend",
+    rolling_window: int = 10,
+    baseline_years: int = 5,
+    common: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Trend components and counterfactual for one unit (sorted by year), given coefficients
+    and (optionally) the common year effects ``common`` of the unit's years.
+
+    Returns a dict with :data:`TREND_Q` and :data:`CF_Q` keys. The trend components are
+    checked to add up to ``observed_change``.
+    """
+    Fc = Xc @ bc if len(bc) else np.zeros_like(y)
+    Fh = Xh @ bh if len(bh) else np.zeros_like(y)
+    lam_change = float(ts_change(np.asarray(common, float)[None], t)[0]) if common is not None else 0.0
+    if climate_change == "rolling":
+        roll = pd.DataFrame(Xc).rolling(int(rolling_window), min_periods=1).mean()
+        ccser = roll.to_numpy() @ bc if len(bc) else np.zeros_like(y)
+        rows = np.vstack([y, Fc, Fh, ccser])
+        obs, fc, fh, cc = ts_change(rows, t)
+    elif climate_change == "trend":
+        rows = np.vstack([y, Fc, Fh, *(Xc.T if len(bc) else [])])
+        ch = ts_change(rows, t)
+        obs, fc, fh = ch[:3]
+        cc = float(ch[3:] @ bc) if len(bc) else 0.0
+    else:
+        raise ValueError(f"climate_change must be 'trend' or 'rolling'; got {climate_change!r}")
+    cv = fc - cc
+    rem = obs - cc - cv - fh - lam_change
+    assert np.isclose(cc + cv + fh + lam_change + rem, obs, rtol=0, atol=1e-9 * max(1.0, abs(obs))), "components must add up"
+    k = max(1, min(int(baseline_years), len(y) // 2))
+    base_c = Xc[:k].mean(axis=0) if len(bc) else np.zeros(0)
+    d_pred = float((Fc[-k:].mean() + Fh[-k:].mean()) - (Fc[:k].mean() + Fh[:k].mean()))
+    d_cf = float(Fh[-k:].mean() - Fh[:k].mean())  # climate fixed at base_c: its term is constant
+    clim = float(bc @ (Xc[-k:].mean(axis=0) - base_c)) if len(bc) else 0.0
+    return {
+        "observed_change": float(obs), "climate_change": float(cc), "climate_variability": float(cv),
+        "anthropogenic": float(fh), "common_year_effects": lam_change, "remainder": float(rem),
+        "predicted_change": d_pred,
+        "predicted_change_climate_at_baseline": d_cf, "climate_attributable_change": clim,
+        "climate_share_of_predicted_change": clim / d_pred if d_pred != 0 else np.nan,
+    }
+
+
+def _unit_arrays(df: pd.DataFrame, climate: Sequence[str], anthro: Sequence[str],
+                 X: np.ndarray | None = None) -> dict:
+    """Per unit: (row index, years, climate matrix, anthropogenic matrix, year codes), computed
+    once. ``X`` (climate columns first) replaces the frame's driver values when given."""
+    out = {}
+    ycodes = C.codes(df["year"])
+    nc = len(climate)
+    for u, idx in df.groupby("unit").indices.items():
+        g = df.iloc[idx]
+        if X is None:
+            xc, xh = g[list(climate)].to_numpy(float), g[list(anthro)].to_numpy(float)
+        else:
+            xc, xh = X[idx, :nc], X[idx, nc:]
+        out[u] = (idx, g["year"].to_numpy(float), xc, xh, ycodes[idx])
+    return out
+
+
+def _all_components(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, units, opts,
+                    lam: np.ndarray | None = None) -> pd.DataFrame:
+    """Components for each unit in ``units`` given coefficients ``b`` (climate first) and the
+    year effects ``lam`` (by year code; None: no year effects)."""
+    out = {}
+    for u in units:
+        idx, t, Xc, Xh, yc = arrays[u]
+        out[u] = unit_components(
+            t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
+            rolling_window=int(opts["rolling_window"]), baseline_years=int(opts["baseline_years"]),
+            common=None if lam is None else lam[yc],
+        )
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def _with_shares(comp: pd.DataFrame) -> pd.DataFrame:
+    comp = comp.copy()
+    with np.errstate(all="ignore"):
+        for q in TREND_Q[1:]:
+            comp[f"{q}_share_of_observed"] = comp[q] / comp["observed_change"]
+    return comp
+
+
+def _pooled_ratios(values: pd.Series) -> pd.Series:
+    """Recompute the share quantities of a pooled (mean over units) row from its pooled
+    components, so that each pooled share is the ratio of the pooled numbers shown beside it
+    (a mean of per-unit ratios is undefined as soon as one unit has a zero change, and is
+    dominated by units whose change is near zero)."""
+    v = values.copy()
+    with np.errstate(all="ignore"):
+        for q in TREND_Q[1:]:
+            v[f"{q}_share_of_observed"] = (v[q] / v["observed_change"]
+                                           if v["observed_change"] != 0 else np.nan)
+        v["climate_share_of_predicted_change"] = (
+            v["climate_attributable_change"] / v["predicted_change"]
+            if v["predicted_change"] != 0 else np.nan)
+    return v
+
+
+def _larger(bio: float, anth: float) -> str | None:
+    if not (np.isfinite(bio) and np.isfinite(anth)):
+        return None
+    return "anthropogenic" if abs(anth) > abs(bio) else "biophysical"
+
+
+def _lmg_rows(res, climate, anthro, ci, placebo: Mapping[str, np.ndarray] | None = None,
+              alpha: float = 0.05) -> list[dict]:
+    from . import relative_importance as RI
+
+    phi, tot, pb, tb = res["phi"], res["total"], res["phi_boot"], res["total_boot"]
+    nc = len(climate)
+    rows = []
+    for name, group, sl in (("biophysical_share", "biophysical", slice(0, nc)),
+                            ("anthropogenic_share", "anthropogenic", slice(nc, nc + len(anthro)))):
+        with np.errstate(all="ignore"):
+            draws = pb[:, sl].sum(axis=1) / tb
+        value = float(phi[sl].sum() / tot) if tot > 0 else np.nan
+        lo, hi, near0 = RI.share_interval(value, draws, ci)
+        row = {"method": "lmg", "quantity": name, "value": value, "ci_low": lo, "ci_high": hi,
+               "value_unit": "fraction of R2", "estimand": "share_of_explained_variance",
+               "note": "near_zero: interval reaches 0" if near0 else ""}
+        if placebo is not None and group in placebo:
+            pc = RI.placebo_columns(value, placebo[group], alpha)
+            pc.pop("share_above_placebo", None)
+            row.update(pc)
+        rows.append(row)
+    rows.append({"method": "lmg", "quantity": "total_r2", "value": tot,
+                 "ci_low": float(C.percentile_ci(tb, ci)[0]), "ci_high": float(C.percentile_ci(tb, ci)[1]),
+                 "value_unit": "R2", "estimand": "share_of_explained_variance"})
+    return rows
+
+
+def ratio_status(value: float, lo: float, hi: float, den_lo: float, den_hi: float) -> str | None:
+    """Why a ratio must be left empty, or None when it can be shown: its denominator's interval
+    spans zero, or the estimate lies outside its own interval."""
+    if np.isfinite(den_lo) and np.isfinite(den_hi) and den_lo <= 0 <= den_hi:
+        return (f"not_defined: the denominator's interval ({den_lo:.4g} to {den_hi:.4g}) spans zero, "
+                "so the ratio is unbounded; read the components")
+    if np.isfinite(value) and np.isfinite(lo) and np.isfinite(hi) and not lo <= value <= hi:
+        return (f"not_defined: the estimate {value:.4g} lies outside its own interval ({lo:.4g} to "
+                f"{hi:.4g}); the ratio is unstable, read the components")
+    return None
+
+
+def attribute_outcome(
+    panel: pd.DataFrame,
+    dictionary: pd.DataFrame,
+    y: str,
+    climate: Sequence[str],
+    anthro: Sequence[str],
+    opts: Mapping,
+    study: Mapping,
+) -> pd.DataFrame:
+    """All attribution rows for one outcome (see module docstring)."""
+    from . import relative_importance as RI
+
+    ci = float(opts["ci"])
+    draws = int(opts["bootstrap_draws"])
+    n_placebo = int(opts.get("placebo_draws") or 0)
+    alpha = float(opts.get("placebo_alpha", 0.05))
+    year_fx = bool(opts.get("year_effects", True))
+    measure = C.indicator_meta(dictionary, y, "measure", "outcome units")
+    xs = [*climate, *anthro]
+    df_all, dropped = C.complete_cases(panel, [y, *xs])
+    n_all = panel.groupby(panel["unit"].astype(str)).size()
+    ny = df_all.groupby("unit")["year"].nunique()
+    good = sorted(ny[ny >= int(opts["min_years"])].index)
+    df = df_all[df_all["unit"].isin(good)].reset_index(drop=True)
+    rows: list[dict] = []
+    for u in sorted(set(panel["unit"].astype(str)) - set(good)):
+        rows.append({"unit": u, "method": "all", "quantity": "all", "n_units": 1,
+                     "n_years": int(ny.get(u, 0)), "n_obs": int(ny.get(u, 0)),
+                     "n_dropped": int(n_all.get(u, 0) - ny.get(u, 0)), "estimand": "share_of_trend",
+                     "status": f"insufficient_data: {int(ny.get(u, 0))} complete years < {opts['min_years']}"})
+    if not good:
+        return pd.DataFrame(rows)
+    unit_codes = C.codes(df["unit"])
+    year_codes = C.codes(df["year"]) if year_fx else None
+    n_yc = int(C.codes(df["year"]).max()) + 1
+    yv = df[y].to_numpy(float)
+    X = df[xs].to_numpy(float)
+    b, fitted, lam = fit_fe(yv, X, unit_codes, year_codes, n_yc)
+    lam_or_none = lam if year_fx else None
+    arrays = _unit_arrays(df, climate, anthro)
+    nc = len(climate)
+    comp = _all_components(arrays, yv, b, nc, good, opts, lam_or_none)
+    resid = yv - fitted
+    seed_off = C.stable_offset("attribution", y)
+    # ---- per-unit residual moving-block bootstrap (fixed design: one pseudo-inverse)
+    rng = C.rng_from(study, seed_off)
+    L = opts.get("block_length")
+    unit_idx = {u: df.index[df["unit"] == u].to_numpy() for u in good}
+    boot_units = []
+    for _ in range(draws):
+        ystar = fitted.copy()
+        for idx in unit_idx.values():
+            Lu = L or int(np.ceil(len(idx) ** (1 / 3)))
+            ystar[idx] += resid[idx][RI.block_indices(len(idx), Lu, rng)]
+        bs, _, lb = fit_fe(ystar, X, unit_codes, year_codes, n_yc)
+        lb = lb if year_fx else None
+        boot_units.append(_with_shares(_all_components(arrays, ystar, bs, nc, good, opts, lb)))
+    comp_s = _with_shares(comp)
+    # ---- pooled: mean over units, unit block bootstrap
+    rng_p = C.rng_from(study, seed_off + 1)
+    G = len(good)
+    pooled_boot = []
+    if G >= int(opts["min_units"]):
+        for _ in range(draws):
+            pick = rng_p.integers(0, G, size=G)
+            idx = np.concatenate([unit_idx[good[k]] for k in pick])
+            codes_b = np.repeat(np.arange(G), [len(unit_idx[good[k]]) for k in pick])
+            bs, _, lb = fit_fe(yv[idx], X[idx], codes_b, None if year_codes is None else year_codes[idx], n_yc)
+            cb = _with_shares(_all_components(arrays, yv, bs, nc, sorted({good[k] for k in pick}), opts,
+                                              lb if year_fx else None))
+            weights = pd.Series(pick).map(lambda k: good[k]).value_counts()
+            pooled_boot.append(_pooled_ratios(
+                cb.mul(weights.reindex(cb.index), axis=0).sum() / weights.sum()))
+    pooled = _pooled_ratios(comp_s.mean())
+    pooled_boot_df = pd.DataFrame(pooled_boot)
+    quantities = [*TREND_Q, *[f"{q}_share_of_observed" for q in TREND_Q[1:]], *CF_Q]
+
+    def trend_rows(values: pd.Series, bootdf: pd.DataFrame | None) -> list[dict]:
+        out, ci_of = [], {}
+        for q in quantities:
+            if bootdf is not None and len(bootdf):
+                lo, hi = C.percentile_ci(bootdf[q].to_numpy(float), ci)
+            else:
+                lo = hi = np.nan
+            ci_of[q] = (float(lo), float(hi))
+        for q in quantities:
+            method = "counterfactual" if q in CF_Q else "trend_decomposition"
+            frac = q in RATIO_DENOMINATOR
+            value, (lo, hi) = float(values[q]), ci_of[q]
+            row = {"method": method, "quantity": q, "value": value, "ci_low": lo, "ci_high": hi,
+                   "value_unit": "fraction" if frac else measure, "estimand": "share_of_trend"}
+            if frac:
+                why = ratio_status(value, lo, hi, *ci_of[RATIO_DENOMINATOR[q]])
+                if why:
+                    row.update(value=np.nan, ci_low=np.nan, ci_high=np.nan, status=why)
+            out.append(row)
+        return out
+
+    # ---- placebo calibration of the pooled anthropogenic share of the observed change
+    trend_placebo = None
+    if n_placebo > 0 and anthro and G >= int(opts["min_units"]):
+        rng_pl = C.rng_from(study, seed_off + 3)
+        Sx = RI.surrogate_drivers(df, list(anthro), n_placebo, rng_pl)
+        vals = []
+        for k in range(n_placebo):
+            Xk = X.copy()
+            Xk[:, nc:] = Sx[k]
+            bk, _, lk = fit_fe(yv, Xk, unit_codes, year_codes, n_yc)
+            ck = _with_shares(_all_components(_unit_arrays(df, climate, anthro, Xk), yv, bk, nc, good,
+                                              opts, lk if year_fx else None))
+            vals.append(_pooled_ratios(ck.mean())["anthropogenic_share_of_observed"])
+        trend_placebo = np.asarray(vals, float)
+    # ---- LMG
+    lmg_draws = draws
+    lmg_pooled = None
+    lmg_placebo = None
+    lmg_ok = len(xs) <= RI.MAX_PREDICTORS
+    if not lmg_ok:
+        rows.append({"unit": "pooled", "method": "lmg", "quantity": "all", "n_dropped": dropped,
+                     "estimand": "share_of_explained_variance", **C.counts(df),
+                     "status": f"refused: LMG handles at most MAX_PREDICTORS={RI.MAX_PREDICTORS} "
+                               f"predictors; got p={len(xs)}"})
+    if G >= int(opts["min_units"]) and lmg_ok:
+        lmg_pooled = RI.lmg_panel(df, y, xs, within=True, draws=lmg_draws, rng=C.rng_from(study, seed_off + 2))
+        if n_placebo > 0:
+            groups = {"biophysical": list(range(nc)), "anthropogenic": list(range(nc, len(xs)))}
+            lmg_placebo = RI.placebo_group_shares(df, y, xs, groups, within=True, draws=n_placebo,
+                                                  rng=C.rng_from(study, seed_off + 4))
+    note_cf = "model-based counterfactual from a unit-FE association model (not a causal design)"
+    if year_fx:
+        note_cf = ("model-based counterfactual from a two-way FE association model (not a causal "
+                   "design; common year effects left out of the predicted change)")
+    cnt = C.counts(df)
+    blocks: list[tuple[str, list[dict], dict]] = []
+    # pooled block
+    prow = trend_rows(pooled, pooled_boot_df if len(pooled_boot_df) else None)
+    if trend_placebo is not None:
+        for r in prow:
+            if r["quantity"] == "anthropogenic_share_of_observed":
+                r.update(RI.placebo_columns(float(pooled["anthropogenic_share_of_observed"]),
+                                            trend_placebo, alpha, two_sided=True))
+                r.pop("share_above_placebo", None)
+    if lmg_pooled is not None:
+        prow = _lmg_rows(lmg_pooled, climate, anthro, ci, lmg_placebo, alpha) + prow
+    pstatus = "ok"
+    if G < int(opts["min_units"]):
+        pstatus = f"insufficient_data: {G} units < {opts['min_units']} (no unit block bootstrap; no pooled values)"
+    elif G < 20:
+        pstatus = f"ok; caution: unit block bootstrap over only {G} units; intervals are rough"
+    blocks.append(("pooled", prow, {**cnt, "n_dropped": dropped, "status": pstatus}))
+    for k, u in enumerate(good):
+        g = df[df["unit"] == u]
+        bu = pd.DataFrame([bd.loc[u] for bd in boot_units])
+        urows = trend_rows(comp_s.loc[u], bu)
+        if lmg_ok:
+            res_u = RI.lmg_timeseries(g, y, xs, draws=lmg_draws,
+                                      rng=C.rng_from(study, seed_off + 10 + k), block_length=L)
+            urows = _lmg_rows(res_u, climate, anthro, ci) + urows
+        st = "ok"
+        if len(g) < 3 * len(xs):
+            st = f"ok; caution: {len(xs)} drivers on {len(g)} years (per-unit LMG overfits)"
+        blocks.append((u, urows, {"n_units": 1, "n_years": int(g["year"].nunique()), "n_obs": len(g),
+                                  "n_dropped": int(n_all.get(u, 0) - len(g)), "status": st}))
+    numbers = ["value", "ci_low", "ci_high", "placebo_median", "placebo_p95", "placebo_exceedance"]
+    for unit, brow, meta in blocks:
+        if str(meta["status"]).startswith("insufficient_data"):
+            brow = [{**r, **dict.fromkeys(numbers, np.nan)} for r in brow]
+        vals = {(r["method"], r["quantity"]): r["value"] for r in brow}
+        lg_lmg = _larger(vals.get(("lmg", "biophysical_share"), np.nan), vals.get(("lmg", "anthropogenic_share"), np.nan))
+        lg_tr = _larger(vals[("trend_decomposition", "climate_change")] + vals[("trend_decomposition", "climate_variability")],
+                        vals[("trend_decomposition", "anthropogenic")])
+        lg_cf = _larger(vals[("counterfactual", "climate_attributable_change")],
+                        vals[("counterfactual", "predicted_change_climate_at_baseline")])
+        named = [x for x in (lg_lmg, lg_tr, lg_cf) if x]
+        ranking = "undetermined" if len(named) < 2 else ("agree" if len(set(named)) == 1 else "disagree")
+        a, c = vals[("trend_decomposition", "anthropogenic")], vals[("counterfactual", "predicted_change_climate_at_baseline")]
+        sign = ("undetermined" if not (np.isfinite(a) and np.isfinite(c)) or a == 0 or c == 0
+                else ("agree" if np.sign(a) == np.sign(c) else "disagree"))
+        for r in brow:
+            note = r.get("note") or (note_cf if r["method"] == "counterfactual" else (
+                "remainder = observed change not explained by the model; not human"
+                if r["quantity"].startswith("remainder") else (
+                    "change shared by all units, not explained by the drivers; neither climate nor human"
+                    if r["quantity"].startswith("common_year_effects") else "")))
+            status = meta["status"]
+            if r.get("status"):
+                status = r["status"] + ("" if status == "ok" else f"; block: {status}")
+            rows.append({**r, **meta, "status": status, "unit": unit, "larger_group_lmg": lg_lmg,
+                         "larger_group_trend": lg_tr, "larger_group_counterfactual": lg_cf,
+                         "ranking_agreement": ranking, "sign_agreement": sign, "note": note})
+    return pd.DataFrame(rows)
+
+
+def compute(
+    panel: pd.DataFrame, dictionary: pd.DataFrame, study: Mapping, options: Mapping | None = None
+) -> dict[str, pd.DataFrame]:
+    """Attribution table for every study outcome: ``{"attribution": ...}`` (:data:`COLUMNS`)."""
+    opts = C.merge_options(DEFAULTS, options)
+    outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
+    drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
+    lagged, mapping = C.add_lags(panel, opts.get("lags"))
+    xs = [mapping.get(d, d) for d in drivers]
+    out, pre = [], []
+    for y in outcomes:
+        kept, ptab, pnote = C.preflight(lagged, y, xs, min_units=int(opts["min_units"]),
+                                        min_obs=int(opts["min_obs"]),
+                                        max_loss=float(opts["max_driver_loss"]))
+        pre.append(ptab)
+        climate, anthro = C.split_drivers(dictionary, kept)
+        t = attribute_outcome(lagged, dictionary, y, climate, anthro, opts, study)
+        if pnote:
+            t["status"] = t["status"].astype(str) + f"; {pnote}"
+        out.append(t.assign(outcome=y, ci_level=float(opts["ci"])))
+    preflight = pd.concat(pre, ignore_index=True) if pre else pd.DataFrame(columns=C.PREFLIGHT_COLUMNS)
+    if not out:
+        return {"attribution": pd.DataFrame(columns=COLUMNS), "preflight": preflight}
+    return {"attribution": pd.concat(out, ignore_index=True).reindex(columns=COLUMNS),
+            "preflight": preflight}

@@ -1,0 +1,528 @@
+"""Two-way fixed-effects panel regression of each outcome on the study drivers.
+
+Model, per outcome::
+
+    y_it = sum_k b_k x_kit + a_i + l_t + e_it      (unit effects a_i, year effects l_t)
+
+estimated with ``linearmodels.PanelOLS(entity_effects=True, time_effects=True)``. Only
+within-unit, within-year variation identifies ``b``; a coefficient is an **association**
+(estimand ``association``): herds follow forage, dzud kills herds, so reverse causality and
+omitted time-varying confounders are real.
+
+Inference (every row carries all of it):
+
+* ``se_clustered``/``p_clustered``: clustered by unit (linearmodels ``cov_type="clustered"``).
+  Needs many clusters; with fewer than ``min_clusters`` (default 30) the numbers are left NaN
+  and ``status_clustered`` says why (six countries or 21 aimags are too few).
+* ``se_dk``/``p_dk``: Driscoll-Kraay (``cov_type="kernel"``, Bartlett kernel, linearmodels'
+  automatic bandwidth), robust to cross-sectional and serial correlation (Driscoll & Kraay
+  1998, REStat 80:549); it relies on many *years*.
+* ``p_wild``: wild cluster bootstrap p-value with the null imposed (WCR; Cameron, Gelbach &
+  Miller 2008, REStat 90:414), symmetric (``|t*| >= |t|``). Weights: Rademacher, or Webb's
+  six-point weights when there are fewer than 12 clusters (Webb 2023, CJE 56:986). When all
+  ``2**G`` Rademacher sign vectors are fewer than the requested draws they are enumerated.
+* ``ci_low``/``ci_high``: wild cluster bootstrap-t (unrestricted, WCU) percentile-t interval
+  at level ``ci`` (default 0.95), same weights and draws.
+  Both bootstraps work on the two-way demeaned data (Frisch-Waugh-Lovell), clustered by unit,
+  seeded from ``study["seed"]``.
+
+``std_coef`` = ``coef * sd(x) / sd(y)`` with both SDs taken from the **two-way demeaned
+(within) data** actually used for estimation (so: outcome SDs per within-driver SD);
+``std_ci_low``/``std_ci_high`` are ``ci_low``/``ci_high`` scaled by the same factor.
+``vif`` = variance inflation factor of the within-transformed drivers.
+
+``per_unit``: for each unit, OLS of the outcome on the drivers (plus intercept) on its own
+time series with Newey-West HAC errors (statsmodels ``cov_type="HAC"``); for a study with a
+single unit these rows are also the ``coefficients`` table.
+
+Options (``DEFAULTS``)
+----------------------
+bootstrap_draws : int, 999
+    Wild bootstrap draws.
+ci : float, 0.95
+    Level of every interval.
+lags : dict[str, int], {}
+    ``{driver: k}`` replaces a driver by its value in year ``t - k`` (same unit); see
+    :func:`dlddrivers.methods._common.add_lags`.
+detrend : bool, False
+    Remove a unit-specific linear trend from outcome and drivers before fitting (against
+    spurious fits between trending series).
+first_difference : bool, False
+    Fit on within-unit first differences (consecutive years) with year effects only.
+min_clusters : int, 30
+    Fewer units than this: clustered SE suppressed (NaN) with a status.
+min_obs : int, 30
+    Pre-flight (:func:`._common.preflight`): a driver whose missing values bring the complete
+    cases below ``min_units`` units or ``min_obs`` rows is left out and named in ``status``.
+max_driver_loss : float, 0.5
+    Pre-flight: a driver that alone removes more than this share of the rows is left out too
+    (counts per driver in the ``preflight`` table).
+min_units : int, 2
+    Fewer units: no fixed-effects fit (the per-unit time-series OLS is reported instead).
+min_resid_df : int, 5
+    Residual degrees of freedom below this: ``insufficient_data``.
+weights : str, "auto"
+    ``"auto"`` (Webb below 12 clusters, else Rademacher), ``"rademacher"`` or ``"webb"``.
+hac_maxlags : int or None, None
+    Newey-West lags for ``per_unit``; None = ``floor(4 (T/100)^(2/9))``.
+min_years_per_unit : int, 8
+    Fewer years: the per-unit rows are ``insufficient_data``.
+
+References
+----------
+Cameron, A. C., Gelbach, J. B., Miller, D. L. (2008). Bootstrap-based improvements for
+inference with clustered errors. Review of Economics and Statistics 90(3), 414-427.
+MacKinnon, J. G., Webb, M. D. (2018). The wild bootstrap for few (treated) clusters.
+Econometrics Journal 21, 114-135.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import _common as C
+
+DEFAULTS: dict = {
+    "bootstrap_draws": 999,
+    "ci": 0.95,
+    "lags": {},
+    "detrend": False,
+    "first_difference": False,
+    "min_clusters": 30,
+    "min_obs": 30,
+    "max_driver_loss": 0.5,
+    "min_units": 2,
+    "min_resid_df": 5,
+    "weights": "auto",
+    "hac_maxlags": None,
+    "min_years_per_unit": 8,
+}
+
+COEF_COLUMNS = [
+    "outcome", "driver", "domain", "coef", "se_clustered", "p_clustered", "se_dk", "p_dk",
+    "p_wild", "ci_low", "ci_high", "ci_level", "std_coef", "std_ci_low", "std_ci_high", "vif", "n_units", "n_years", "n_obs",
+    "n_dropped", "n_clusters", "bootstrap_weights", "bootstrap_draws", "within_r2", "model",
+    "status", "status_clustered", "estimand",
+]
+
+PER_UNIT_COLUMNS = [
+    "outcome", "unit", "driver", "domain", "coef", "se_hac", "p_hac", "ci_low", "ci_high",
+    "ci_level", "hac_maxlags", "r2", "n_units", "n_years", "n_obs", "n_dropped", "status",
+    "estimand",
+]
+
+_WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+
+
+# --------------------------------------------------------------------------- wild bootstrap
+def bootstrap_weights(
+    n_clusters: int, draws: int, rng: np.random.Generator, kind: str = "auto"
+) -> tuple[np.ndarray, str]:
+    """Cluster-level wild bootstrap weights, shape ``(draws, n_clusters)``.
+
+    ``kind="auto"``: Webb six-point weights when ``n_clusters < 12``, else Rademacher. For
+    Rademacher, if ``2**G <= draws`` all sign vectors are enumerated (exact bootstrap
+    distribution) and fewer rows are returned. Returns ``(weights, label)``.
+    """
+    if kind == "auto":
+        kind = "webb" if n_clusters < 12 else "rademacher"
+    if kind == "rademacher":
+        if 2**n_clusters <= draws:
+            grid = ((np.arange(2**n_clusters)[:, None] >> np.arange(n_clusters)) & 1) * 2.0 - 1.0
+            return grid, "rademacher (all 2^G enumerated)"
+        return rng.choice([-1.0, 1.0], size=(draws, n_clusters)), "rademacher"
+    if kind == "webb":
+        return rng.choice(_WEBB, size=(draws, n_clusters)), "webb"
+    raise ValueError(f"weights must be 'auto', 'rademacher' or 'webb'; got {kind!r}")
+
+
+def _cluster_se(E: np.ndarray, c: np.ndarray, cl: np.ndarray, n_cl: int) -> np.ndarray:
+    """Cluster-robust SE of one coefficient for each row of residual matrix ``E`` (B x n).
+
+    ``c`` is row j of ``(X'X)^{-1} X'``; the SE is ``sqrt(sum_g (sum_{i in g} c_i e_i)^2)``
+    (no small-sample factor: it cancels in bootstrap-t comparisons).
+    """
+    S = np.zeros((E.shape[0], n_cl))
+    W = E * c[None, :]
+    for g in range(n_cl):  # G is small (units); loop over clusters, vectorised over draws
+        S[:, g] = W[:, cl == g].sum(axis=1)
+    return np.sqrt((S**2).sum(axis=1))
+
+
+def _absorb(M: np.ndarray, absorb: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Within-transform each row of ``M`` (B x n) by the effect codes in ``absorb``."""
+    if not absorb:
+        return M
+    if len(absorb) == 1:
+        return C.within(M.T, absorb[0]).T
+    return C.within(M.T, absorb[0], absorb[1]).T
+
+
+def wild_cluster_bootstrap(
+    y: np.ndarray,
+    X: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    absorb: tuple[np.ndarray, ...] = (),
+    draws: int = 999,
+    rng: np.random.Generator | None = None,
+    weights: str = "auto",
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Wild cluster bootstrap p-values (WCR) and percentile-t intervals (WCU) for OLS of y on X.
+
+    Pass already demeaned data (within transform) for fixed-effects models, and the integer
+    codes of the absorbed effects in ``absorb`` (``(unit,)`` or ``(unit, year)``): each
+    bootstrap outcome is within-transformed the same way before refitting, so the bootstrap
+    residuals are those of the dummy regression (the cluster-weighted residuals are not
+    orthogonal to the year effects). No intercept is added. Returns one row per column of ``X`` with ``coef, se, t, p_wild,
+    ci_low, ci_high, draws, weights``.
+
+    Parameters
+    ----------
+    y : (n,) array; X : (n, k) array; cluster : (n,) labels.
+    draws : number of bootstrap draws (fewer if Rademacher enumeration is exact).
+    rng : numpy Generator (seeded by the caller).
+    weights : ``"auto"``, ``"rademacher"`` or ``"webb"``.
+    ci : interval level.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    y = np.asarray(y, float)
+    X = np.asarray(X, float)
+    if X.ndim == 1:
+        X = X[:, None]
+    cl = C.codes(cluster)
+    G = int(cl.max()) + 1
+    V, wlabel = bootstrap_weights(G, int(draws), rng, weights)
+    Vobs = V[:, cl]  # B x n
+    XtX_inv = np.linalg.inv(X.T @ X)
+    A = XtX_inv @ X.T  # k x n
+    beta = A @ y
+    u = y - X @ beta
+    rows = []
+    a = (1 - ci) / 2
+    for j in range(X.shape[1]):
+        c = A[j]
+        se = float(_cluster_se(u[None, :], c, cl, G)[0])
+        t = beta[j] / se if se > 0 else np.nan
+        # WCR: impose b_j = 0
+        Xr = np.delete(X, j, axis=1)
+        if Xr.shape[1]:
+            br = np.linalg.lstsq(Xr, y, rcond=None)[0]
+            fr = Xr @ br
+        else:
+            fr = np.zeros_like(y)
+        ur = y - fr
+        Ys = fr[None, :] + _absorb(ur[None, :] * Vobs, absorb)
+        Bs = Ys @ A.T
+        Es = Ys - Bs @ X.T
+        ses = _cluster_se(Es, c, cl, G)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ts = Bs[:, j] / ses
+        p = float(np.mean(np.abs(ts[np.isfinite(ts)]) >= abs(t) - 1e-12)) if np.isfinite(t) else np.nan
+        # WCU: percentile-t interval
+        Ys = (X @ beta)[None, :] + _absorb(u[None, :] * Vobs, absorb)
+        Bs = Ys @ A.T
+        Es = Ys - Bs @ X.T
+        ses = _cluster_se(Es, c, cl, G)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tu = (Bs[:, j] - beta[j]) / ses
+        tu = tu[np.isfinite(tu)]
+        if len(tu) and se > 0:
+            qlo, qhi = np.quantile(tu, [a, 1 - a])
+            lo, hi = beta[j] - qhi * se, beta[j] - qlo * se
+        else:
+            lo = hi = np.nan
+        rows.append(
+            {"coef": beta[j], "se": se, "t": t, "p_wild": p, "ci_low": lo, "ci_high": hi,
+             "draws": int(V.shape[0]), "weights": wlabel}
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- helpers
+def vif(X: np.ndarray) -> np.ndarray:
+    """Variance inflation factors of the columns of ``X`` (diag of the inverse correlation)."""
+    X = np.asarray(X, float)
+    if X.shape[1] == 1:
+        return np.ones(1)
+    R = np.corrcoef(X, rowvar=False)
+    try:
+        return np.diag(np.linalg.inv(R))
+    except np.linalg.LinAlgError:
+        return np.full(X.shape[1], np.inf)
+
+
+def nw_maxlags(n: int) -> int:
+    """Newey-West rule-of-thumb lag ``floor(4 (n/100)^(2/9))``."""
+    return int(np.floor(4 * (n / 100.0) ** (2.0 / 9.0)))
+
+
+def prepare(
+    panel: pd.DataFrame,
+    outcome: str,
+    drivers: Sequence[str],
+    *,
+    detrend: bool = False,
+    first_difference: bool = False,
+) -> tuple[pd.DataFrame, int, str]:
+    """Complete cases for (outcome, drivers), optionally detrended or differenced.
+
+    Returns ``(frame, n_dropped, model_label)``; ``n_dropped`` counts incomplete rows plus rows
+    lost to differencing.
+    """
+    if detrend and first_difference:
+        raise ValueError("options 'detrend' and 'first_difference' are mutually exclusive")
+    df, dropped = C.complete_cases(panel, [outcome, *drivers])
+    label = "two-way FE"
+    if detrend and len(df):
+        df = C.detrend_within_unit(df, [outcome, *drivers])
+        label = "two-way FE on unit-detrended data"
+    if first_difference and len(df):
+        df, lost = C.first_difference(df, [outcome, *drivers])
+        dropped += lost
+        label = "first differences + year FE"
+    return df, dropped, label
+
+
+def fit_twoway(
+    df: pd.DataFrame,
+    outcome: str,
+    drivers: Sequence[str],
+    *,
+    entity_effects: bool = True,
+    time_effects: bool = True,
+    draws: int = 999,
+    ci: float = 0.95,
+    rng: np.random.Generator | None = None,
+    weights: str = "auto",
+    min_clusters: int = 30,
+    min_resid_df: int = 5,
+) -> tuple[pd.DataFrame, dict]:
+    """Fit the FE panel regression on a complete-case frame and return one row per driver.
+
+    Drivers without within variation (absorbed by the effects) are reported with status
+    ``refused: no within variation`` and left out of the fit.
+
+    Returns ``(rows, info)`` where rows has the statistics columns of :data:`COEF_COLUMNS`
+    (without outcome/counts) and info holds ``within_r2``, ``n_clusters`` and ``status``.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    u = C.codes(df["unit"])
+    t = C.codes(df["year"])
+    Z = df[[outcome, *drivers]].to_numpy(float)
+    if entity_effects and time_effects:
+        W = C.within(Z, u, t)
+    elif entity_effects:
+        W = C.within(Z, u)
+    elif time_effects:
+        W = C.within(Z, t)
+    else:
+        W = Z - Z.mean(axis=0)
+    yw, Xw = W[:, 0], W[:, 1:]
+    G = int(df["unit"].nunique())
+    scale = np.maximum(np.abs(Z[:, 1:]).max(axis=0), 1e-300) if len(Z) else np.ones(len(drivers))
+    keep = [j for j, _ in enumerate(drivers) if np.std(Xw[:, j]) > 1e-9 * scale[j]]
+    rows = {d: {"driver": d, "status": "refused: no within variation (absorbed by fixed effects)"}
+            for d in drivers}
+    info = {"within_r2": np.nan, "n_clusters": G, "status": "ok"}
+    n_abs = (G if entity_effects else 0) + (df["year"].nunique() - (1 if entity_effects else 0) if time_effects else 0)
+    resid_df = len(df) - len(keep) - n_abs
+    if not keep:
+        info["status"] = "refused: no driver with within variation"
+        return pd.DataFrame(list(rows.values())), info
+    if resid_df < min_resid_df:
+        msg = f"insufficient_data: residual df {resid_df} < {min_resid_df}"
+        for j in keep:
+            rows[drivers[j]]["status"] = msg
+        info["status"] = msg
+        return pd.DataFrame(list(rows.values())), info
+    kd = [drivers[j] for j in keep]
+    Xk = Xw[:, keep]
+    if np.linalg.matrix_rank(Xk) < Xk.shape[1]:
+        msg = "refused: singular design (collinear drivers after the within transform)"
+        for d in kd:
+            rows[d]["status"] = msg
+        info["status"] = msg
+        return pd.DataFrame(list(rows.values())), info
+
+    from linearmodels import PanelOLS
+
+    data = df.set_index(["unit", "year"])[[outcome, *kd]]
+    mod = PanelOLS(data[outcome], data[kd], entity_effects=entity_effects, time_effects=time_effects)
+    res_dk = mod.fit(cov_type="kernel")
+    res_cl = mod.fit(cov_type="clustered", cluster_entity=True)
+    absorb = tuple(a for a, on in ((u, entity_effects), (t, time_effects)) if on)
+    boot = wild_cluster_bootstrap(yw, Xk, df["unit"].to_numpy(), absorb=absorb, draws=draws,
+                                  rng=rng, weights=weights, ci=ci)
+    ssr = float(np.sum((yw - Xk @ boot["coef"].to_numpy()) ** 2))
+    tss = float(np.sum(yw**2))
+    info["within_r2"] = 1 - ssr / tss if tss > 0 else np.nan
+    sdy = float(np.std(yw, ddof=1))
+    v = vif(Xk)
+    cl_ok = G >= min_clusters
+    cl_status = "ok" if cl_ok else (
+        f"insufficient_data: {G} clusters < {min_clusters} (clustered SE unreliable; see wild bootstrap)"
+    )
+    for j, d in enumerate(kd):
+        b = float(res_cl.params[d])
+        se_cl = float(res_cl.std_errors[d])
+        rows[d].update(
+            coef=b,
+            se_clustered=se_cl if cl_ok else np.nan,
+            p_clustered=float(res_cl.pvalues[d]) if cl_ok else np.nan,
+            se_dk=float(res_dk.std_errors[d]),
+            p_dk=float(res_dk.pvalues[d]),
+            p_wild=float(boot.loc[j, "p_wild"]),
+            ci_low=float(boot.loc[j, "ci_low"]),
+            ci_high=float(boot.loc[j, "ci_high"]),
+            std_coef=b * float(np.std(Xk[:, j], ddof=1)) / sdy if sdy > 0 else np.nan,
+            # the interval scaled like the coefficient (sd(x)/sd(y) > 0 keeps its order)
+            std_ci_low=float(boot.loc[j, "ci_low"]) * float(np.std(Xk[:, j], ddof=1)) / sdy if sdy > 0 else np.nan,
+            std_ci_high=float(boot.loc[j, "ci_high"]) * float(np.std(Xk[:, j], ddof=1)) / sdy if sdy > 0 else np.nan,
+            vif=float(v[j]),
+            bootstrap_weights=str(boot.loc[j, "weights"]),
+            bootstrap_draws=int(boot.loc[j, "draws"]),
+            status="ok" if G >= 2 else "insufficient_data: 1 cluster",
+            status_clustered=cl_status,
+        )
+        if G < 6:
+            rows[d]["status"] = (
+                f"ok; caution: wild bootstrap with only {G} clusters has few distinct draws"
+            )
+    info["n_clusters"] = G
+    return pd.DataFrame(list(rows.values())), info
+
+
+def fit_timeseries(
+    df: pd.DataFrame,
+    outcome: str,
+    drivers: Sequence[str],
+    *,
+    ci: float = 0.95,
+    maxlags: int | None = None,
+    min_years: int = 8,
+) -> tuple[pd.DataFrame, dict]:
+    """OLS of ``outcome`` on ``drivers`` (+ intercept) for one unit's series, Newey-West HAC SE.
+
+    Returns ``(rows, info)``; rows have ``driver, coef, se_hac, p_hac, ci_low, ci_high,
+    status``; info has ``r2``, ``hac_maxlags``, ``status``.
+    """
+    import statsmodels.api as sm
+
+    n = len(df)
+    keep = [d for d in drivers if df[d].std(ddof=0) > 0] if n else []
+    L = nw_maxlags(n) if maxlags is None else int(maxlags)
+    info = {"r2": np.nan, "hac_maxlags": L, "status": "ok"}
+    rows = {d: {"driver": d, "status": "refused: driver constant in this unit"} for d in drivers}
+    if n < max(min_years, len(keep) + 3) or not keep:
+        msg = f"insufficient_data: {n} years < {max(min_years, len(keep) + 3)}"
+        for d in keep:
+            rows[d]["status"] = msg
+        info["status"] = msg
+        return pd.DataFrame(list(rows.values())), info
+    X = sm.add_constant(df[keep].to_numpy(float), has_constant="add")
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        msg = "refused: singular design"
+        for d in keep:
+            rows[d]["status"] = msg
+        info["status"] = msg
+        return pd.DataFrame(list(rows.values())), info
+    res = sm.OLS(df[outcome].to_numpy(float), X).fit(cov_type="HAC", cov_kwds={"maxlags": L})
+    cis = res.conf_int(alpha=1 - ci)
+    for j, d in enumerate(keep, start=1):
+        rows[d].update(coef=float(res.params[j]), se_hac=float(res.bse[j]), p_hac=float(res.pvalues[j]),
+                       ci_low=float(cis[j, 0]), ci_high=float(cis[j, 1]), status="ok")
+    info["r2"] = float(res.rsquared)
+    return pd.DataFrame(list(rows.values())), info
+
+
+# --------------------------------------------------------------------------- stage
+def regress_outcome(
+    panel: pd.DataFrame,
+    dictionary: pd.DataFrame,
+    outcome: str,
+    drivers: Sequence[str],
+    opts: Mapping,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Coefficients and per-unit rows for one outcome (used by ``compute`` and ``impacts``).
+
+    ``drivers`` are the column names in ``panel`` (already lagged if wanted). ``opts`` are
+    this module's options plus the internal key ``time_effects`` (default True; RESTREND's
+    residual regression uses unit effects only).
+    """
+    ci = float(opts.get("ci", 0.95))
+    df, dropped, label = prepare(panel, outcome, drivers, detrend=bool(opts.get("detrend")),
+                                 first_difference=bool(opts.get("first_difference")))
+    cnt = C.counts(df)
+    doms = C.driver_domains(dictionary, drivers)
+    fd = bool(opts.get("first_difference"))
+    if cnt["n_units"] >= int(opts.get("min_units", 2)):
+        rows, info = fit_twoway(
+            df, outcome, list(drivers), entity_effects=not fd,
+            time_effects=bool(opts.get("time_effects", True)),
+            draws=int(opts.get("bootstrap_draws", 999)), ci=ci, rng=rng,
+            weights=str(opts.get("weights", "auto")), min_clusters=int(opts.get("min_clusters", 30)),
+            min_resid_df=int(opts.get("min_resid_df", 5)),
+        )
+        model = label if opts.get("time_effects", True) else label.replace("two-way FE", "unit FE")
+    else:
+        rows, info = fit_timeseries(df, outcome, list(drivers), ci=ci, maxlags=opts.get("hac_maxlags"),
+                                    min_years=int(opts.get("min_years_per_unit", 8)))
+        rows = rows.rename(columns={"se_hac": "se_dk", "p_hac": "p_dk"})
+        rows["status_clustered"] = "not applicable: single unit (time-series OLS, Newey-West HAC in se_dk)"
+        info["within_r2"] = info.pop("r2")
+        info["n_clusters"] = cnt["n_units"]
+        model = "time-series OLS (single unit), Newey-West HAC"
+    rows = rows.assign(outcome=outcome, domain=rows["driver"].map(doms), ci_level=ci,
+                       n_dropped=dropped, n_clusters=info.get("n_clusters"),
+                       within_r2=info.get("within_r2"), model=model, estimand="association", **cnt)
+    coef = rows.reindex(columns=COEF_COLUMNS)
+    # per unit
+    pu = []
+    for unit, g in (df.groupby("unit") if len(df) else []):
+        r, inf = fit_timeseries(g, outcome, list(drivers), ci=ci, maxlags=opts.get("hac_maxlags"),
+                                min_years=int(opts.get("min_years_per_unit", 8)))
+        n_all = int((panel["unit"].astype(str) == unit).sum())
+        pu.append(r.assign(outcome=outcome, unit=unit, domain=r["driver"].map(doms), ci_level=ci,
+                           hac_maxlags=inf["hac_maxlags"], r2=inf["r2"], n_units=1,
+                           n_years=int(g["year"].nunique()), n_obs=len(g), n_dropped=n_all - len(g),
+                           estimand="association"))
+    per_unit = pd.concat(pu, ignore_index=True) if pu else pd.DataFrame(columns=PER_UNIT_COLUMNS)
+    return coef, per_unit.reindex(columns=PER_UNIT_COLUMNS)
+
+
+def compute(
+    panel: pd.DataFrame, dictionary: pd.DataFrame, study: Mapping, options: Mapping | None = None
+) -> dict[str, pd.DataFrame]:
+    """Two-way FE regression of each study outcome on the study drivers.
+
+    Returns ``{"coefficients": ..., "per_unit": ...}`` with columns :data:`COEF_COLUMNS` and
+    :data:`PER_UNIT_COLUMNS`. See the module docstring for the inference and options.
+    """
+    opts = C.merge_options(DEFAULTS, options)
+    outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
+    drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
+    lagged, mapping = C.add_lags(panel, opts.get("lags"))
+    xs = [mapping.get(d, d) for d in drivers]
+    coefs, units, pre = [], [], []
+    for y in outcomes:
+        rng = C.rng_from(study, C.stable_offset("panel_regression", y))
+        kept, ptab, pnote = C.preflight(lagged, y, xs, min_units=int(opts["min_units"]),
+                                        min_obs=int(opts["min_obs"]),
+                                        max_loss=float(opts["max_driver_loss"]))
+        pre.append(ptab)
+        c, p = regress_outcome(lagged, dictionary, y, kept, opts, rng)
+        if pnote:
+            c = c.assign(status=c["status"].astype(str) + f"; {pnote}")
+            p = p.assign(status=p["status"].astype(str) + f"; {pnote}") if len(p) else p
+        coefs.append(c)
+        units.append(p)
+    coef = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=COEF_COLUMNS)
+    per = pd.concat(units, ignore_index=True) if units else pd.DataFrame(columns=PER_UNIT_COLUMNS)
+    preflight = pd.concat(pre, ignore_index=True) if pre else pd.DataFrame(columns=C.PREFLIGHT_COLUMNS)
+    return {"coefficients": coef, "per_unit": per, "preflight": preflight}

@@ -1,0 +1,1 @@
+"""Figures. Plots draw result tables; they never compute statistics."""

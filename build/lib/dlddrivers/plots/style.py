@@ -1,0 +1,216 @@
+"""One plot style for every figure: colour-blind-safe palette, labelled axes, source caption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+
+#: A fixed colour per indicator domain, so a domain looks the same in every figure.
+DOMAIN_COLORS = {
+    "climate": "#0072B2",
+    "grazing": "#E69F00",
+    "agriculture": "#009E73",
+    "mining": "#D55E00",
+    "land_use": "#CC79A7",
+    "population": "#56B4E9",
+    "economy": "#CC79A7",
+    "impact": "#000000",
+    "outcome": "#999999",
+}
+
+#: Colours of the driver groups and of the unexplained remainder. None equals a domain colour
+#: (Paul Tol's "muted" indigo and wine), so "anthropogenic" never looks like "mining" and
+#: "biophysical" never like "climate" (tests/test_figures.py checks it).
+GROUP_COLORS = {
+    "biophysical": "#332288",
+    "anthropogenic": "#882255",
+    "remainder": "#BBBBBB",
+    "climate_variability": "#88CCEE",
+}
+
+#: Every named colour: domains first, then groups (lookups by domain or group name).
+COLORS = {**DOMAIN_COLORS, **GROUP_COLORS}
+
+#: Trends.Earth-style classes and their colours (Trends.Earth uses red / beige / green).
+STATUS_COLORS = {"degrading": "#AB2328", "stable": "#F5F1E3", "improving": "#45A146"}
+
+#: Diverging colour map that is colour-blind safe (blue-white-red is fine for CVD when paired).
+DIVERGING_CMAP = "RdBu_r"
+SEQUENTIAL_CMAP = "viridis"
+
+
+def color(key: str, default: str = "#444444") -> str:
+    """Colour of a domain or a group (:data:`COLORS`)."""
+    return COLORS.get(str(key), default)
+
+
+def unit_name(study, unit) -> str:
+    """The registry name of ``unit`` for people to read (``study["unit_names"]``, set by the
+    stage job from the panel's coverage table); the code when the name is unknown."""
+    names = (study or {}).get("unit_names") or {}
+    return str(names.get(str(unit), unit))
+
+
+def apply_style() -> None:
+    """Set the matplotlib/seaborn defaults used by every figure (non-interactive backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid", palette=OKABE_ITO)
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titlesize": 10,
+            "axes.labelsize": 9,
+            "xtick.labelsize": 8,
+            "ytick.labelsize": 8,
+            "legend.fontsize": 8,
+            "svg.hashsalt": "dlddrivers",  # reproducible SVG ids
+            "path.simplify": True,
+        }
+    )
+
+
+def add_caption(fig, text: str) -> None:
+    """Write a source/caveat caption under everything already drawn (legends and tick labels
+    placed below the axes included), wrapped to the figure's width."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bottom = fig.get_tightbbox(renderer).y0 * fig.dpi  # inches -> display pixels
+    y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
+    fig.text(0.01, y, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
+
+
+#: Overlapping text found by :func:`save` in this process: figure file name -> pairs of texts.
+#: The stage job writes it to ``run.json`` (``text_overlaps``); tests assert it stays empty.
+OVERLAPS: dict[str, list[tuple[str, str]]] = {}
+
+
+def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` whose rendered bounding boxes overlap
+    (each box shrunk by ``pad`` pixels, so touching boxes do not count). Renders the figure
+    with its own renderer (Agg) at the figure's dpi; wrapped texts are measured as drawn."""
+    import matplotlib.text as mtext
+    import numpy as np
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # tick labels whose tick lies outside the axis' view are not drawn although they are visible
+    hidden = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = 1e-9 * max(abs(hi - lo), 1e-12)
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                loc = tick.get_loc()
+                if loc is None or not (lo - eps <= loc <= hi + eps):
+                    hidden.update({id(tick.label1), id(tick.label2)})
+    for ax in fig.axes:  # every text of a hidden axes (its axis labels included)
+        if not ax.get_visible():
+            hidden.update(id(t) for t in ax.findobj(mtext.Text))
+    texts, boxes = [], []
+    for t in fig.findobj(mtext.Text):
+        if id(t) in hidden or not t.get_visible() or not t.get_text().strip():
+            continue
+        if t.axes is not None and not t.axes.get_visible():
+            continue
+        bb = t.get_window_extent(renderer)
+        if not (np.isfinite([bb.x0, bb.x1, bb.y0, bb.y1]).all()) or bb.width <= 0 or bb.height <= 0:
+            continue
+        texts.append(t.get_text())
+        boxes.append((bb.x0 + pad, bb.y0 + pad, bb.x1 - pad, bb.y1 - pad))
+    if len(boxes) < 2:
+        return []
+    b = np.asarray(boxes)
+    ov = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2])
+          & (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))
+    i, j = np.nonzero(np.triu(ov, k=1))
+    return [(texts[a], texts[c]) for a, c in zip(i, j, strict=True)]
+
+
+def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False) -> list[Path]:
+    """Save ``fig`` as PNG (and SVG if asked) with an optional caption; close it; return paths."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if caption:
+        add_caption(fig, caption)
+    clashes = text_overlaps(fig)
+    if clashes:
+        import logging
+
+        OVERLAPS[path.with_suffix(".png").name] = clashes
+        logging.getLogger(__name__).warning("%s: overlapping text %s", path.name, clashes[:5])
+    out = [path.with_suffix(".png")]
+    fig.savefig(out[0], metadata={"Software": None})
+    if svg:
+        out.append(path.with_suffix(".svg"))
+        fig.savefig(out[1], metadata={"Date": None})
+    plt.close(fig)
+    return out
+
+
+def draw_interval(ax, pos, lo, hi, *, orient: str = "h", color: str = "#333333", lw: float = 1.0,
+                  cap: float = 0.12) -> None:
+    """Draw intervals [lo, hi] at positions ``pos`` as lines with end caps.
+
+    Unlike ``errorbar`` this draws the interval as it is, also when a (percentile bootstrap)
+    interval does not contain the point estimate. Missing bounds are skipped.
+    """
+    import numpy as np
+
+    pos, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (pos, lo, hi))
+    ok = np.isfinite(pos) & np.isfinite(lo) & np.isfinite(hi)
+    pos, lo, hi = pos[ok], lo[ok], hi[ok]
+    if orient == "h":
+        ax.hlines(pos, lo, hi, color=color, lw=lw)
+        ax.vlines(np.concatenate([lo, hi]), np.concatenate([pos - cap, pos - cap]),
+                  np.concatenate([pos + cap, pos + cap]), color=color, lw=lw)
+    else:
+        ax.vlines(pos, lo, hi, color=color, lw=lw)
+        ax.hlines(np.concatenate([lo, hi]), np.concatenate([pos - cap, pos - cap]),
+                  np.concatenate([pos + cap, pos + cap]), color=color, lw=lw)
+
+
+def flag_lines(df) -> list[str]:
+    """Flags a stage wrote on the rows of ``df`` (any column named ``flag``/``flags`` or
+    starting with ``flag_``; non-empty, non-false values), as ``"column: value"`` lines, each once."""
+    import pandas as pd
+
+    if df is None or len(df) == 0:
+        return []
+    cols = [c for c in df.columns if c in ("flag", "flags") or str(c).startswith("flag_")]
+    out: list[str] = []
+    for c in cols:
+        for v in df[c].dropna().unique():
+            if isinstance(v, (bool,)) or (not isinstance(v, str) and pd.api.types.is_number(v)):
+                if bool(v):
+                    out.append(str(c).removeprefix("flag_").replace("_", " "))
+                continue
+            text = str(v).strip()
+            if text and text.lower() not in ("false", "none", "nan", "ok", "0"):
+                out.append(text if c in ("flag", "flags") else f"{str(c).removeprefix('flag_')}: {text}")
+    return list(dict.fromkeys(out))
+
+
+def draw_flags(ax, lines, *, loc: str = "upper left") -> None:
+    """Write the stage's flags in a framed box inside ``ax`` (nothing when there is none)."""
+    if not lines:
+        return
+    import textwrap
+
+    x, ha = (0.01, "left") if "left" in loc else (0.99, "right")
+    y, va = (0.99, "top") if "upper" in loc else (0.01, "bottom")
+    text = "\n".join(textwrap.fill("⚑ " + str(s), 60) for s in lines[:4])
+    if len(lines) > 4:
+        text += f"\n(+{len(lines) - 4} more flags in the table)"
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=6.5, color="#7A0000",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "#FFF4F0", "ec": "#7A0000", "lw": 0.6}, zorder=10)

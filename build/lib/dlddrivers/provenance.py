@@ -1,0 +1,46 @@
+"""Provenance: checksums of every raw file used, package versions, the effective config hash."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("dlddrivers", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "linearmodels",
+            "dowhy", "econml", "causal-learn", "pandera", "pyarrow", "snakemake", "matplotlib",
+            "seaborn", "pymannkendall", "wildboottest", "networkx", "PyYAML", "jsonschema")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def file_records(files) -> list[dict]:
+    """One record per raw file: source, key, path, provider URL, sha256, bytes, recorded sha256 match."""
+    recs = []
+    for f in files:
+        p = Path(f.path)
+        digest = sha256_file(p)
+        recs.append({
+            "source": f.source, "key": f.key, "path": str(p), "url": f.url, "sha256": digest,
+            "bytes": p.stat().st_size,
+            "recorded_sha256_matches": None if not f.sha256 else (f.sha256 == digest),
+        })
+    return recs
