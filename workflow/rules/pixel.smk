@@ -83,6 +83,7 @@ rule pixel_tile:
         options=pixel_options((config.get("methods") or {}).get("pixel")),
         raw_root=config["raw_dir"],
         boundary_isos=lambda w: list(pixel_boundaries(w.study)),
+        boundary_fields=lambda w: pixel_boundary_fields(w.study),
     script:
         "../scripts/pixel.py"
 
@@ -127,5 +128,6 @@ rule pixel_study:
         options=pixel_options((config.get("methods") or {}).get("pixel")),
         raw_root=config["raw_dir"],
         boundary_isos=lambda w: list(pixel_boundaries(w.study)),
+        boundary_fields=lambda w: pixel_boundary_fields(w.study),
     script:
         "../scripts/pixel.py"

@@ -589,10 +589,13 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         from .synthetic import recovery
         rec = recovery(truth, ds, q=q)
         rec.to_csv(out / "recovery.csv", index=False)
+    colour_limits: dict[str, float] = {}
     if maps:
+        from .methods import slope_colour_limit
         from .plots import plot_maps
+        colour_limits = {n: slope_colour_limit(ds[n].values) for n in ("actual_slope", "residual_slope")}
         plot_maps(ds, out / "maps", geoms={u: geoms[u] for u in zunits} if geoms else None,
-                  title=study.get("description", study.get("name", "")))
+                  title=study.get("description", study.get("name", "")), limits=colour_limits)
     timing["tables_layers_maps_s"] = time.perf_counter() - t2
     codes = ds["attribution_class"].values
     assessed = float(area[(codes >= 0) & (codes != 9)].sum())
@@ -607,6 +610,7 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         "options": opts, "timings_s": timing, "tiles": study.get("tiles"),
         "n_tiles": len(tiles) if tiles is not None else None,
         "attribution_share_of_assessed_area": shares,
+        "map_colour_limits (98th percentile of |slope|)": colour_limits,
         "recovery_targets_met": None if rec is None else bool(rec["met"].dropna().astype(bool).all()),
     }
     (out / "run.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
@@ -614,10 +618,12 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
 
 
 # ------------------------------------------------------------------------- config adapters
-def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> dict[str, list]:
+def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path],
+                    code_fields: Mapping[str, str] | None = None) -> dict[str, list]:
     """Polygons of the study's units: aimags from the Mongolian COD-AB file; countries as the
-    union of their first-level units from the project's boundary files (MNG, CHN, JPN)."""
-    from ..plots.maps import BOUNDARY_FILES, read_rings
+    union of their first-level units from their declared boundary files (``code_fields``: the
+    feature code field of each country's file, registry ``boundary.code_field``)."""
+    from ..sources.boundaries import read_features
     from ..sources.boundaries_mng import read_geometries
 
     if study["zone_level"] == "aimag":
@@ -625,9 +631,9 @@ def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> di
     else:
         geoms = {}
         for iso, path in boundary_files.items():
-            spec = BOUNDARY_FILES.get(iso)
-            if spec and Path(path).is_file():
-                geoms[iso] = [poly for polys in read_rings(path, spec["field"]).values() for poly in polys]
+            field = (code_fields or {}).get(iso)
+            if field and Path(path).is_file():
+                geoms[iso] = [poly for polys in read_features(path, field).values() for poly in polys]
     missing = [u for u in study["units"] if u not in geoms]
     if missing:
         from ..errors import ConfigError
@@ -663,10 +669,12 @@ def open_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_p
 
 def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
                    boundary_files: Mapping[str, str | Path], outdir, opts: Mapping | None,
-                   threads: int | None = None, tile_files: Sequence[str | Path] = ()) -> dict:
+                   threads: int | None = None, tile_files: Sequence[str | Path] = (),
+                   code_fields: Mapping[str, str] | None = None) -> dict:
     """Open the study's layers lazily, region first, run the study and write ``outdir``.
     ``tile_files`` (written by :func:`run_configured_tile`, one per tile of ``study["tiles"]``)
-    make this the gather step of a tiled study."""
+    make this the gather step of a tiled study; ``code_fields`` name each boundary file's unit
+    code field (from the registry's boundary declarations)."""
     import xarray as xr
 
     o = options(opts)
@@ -675,16 +683,17 @@ def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_pa
     if any(i["source"]["reader"] == "synthetic" for i in info.values()):
         with xr.open_dataset(synthetic_path, engine="netcdf4") as syn:  # the 2-D truth, not the stacks
             truth = syn[[v for v in syn.data_vars if "year" not in syn[v].dims]].load()
-    geoms = zone_geometries(study, boundary_files)
+    geoms = zone_geometries(study, boundary_files, code_fields)
     tiles = [load_tile(f) for f in tile_files] if tile_files else None
     return run_pixel_study(layers, study, outdir, geoms, o, threads=threads, truth=truth, tiles=tiles)
 
 
 def run_configured_tile(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
                         boundary_files: Mapping[str, str | Path], tile: str, out,
-                        opts: Mapping | None, threads: int | None = None) -> Path:
+                        opts: Mapping | None, threads: int | None = None,
+                        code_fields: Mapping[str, str] | None = None) -> Path:
     """One tile job of a tiled study: :func:`run_tile` written to ``out`` (:func:`save_tile`)."""
     o = options(opts)
     layers = open_configured(study, info, raw_root, synthetic_path, o["chunk"])
-    geoms = zone_geometries(study, boundary_files)
+    geoms = zone_geometries(study, boundary_files, code_fields)
     return save_tile(run_tile(layers, study, geoms, tile, o, threads=threads), out)

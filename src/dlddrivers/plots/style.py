@@ -158,6 +158,42 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
     return out
 
 
+def caption_sources(dictionary, indicators=None, *, sep: str = "; ", limit: int | None = None,
+                    empty: str | None = "see data dictionary") -> str:
+    """The caption sentence naming the sources of ``indicators`` (every source of the data
+    dictionary when None): ``"Sources: a; b."``, sorted, at most ``limit`` names (then
+    ``" ..."``); with no source ``"Sources: <empty>."``, or ``""`` when ``empty`` is None."""
+    from ..methods._common import indicator_meta
+
+    if indicators is None:
+        have = dictionary is not None and "source" in dictionary
+        names = sorted({str(x) for x in dictionary["source"].dropna().unique()} if have else set())
+    else:
+        names = sorted({indicator_meta(dictionary, i, "source") for i in indicators} - {""})
+    if not names:
+        return "" if empty is None else f"Sources: {empty}."
+    more = " ..." if limit is not None and len(names) > limit else ""
+    return "Sources: " + sep.join(names[:limit] if limit is not None else names) + more + "."
+
+
+def share_axis(ax, pos, labels, lo, hi, *, fontsize: float | None = None, pad: float = 0.03,
+               ylim: tuple[float, float] | None = None) -> None:
+    """An axis of shares drawn as rows with intervals: x from min(0, lowest bound) to max(1,
+    highest bound), padded by ``pad`` (missing bounds ignored), one labelled tick per row at
+    ``pos``; ``ylim`` when given."""
+    import numpy as np
+
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    left = min(0.0, float(np.nanmin(lo)) if np.isfinite(lo).any() else 0.0)
+    right = max(1.0, float(np.nanmax(hi)) if np.isfinite(hi).any() else 1.0)
+    ax.set_xlim(left - pad, right + pad)
+    ax.set_yticks(pos)
+    ax.set_yticklabels(labels, fontsize=fontsize)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+
+
 def draw_interval(ax, pos, lo, hi, *, orient: str = "h", color: str = "#333333", lw: float = 1.0,
                   cap: float = 0.12) -> None:
     """Draw intervals [lo, hi] at positions ``pos`` as lines with end caps.
