@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..catalogue import BIOPHYSICAL
 from ..methods._common import indicator_meta
 from . import style
 from .panel_regression import std_forest
@@ -84,7 +85,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                + style.caption_sources(dictionary, [imp, *ok["driver"]]))
         paths += style.save(fig, Path(outdir) / f"impacts_{imp}", caption=cap)
         # the impact against each climate driver (the dzud mechanism, as the data show it)
-        clim = ok[(ok["domain"] == "climate") & (ok["term"] == "main")] if len(ok) else ok
+        clim = ok[ok["domain"].isin(BIOPHYSICAL) & (ok["term"] == "main")] if len(ok) else ok
         clim = clim[clim["driver"].map(lambda d: d in panel.columns or str(d).split("_lag")[0] in panel.columns)]
         if imp in panel.columns and len(clim):
             n = len(clim)
