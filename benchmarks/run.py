@@ -185,6 +185,10 @@ def lmg_vs_pingouin(p: int = 12, n_units: int = 21, n_years: int = 30, draws: in
     return out
 
 
+#: the first line of the sections other benchmark scripts add to RESULTS.md (kept on rewrite)
+KEPT_MARKER = "<!-- section written by benchmarks/bench_pixel_scaling.py -->"
+
+
 def write_markdown(res: dict, path: Path) -> None:
     d = res["default_run"]
     lines = [
@@ -224,7 +228,10 @@ def write_markdown(res: dict, path: Path) -> None:
     for r in res["per_rule"]:
         lines.append(f"| {r['rule']} | {r['jobs']} | {r['seconds']:.1f} | {r['max']:.1f} | "
                      f"{r['cpu']:.1f} | {r['cpu_max']:.1f} |")
-    path.write_text("\n".join(lines) + "\n")
+    # sections other benchmarks write into RESULTS.md (from their marker to the end) are kept
+    old = path.read_text() if path.is_file() else ""
+    kept = old[old.find(KEPT_MARKER):] if KEPT_MARKER in old else ""
+    path.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
 
 
 def main(argv: list[str] | None = None) -> dict:

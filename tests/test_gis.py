@@ -44,12 +44,13 @@ def test_geopackage_layers_carry_the_tables_numbers(tmp_path, snapshot):
     import pyogrio
     from shapely.geometry import shape
 
-    boundary = snapshot / maps.BOUNDARY_FILES["MNG"]["path"]
     from dlddrivers.plots import style
+    from dlddrivers.sources.boundaries import aimag_geometries
 
+    boundary = snapshot / "ocha_cod_ab/mng_admbnda_adm1_nso_v3.geojson"
     d = _study_dir(tmp_path)
     style.OVERLAPS.clear()
-    written = maps.mongolia_maps(d, boundary, d / "maps")
+    written = maps.mongolia_maps(d, aimag_geometries(boundary), d / "maps")
     assert style.OVERLAPS == {}  # aimag names never overlap on the maps
     assert {"map_trend_bio.png", "map_attribution_bio.png", "map_restrend_bio.png",
             "map_condition_bio.png"} <= {p.name for p in written}

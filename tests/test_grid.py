@@ -450,7 +450,11 @@ def test_jobs_and_summary_on_the_50km_grid(tmp_path):
     cfg["studies"]["inner_mongolia_grid"]["grid_sizes_km"] = [50]
     study = study_config(cfg, "inner_mongolia_grid")
     d = tmp_path / "inner_mongolia_grid"
-    p = grid.grid_data_job(cfg, "inner_mongolia_grid", d / "data", d / "stages_not_applicable.csv",
+    from dlddrivers.pipeline import panel_slice, raw_dir, setup
+
+    registry, catalogue, sources = setup(cfg)
+    slice_ = panel_slice(cfg, "inner_mongolia_grid", registry, catalogue, sources)
+    p = grid.grid_data_job(slice_, raw_dir(cfg), d / "data", d / "stages_not_applicable.csv",
                            list(STAGES))
     geo, ml = d / "grid_50km" / "geodetector", d / "grid_50km" / "ml"
     grid.grid_geodetector_job(study, {"n_boot": 49}, p["cells"], p["dictionary"], 50, geo)

@@ -54,6 +54,10 @@ def test_synthetic_pixel_study_outputs_and_recovery(synthetic_run):
     sums = att.groupby("unit")["share"].sum()
     assert np.allclose(sums[sums > 0], 1.0)
     assert (ca["estimand"] == "share of area").all()
+    # the study's block in the run's summary, and its COG layers
+    md = (d.parent.parent / "summary.md").read_text(encoding="utf-8")
+    assert "## Study `mongolia_pixel_synthetic` (pixel study)" in md
+    assert (d / "layers" / "attribution_class.tif").is_file()
 
 
 def test_zonal_panel_joins_the_aimag_study(synthetic_run, snapshot):
@@ -240,3 +244,30 @@ def test_pixel_study_on_local_provider_files(provider, snapshot, tmp_path):
     with xr.open_dataset(d / "layers" / "actual_slope.nc") as ds:
         s = ds["actual_slope"].values
         assert np.nanmedian(s) == pytest.approx(0.004, abs=0.0015)
+
+
+def test_tiled_workflow_equals_untiled(synthetic_run, snapshot, tmp_path):
+    """`tiles: [1, 3]`: three pixel_tile jobs and a gather give the untiled study's tables and
+    layers exactly."""
+    import filecmp
+
+    import xarray as xr
+
+    cfg = yaml.safe_load((REPO / "config" / "pixel.yaml").read_text(encoding="utf-8"))
+    cfg["studies"]["mongolia_pixel_synthetic"]["tiles"] = [1, 3]
+    (tmp_path / "tiled.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "results"
+    r = run_snakemake("--cores", "2", "--configfile", str(tmp_path / "tiled.yaml"), "--config",
+                      f"snapshot_dir={snapshot}", f"results_dir={out}", "validation=False")
+    assert r.returncode == 0, r.stderr[-4000:]
+    for t in ("r0c0", "r0c1", "r0c2"):
+        assert (out / "logs" / "mongolia_pixel_synthetic" / f"pixel_tile_{t}.log").is_file()
+    tiled = out / "mongolia_pixel_synthetic" / "pixel"
+    csvs = sorted(p.name for p in synthetic_run.glob("*.csv"))
+    assert "zonal_panel.csv" in csvs and "recovery.csv" in csvs
+    for name in csvs:
+        assert filecmp.cmp(synthetic_run / name, tiled / name, shallow=False), name
+    for p in sorted((synthetic_run / "layers").glob("*.nc")):
+        with xr.open_dataset(p) as a, xr.open_dataset(tiled / "layers" / p.name) as b:
+            v = next(iter(a.data_vars.keys() - {"crs"}))
+            assert np.array_equal(a[v].values, b[v].values, equal_nan=True), p.name

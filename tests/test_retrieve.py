@@ -30,6 +30,7 @@ from conftest import SNAPSHOT_DIR
 
 from dlddrivers import retrieve as R
 from dlddrivers.errors import ConfigError
+from dlddrivers.retrieve import transfer as T
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "config" / "sources.yaml"
@@ -165,7 +166,7 @@ def test_http_500_twice_then_ok_is_retried(server: _State, tmp_path: Path,
         delays.append(s)
         real_sleep(s)
 
-    monkeypatch.setattr(R.time, "sleep", sleep)
+    monkeypatch.setattr(T.time, "sleep", sleep)
     server.files["/f.csv"] = BODY
     server.faults["/f.csv"] = ["500", "500"]
     out = R.fetch(_spec(server.url("/f.csv")), tmp_path, **{**FAST, "backoff": 0.02})
@@ -254,9 +255,9 @@ def test_git_lfs_pointer_is_rejected(server: _State, tmp_path: Path) -> None:
 
 
 def test_progress_line_for_large_files(server: _State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(R, "PROGRESS_MIN_BYTES", 1000)
-    monkeypatch.setattr(R, "PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr(R, "CHUNK", 4096)
+    monkeypatch.setattr(T, "PROGRESS_MIN_BYTES", 1000)
+    monkeypatch.setattr(T, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(T, "CHUNK", 4096)
     server.files["/f.csv"] = BODY
     stream = io.StringIO()
     R.fetch(_spec(server.url("/f.csv")), tmp_path, **{**FAST, "progress": stream})

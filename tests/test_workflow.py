@@ -96,6 +96,9 @@ def test_grid_study_in_default_target(default_results):
                     "geodetector/geodetector_risk.png", "ml/shap_beeswarm.png",
                     "ml/shap_group_shares.png"):
             assert (g / fig).stat().st_size > 0, (km, fig)
+        for sub in ("geodetector", "ml"):  # every grid figure reads cleanly (no text on text)
+            run = json.loads((g / sub / "run.json").read_text())
+            assert run["text_overlaps"] == {}, (km, sub, run["text_overlaps"])
     scale = pd.read_csv(d / "scale" / "scale.csv")
     assert set(scale[scale["measure"] == "q"]["grid_km"]) == {5, 10, 20, 30, 40, 50}
     assert "Study `inner_mongolia_grid`" in (default_results / "summary.md").read_text()

@@ -102,7 +102,7 @@ def validate_semantics(cfg: dict, registry, catalogue) -> None:
 
             check_pixel_study(cfg, name, registry)
             continue
-        for k in ("zone_level", "bbox", "synthetic"):
+        for k in ("zone_level", "bbox", "synthetic", "tiles"):
             if k in st:
                 raise ConfigError(f"studies.{name}.{k}", st[k], "no such key: only a study of level 'pixel' has it")
         known = set(registry.ids(level))

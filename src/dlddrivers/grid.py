@@ -129,31 +129,41 @@ def _write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
 
 def _run_record(out: Path, study: dict, stage: str, options: dict, tables: dict, figures: list,
                 seconds: float, inputs: list[Path]) -> None:
+    from .plots import style
     from .provenance import package_versions, sha256_file
 
+    names = [Path(f).name for f in figures]
     rec = {"study": study.get("name"), "stage": stage, "seed": study.get("seed"),
            "options": options, "inputs_sha256": {Path(p).name: sha256_file(p) for p in inputs},
            "tables": {k: len(v) for k, v in tables.items()},
-           "figures": [Path(f).name for f in figures], "seconds": round(seconds, 3),
+           "figures": names, "seconds": round(seconds, 3),
+           # texts whose rendered boxes overlap, per figure (empty when every figure reads cleanly)
+           "text_overlaps": {k: [list(p) for p in v] for k, v in style.OVERLAPS.items() if k in names},
            "packages": package_versions()}
     (out / "run.json").write_text(json.dumps(rec, indent=2, default=str))
 
 
-def grid_data_job(cfg: dict, study_name: str, outdir: str | Path, status_path: str | Path,
+def grid_data_job(slice_: dict, raw_root: str | Path, outdir: str | Path, status_path: str | Path,
                   panel_stages: list[str]) -> dict[str, Path]:
-    """Read a grid study's cells: ``cells.parquet``/``.csv``, ``data_dictionary.csv``,
-    ``drops.csv``, ``provenance.json`` in ``outdir``; the not-applicable stage table at
-    ``status_path``."""
-    from .config import config_hash, study_config
-    from .pipeline import raw_dir, setup, verify_raw_files
+    """Read a grid study's cells from its config slice (:func:`dlddrivers.pipeline.panel_slice`:
+    the study, its catalogue entries, the registry's grids and the source specs) and the raw
+    folder ``raw_root``: ``cells.parquet``/``.csv``, ``data_dictionary.csv``, ``drops.csv``,
+    ``provenance.json`` in ``outdir``; the not-applicable stage table at ``status_path``."""
+    from .catalogue import Catalogue
+    from .config import config_hash
+    from .pipeline import verify_raw_files
     from .provenance import file_records, package_versions
+    from .units import UnitRegistry
 
-    registry, catalogue, sources = setup(cfg)
-    study = study_config(cfg, study_name)
+    study = slice_["study"]
+    study_name = study["name"]
+    registry = UnitRegistry.from_dict(slice_["registry"], "config slice of the unit registry")
+    sources = slice_["sources"]
+    catalogue = Catalogue.from_dict({"indicators": slice_["indicators"]}, sources,
+                                    "config slice of the catalogue")
     # raw-file checksums before anything is read
-    verify_raw_files(study, catalogue, sources, raw_dir(cfg),
-                     cfg.get("on_checksum_mismatch") or "error")
-    res = build_cells(study, catalogue, sources, registry, raw_dir(cfg))
+    verify_raw_files(study, catalogue, sources, raw_root, slice_.get("on_checksum_mismatch") or "error")
+    res = build_cells(study, catalogue, sources, registry, Path(raw_root))
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"cells": out / "cells.parquet", "cells_csv": out / "cells.csv",
@@ -163,7 +173,8 @@ def grid_data_job(cfg: dict, study_name: str, outdir: str | Path, status_path: s
     res.cells.to_csv(paths["cells_csv"], index=False)
     res.dictionary.to_csv(paths["dictionary"], index=False)
     res.drops.to_csv(paths["drops"], index=False)
-    prov = {"study": study_name, "config_sha256": config_hash(cfg), "study_config": study,
+    prov = {"study": study_name, "config_slice_sha256": config_hash(slice_), "config_slice": slice_,
+            "study_config": study,
             "seed": study["seed"], "raw_files": file_records(res.files),
             "rows_not_passed_on": res.drops.to_dict(orient="records"),
             "cells_per_grid_km": {int(k): int(v) for k, v in

@@ -478,6 +478,7 @@ TABLE_TITLES: dict[str, str] = {
     "attribution": "Table: attribution",
     "effects": "Table: effects",
     "loss_years": "Table: largest-loss years",
+    "unit_mean": "Table: impact mean across units per year",
     "preflight": "Table: drivers kept and left out (pre-flight)",
 }
 
@@ -629,12 +630,12 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
                 "ci_low", "ci_high", "ci_level", "residual_change", "slope_unit", "mk_p", "mk_test",
                 "break_year", "chow_f", "chow_p", "chow_p_bonferroni", "n_break_candidates",
                 "break_detected", "n_units", "n_years", "n_obs", "n_dropped", "status", "note",
-                "estimand"
+                "estimand", "residual_intercept"
             ),
             "numeric": (
                 "vpr_r2", "vpr_f", "vpr_p", "residual_slope", "ci_low", "ci_high", "ci_level",
                 "residual_change", "mk_p", "break_year", "chow_f", "chow_p", "chow_p_bonferroni",
-                "n_break_candidates", "n_units", "n_years", "n_obs", "n_dropped"
+                "n_break_candidates", "n_units", "n_years", "n_obs", "n_dropped", "residual_intercept"
             ),
             "key": ("outcome", "unit"),
         },
@@ -746,6 +747,13 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
                 "year", "rank", "mean_loss", "ci_low", "ci_high", "ci_level", "n_units_reporting",
                 "n_units_above_p90", "n_units", "n_years", "n_obs"
             ),
+            "key": ("impact", "year"),
+        },
+        "unit_mean": {
+            "columns": (
+                "impact", "year", "mean", "n_units_reporting", "n_units", "measure", "status", "estimand"
+            ),
+            "numeric": ("year", "mean", "n_units_reporting", "n_units"),
             "key": ("impact", "year"),
         },
         "heads_lost": {

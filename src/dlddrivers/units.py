@@ -9,7 +9,7 @@ countries outside any study).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,39 @@ def _norm(name: str) -> str:
     return "".join(ch for ch in s.lower() if ch.isalnum())
 
 
+def _tile(uid: str, value: object, path: str) -> tuple[float, float, float, float] | None:
+    """A country's ``tile: [x, y, width, height]`` (tile units; width and height > 0)."""
+    if value is None:
+        return None
+    ok = (isinstance(value, (list, tuple)) and len(value) == 4
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+    if not ok or value[0] < 0 or value[1] < 0 or value[2] <= 0 or value[3] <= 0:
+        raise ConfigError(f"countries.{uid}.tile", value,
+                          "[x, y, width, height]: four numbers, x and y >= 0, width and height > 0", path)
+    return (float(value[0]), float(value[1]), float(value[2]), float(value[3]))
+
+
+def _boundary(unit: str, decl: object, registry_file: str) -> dict | None:
+    """A country's ``boundary`` declaration, checked (see :mod:`dlddrivers.sources.boundaries`)."""
+    if decl is None:
+        return None
+    where = f"countries.{unit}.boundary"
+    if not isinstance(decl, Mapping):
+        raise ConfigError(where, decl, "a mapping with source, file and code_field", registry_file)
+    for key in ("source", "file", "code_field"):
+        if not isinstance(decl.get(key), str) or not decl.get(key):
+            raise ConfigError(f"{where}.{key}", decl.get(key), "a non-empty string", registry_file)
+    outside = decl.get("outside") or {}
+    if not isinstance(outside, Mapping):
+        raise ConfigError(f"{where}.outside", outside, "a mapping feature code -> name", registry_file)
+    unknown = sorted(set(decl) - {"source", "file", "code_field", "outside"})
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}", decl[unknown[0]],
+                          "one of the keys source, file, code_field, outside", registry_file)
+    return {"source": decl["source"], "file": decl["file"], "code_field": decl["code_field"],
+            "outside": {str(k): str(v) for k, v in outside.items()}}
+
+
 @dataclass
 class Unit:
     """One spatial unit."""
@@ -39,6 +72,11 @@ class Unit:
     m49: int | None = None
     nso_code: str | None = None
     country: str | None = None
+    #: Place on the national maps' tile grid: (x, y, width, height) in tile units (countries).
+    tile: tuple[float, float, float, float] | None = None
+    #: Declared boundary file (countries): ``{source, file, code_field, outside}``, see
+    #: :mod:`dlddrivers.sources.boundaries`.
+    boundary: dict | None = None
 
 
 @dataclass
@@ -74,6 +112,8 @@ class UnitRegistry:
                 names=list(spec.get("names", [])) + [spec["name"], uid],
                 fao=int(spec["fao"]),
                 m49=int(spec["m49"]),
+                tile=_tile(uid, spec.get("tile"), str(path)),
+                boundary=_boundary(uid, spec.get("boundary"), str(path)),
             )
         for uid, spec in (raw.get("aimags") or {}).items():
             for key in ("name", "nso_code", "country"):

@@ -99,8 +99,9 @@ def item_label(w):
 
 # Pixel studies (rules/pixel.smk)
 from dlddrivers.gridded.pipeline import options as pixel_options
+from dlddrivers.gridded.pipeline import tile_ids as pixel_tile_ids
 from dlddrivers.gridded.study import study_layers
-from dlddrivers.plots.maps import BOUNDARY_FILES
+from dlddrivers.sources.boundaries import available_boundaries, map_units
 
 
 def pixel_study(study):
@@ -115,22 +116,54 @@ def pixel_readers(study):
     return {i["source"]["reader"] for i in pixel_layers_of(study).values()}
 
 
+def study_boundaries(units):
+    """Declared boundary files of `units` (units.yaml `boundary` -> sources.yaml) and the
+    declarations skipped (source absent from sources.yaml; offline: file not in the snapshot).
+    """
+    return available_boundaries(
+        REGISTRY, SOURCES, units, raw_dir(config), bool(config.get("snapshot_dir"))
+    )
+
+
+def map_boundaries(study):
+    """The study maps' boundary declarations and skipped declarations."""
+    st = study_config(config, study)
+    return study_boundaries(map_units(REGISTRY, st["level"], st["units"]))
+
+
+def boundary_paths(specs):
+    return [canonical_path(raw_dir(config) / s.path) for s in specs.values()]
+
+
+def map_tiles(study):
+    """The national tile grid of the study's countries (registry `tile`)."""
+    st = study_config(config, study)
+    if st["level"] != "country":
+        return {}
+    units = [REGISTRY.units[u] for u in st["units"] if u in REGISTRY.units]
+    return {u.id: list(u.tile) for u in units if u.tile is not None}
+
+
 def pixel_boundaries(study):
-    """Boundary files of the study's zones: the aimag file, or the countries' adm1 files."""
+    """Boundary files of the study's zones: the aimags' country file, or the countries' files."""
     st = pixel_study(study)
-    if st["zone_level"] == "aimag":
-        isos = ["MNG"]
-    else:
-        isos = [u for u in st["units"] if u in BOUNDARY_FILES]
-    root = raw_dir(config)
-    return {
-        iso: canonical_path(
-            root / SOURCES["boundaries_mng"]["files"]["adm1"]["path"]
-            if iso == "MNG"
-            else root / BOUNDARY_FILES[iso]["path"]
-        )
-        for iso in isos
-    }
+    units = ["MNG"] if st["zone_level"] == "aimag" else list(st["units"])
+    specs, _ = study_boundaries(units)
+    return {u: canonical_path(raw_dir(config) / s.path) for u, s in specs.items()}
+
+
+def pixel_boundary_fields(study):
+    st = pixel_study(study)
+    units = ["MNG"] if st["zone_level"] == "aimag" else list(st["units"])
+    return {u: s.code_field for u, s in study_boundaries(units)[0].items()}
+
+
+def pixel_tile_files(study):
+    """One tile file per tile of a study with `tiles: [ny, nx]` ([] when untiled)."""
+    return [
+        f"{RESULTS}/{study}/pixel_tiles/{t}.npz"
+        for t in pixel_tile_ids(pixel_study(study).get("tiles"))
+    ]
 
 
 def pixel_outputs(studies):

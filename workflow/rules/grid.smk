@@ -33,6 +33,8 @@ rule grid_data:
     params:
         # the study, its catalogue entries, registry grid and source specs (a rerun trigger)
         slice=lambda w: panel_params(w.study),
+        # where the raw files are read (their paths are the inputs)
+        raw_root=lambda w, input: raw_dir(config),
         panel_stages=STAGE_NAMES,
     script:
         "../scripts/grid.py"

@@ -2,7 +2,9 @@
 # (dlddrivers.gridded). Per study: a synthetic stack with planted truth (if the study has
 # `synthetic`), or the provider files downloaded into raw_dir (region subset where the provider
 # allows it), then one job that runs every per-pixel method chunk by chunk and writes layers,
-# maps and zonal tables to results/<study>/pixel/. The panel and stage rules never see these
+# maps and zonal tables to results/<study>/pixel/. A study with `tiles: [ny, nx]` runs one
+# `pixel_tile` job per tile (per-pixel layers and zonal sums of its window) and `pixel_study`
+# gathers them (FDR, classes, SDG performance and zonal tables over all pixels). The panel and stage rules never see these
 # studies (Snakefile: PIXEL_STUDIES are kept out of STUDIES).
 rule pixel_synthetic:
     output:
@@ -47,8 +49,48 @@ rule pixel_retrieve:
         "../scripts/pixel.py"
 
 
+rule pixel_tile:
+    input:
+        synthetic=lambda w: (
+            [f"{RESULTS}/{w.study}/pixel_input/synthetic_stack.nc"]
+            if "synthetic" in pixel_readers(w.study)
+            else []
+        ),
+        retrieved=lambda w: (
+            [f"{RESULTS}/{w.study}/pixel_input/retrieved.txt"]
+            if pixel_readers(w.study) - {"synthetic"}
+            else []
+        ),
+        boundaries=lambda w: list(pixel_boundaries(w.study).values()),
+    output:
+        temp(f"{RESULTS}/{{study}}/pixel_tiles/{{tile}}.npz"),
+    log:
+        f"{RESULTS}/logs/{{study}}/pixel_tile_{{tile}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{study}}/pixel_tile_{{tile}}.tsv"
+    wildcard_constraints:
+        study=PIXEL_PATTERN,
+        tile=r"r\d+c\d+",
+    conda:
+        "../envs/dlddrivers.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        study=lambda w: pixel_study(w.study),
+        layers=lambda w: pixel_layers_of(w.study),
+        options=pixel_options((config.get("methods") or {}).get("pixel")),
+        raw_root=config["raw_dir"],
+        boundary_isos=lambda w: list(pixel_boundaries(w.study)),
+        boundary_fields=lambda w: pixel_boundary_fields(w.study),
+    script:
+        "../scripts/pixel.py"
+
+
 rule pixel_study:
     input:
+        tiles=lambda w: pixel_tile_files(w.study),
         synthetic=lambda w: (
             [f"{RESULTS}/{w.study}/pixel_input/synthetic_stack.nc"]
             if "synthetic" in pixel_readers(w.study)
@@ -86,5 +128,6 @@ rule pixel_study:
         options=pixel_options((config.get("methods") or {}).get("pixel")),
         raw_root=config["raw_dir"],
         boundary_isos=lambda w: list(pixel_boundaries(w.study)),
+        boundary_fields=lambda w: pixel_boundary_fields(w.study),
     script:
         "../scripts/pixel.py"

@@ -1,7 +1,6 @@
 # Results for people: maps per study and a summary (markdown + HTML) generated from the result
 # files. The Snakemake report (`snakemake --report results/report.html`) opens on workflow.rst.
 from dlddrivers.config import study_config
-from dlddrivers.plots.maps import BOUNDARY_FILES
 from dlddrivers.pipeline import raw_dir
 
 # The report opens on workflow.rst followed by the summary's first pages once the summary exists
@@ -25,20 +24,9 @@ rule maps:
         ],
         dictionary=f"{RESULTS}/{{study}}/data_dictionary.csv",
         coverage=f"{RESULTS}/{{study}}/coverage.csv",
-        # Mongolia from the configured source; China and Japan only when in the snapshot.
-        boundary_mng=canonical_path(
-            raw_dir(config) / SOURCES["boundaries_mng"]["files"]["adm1"]["path"]
-        ),
-        boundary_chn=lambda w: [
-            canonical_path(p)
-            for p in [raw_dir(config) / BOUNDARY_FILES["CHN"]["path"]]
-            if p.is_file()
-        ],
-        boundary_jpn=lambda w: [
-            canonical_path(p)
-            for p in [raw_dir(config) / BOUNDARY_FILES["JPN"]["path"]]
-            if p.is_file()
-        ],
+        # the boundary files declared for the study's units (units.yaml `boundary` ->
+        # sources.yaml), in the order of params.boundaries
+        boundaries=lambda w: boundary_paths(map_boundaries(w.study)[0]),
     output:
         report(
             directory(f"{RESULTS}/{{study}}/maps"),
@@ -60,6 +48,9 @@ rule maps:
         runtime=10,
     params:
         level=lambda w: study_config(config, w.study)["level"],
+        boundaries=lambda w: [s.record() for s in map_boundaries(w.study)[0].values()],
+        boundaries_skipped=lambda w: map_boundaries(w.study)[1],
+        tiles=lambda w: map_tiles(w.study),
     script:
         "../scripts/maps.py"
 
@@ -77,6 +68,7 @@ rule summary:
         stages=stage_outputs(PANEL_STUDIES),
         maps=[f"{RESULTS}/{s}/maps" for s in PANEL_STUDIES],
         grids=grid_outputs(GRID_STUDIES),
+        pixels=pixel_outputs(PIXEL_STUDIES),
     output:
         md=f"{RESULTS}/summary.md",
         # the studies' first pages, shown on the report's front page (report: below)
@@ -99,6 +91,6 @@ rule summary:
         mem_mb=1000,
         runtime=10,
     params:
-        studies=STUDIES,
+        studies=STUDIES + PIXEL_STUDIES,
     script:
         "../scripts/summary.py"

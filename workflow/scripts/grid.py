@@ -13,7 +13,7 @@ warnings.simplefilter("default")
 sm = snakemake  # noqa: F821
 rule = sm.rule
 if rule == "grid_data":
-    grid.grid_data_job(sm.config, sm.wildcards.study, Path(sm.output.cells).parent,
+    grid.grid_data_job(sm.params.slice, sm.params.raw_root, Path(sm.output.cells).parent,
                        sm.output.status, list(sm.params.panel_stages))
 elif rule == "grid_geodetector":
     grid.grid_geodetector_job(dict(sm.params.study), dict(sm.params.options), sm.input.cells,

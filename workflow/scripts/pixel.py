@@ -19,8 +19,15 @@ elif sm.rule == "pixel_retrieve":
                                           sm.params.raw_root, deadline=sm.params.deadline)
     with open(sm.output[0], "w", encoding="utf-8") as fh:
         fh.write("".join(f"{f}\n" for f in files))
+elif sm.rule == "pixel_tile":
+    gp.run_configured_tile(study, sm.params.layers, sm.params.raw_root,
+                           sm.input.synthetic[0] if sm.input.synthetic else "",
+                           dict(zip(sm.params.boundary_isos, sm.input.boundaries, strict=True)),
+                           sm.wildcards.tile, sm.output[0], sm.params.options, threads=sm.threads,
+                           code_fields=sm.params.boundary_fields)
 else:
     gp.run_configured(study, sm.params.layers, sm.params.raw_root,
                       sm.input.synthetic[0] if sm.input.synthetic else "",
                       dict(zip(sm.params.boundary_isos, sm.input.boundaries, strict=True)),
-                      sm.output[0], sm.params.options, threads=sm.threads)
+                      sm.output[0], sm.params.options, threads=sm.threads,
+                      tile_files=list(sm.input.tiles), code_fields=sm.params.boundary_fields)

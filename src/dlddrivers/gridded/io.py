@@ -140,6 +140,59 @@ def write_layer(da, path: str | Path, attrs: dict | None = None) -> Path:
     return path
 
 
+def write_cog(da, path: str | Path, attrs: dict | None = None, *, categorical: bool = False,
+              blocksize: int = 256) -> Path:
+    """One 2-D (lat, lon) result layer as a Cloud-Optimised GeoTIFF (GDAL's COG driver, from
+    the rasterio wheel: no system GDAL): north-up EPSG:4326 with the grid's transform,
+    ``blocksize`` tiles, deflate, internal overviews down to one tile (resampled by ``mode``
+    for class layers, ``average`` otherwise), nodata (NaN for floats, -128 for int8 classes),
+    the layer name as band description, its units, and ``attrs`` (long_name, estimand, ...) as
+    band tags. An irregular grid is an error naming the file and the axis."""
+    import rasterio
+    from rasterio.io import MemoryFile
+    from rasterio.shutil import copy as rio_copy
+    from rasterio.transform import from_origin
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = da.transpose("lat", "lon")
+    arr = np.asarray(a.values)
+    lat, lon = np.asarray(a["lat"].values, float), np.asarray(a["lon"].values, float)
+    if lat.size > 1 and lat[0] < lat[-1]:  # south to north: flip to north-up rows
+        arr, lat = arr[::-1], lat[::-1]
+    steps = {}
+    for name, c in (("lat", lat), ("lon", lon)):
+        d = np.abs(np.diff(c))
+        if d.size == 0 or not np.allclose(d, d[0], rtol=1e-6, atol=0):
+            raise ValueError(f"{path}: coordinate '{name}' is not a regular grid of at least 2 "
+                             f"cells (steps {d[:5].tolist()}); a GeoTIFF needs a regular grid")
+        steps[name] = float(d[0])
+    transform = from_origin(lon[0] - steps["lon"] / 2, lat[0] + steps["lat"] / 2, steps["lon"], steps["lat"])
+    if np.issubdtype(arr.dtype, np.floating):
+        nodata = float("nan")
+    else:
+        arr = arr.astype(np.int8)
+        nodata = -128
+    attrs = dict(attrs or {})
+    units = str(attrs.pop("units", ""))
+    tags = {k: (" ".join(str(x) for x in v) if isinstance(v, np.ndarray | list | tuple) else str(v))
+            for k, v in attrs.items()}
+    with MemoryFile() as mf:
+        with mf.open(driver="GTiff", width=arr.shape[1], height=arr.shape[0], count=1,
+                     dtype=arr.dtype, crs="EPSG:4326", transform=transform, nodata=nodata) as dst:
+            dst.write(np.ascontiguousarray(arr), 1)
+            dst.set_band_description(1, str(da.name or path.stem))
+            dst.set_band_unit(1, units)
+            dst.update_tags(1, **tags)
+            dst.update_tags(LAYER=str(da.name or path.stem))
+        with mf.open() as src:
+            rio_copy(src, path, driver="COG", BLOCKSIZE=int(blocksize), COMPRESS="DEFLATE",
+                     OVERVIEWS="IGNORE_EXISTING",
+                     OVERVIEW_RESAMPLING="MODE" if categorical else "AVERAGE")
+    assert rasterio  # the driver registry
+    return path
+
+
 def align_to(layer, target, chunk: int | None = None):
     """``layer`` on the grid of ``target`` (lat/lon cell centres): unchanged when the grids are
     the same, else interpolated bilinearly, lazily. For nested grids (e.g. TerraClimate 1/24

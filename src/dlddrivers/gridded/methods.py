@@ -461,6 +461,16 @@ def sdg_prod5(traj_deg, state_deg, perf_deg) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ geometry
+def slope_colour_limit(slopes: np.ndarray, q: float = 98.0) -> float:
+    """The symmetric colour limit of a slope map: the ``q``-th percentile of ``|slope|`` over
+    the finite pixels (1.0 when none is finite or the percentile is 0), so a few extreme pixels
+    do not wash out the map. Returned with the maps' inputs, recorded in the study's run.json."""
+    v = np.asarray(slopes, dtype=float)
+    fin = np.isfinite(v)
+    lim = float(np.nanpercentile(np.abs(v[fin]), q)) if fin.any() else 1.0
+    return lim or 1.0
+
+
 def cell_area_km2(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Area (km2) of each cell of a regular lon/lat grid given by its centre coordinates, on the
     authalic sphere: ``R^2 * dlon * (sin(lat_north) - sin(lat_south))``. Returns (lat, lon)."""

@@ -39,6 +39,21 @@ dask_address : str or None
     A ``dask.distributed`` scheduler (``tcp://host:8786``); the study then runs on that cluster.
 workers : int or None
     Threads (or processes) of the local scheduler (None: the job's threads).
+layer_formats : list
+    Files per result layer in ``layers/``: ``netcdf`` (CF NetCDF4) and/or ``cog``
+    (Cloud-Optimised GeoTIFF: tiled, deflate, overviews, EPSG:4326, nodata, band description,
+    units and estimand tags).
+cog_blocksize : int
+    COG tile size in pixels (a power of two >= 16; overviews halve the grid until it fits one
+    tile).
+
+Tiles (study key ``tiles: [ny, nx]``)
+-------------------------------------
+A large region is split into ``ny x nx`` tiles along chunk boundaries (:func:`tile_windows`);
+Snakemake runs one job per tile (:func:`run_tile`: per-pixel layers and per-block zonal sums of
+that window only) and one gather job (``run_pixel_study(..., tiles=...)``) that mosaics the
+tiles and applies every field-wide step over ALL pixels: Benjamini-Hochberg FDR, attribution
+classes, SDG performance, zonal tables. The result equals the untiled run exactly.
 """
 
 from __future__ import annotations
@@ -70,7 +85,13 @@ DEFAULTS: dict = {
     "scheduler": "threads",
     "dask_address": None,
     "workers": None,
+    "layer_formats": ["netcdf", "cog"],
+    "cog_blocksize": 256,
 }
+
+#: layers holding class codes (COG overviews by mode, not average)
+CATEGORICAL_LAYERS = frozenset({"attribution_class", "restrend_refused", "sdg_trajectory", "sdg_state",
+                                "sdg_prod5", "sdg_trajectory_climate_corrected"})
 
 #: per-pixel outputs of the chunk function
 PIXEL_LAYERS = [
@@ -117,6 +138,12 @@ def options(given: Mapping | None) -> dict:
     if given.get("scheduler", "threads") not in ("threads", "processes", "synchronous"):
         raise ConfigError(f"methods.{STAGE}.scheduler", given["scheduler"],
                           "threads, processes or synchronous")
+    fmts = given.get("layer_formats", DEFAULTS["layer_formats"])
+    if not (isinstance(fmts, list | tuple) and fmts and set(fmts) <= {"netcdf", "cog"}):
+        raise ConfigError(f"methods.{STAGE}.layer_formats", fmts, "a non-empty list of netcdf, cog")
+    bs = given.get("cog_blocksize", DEFAULTS["cog_blocksize"])
+    if not (isinstance(bs, int) and bs >= 16 and bs & (bs - 1) == 0):
+        raise ConfigError(f"methods.{STAGE}.cog_blocksize", bs, "a power of two >= 16")
     if given.get("performance_by", "units") not in ("units", "region"):
         raise ConfigError(f"methods.{STAGE}.performance_by", given["performance_by"], "units or region")
     return {**DEFAULTS, **given}
@@ -176,18 +203,8 @@ def scheduler_context(opts: dict, threads: int | None = None):
     return dask.config.set(**kw)
 
 
-def pixel_analysis(outcome, climate: Sequence, opts: dict, zone: np.ndarray | None = None,
-                   extra_delayed: Sequence = (), threads: int | None = None):
-    """Per-pixel results for ``outcome`` (DataArray year, lat, lon; dask-backed) with the
-    ``climate`` DataArrays as RESTREND regressors.
-
-    Returns ``(xarray.Dataset of 2-D layers, [computed extra_delayed], timings)``: the layers of
-    :data:`PIXEL_LAYERS` plus ``actual_q``, ``climate_q``, ``residual_q`` (BH), ``attribution_class``,
-    the SDG terms (``sdg_trajectory``, ``sdg_state``, ``sdg_performance``, ``sdg_prod5``,
-    ``sdg_trajectory_climate_corrected``) and ``cell_area_km2``. ``extra_delayed`` (e.g. the zonal
-    sums) are computed in the same pass so the stack is read once.
-    """
-    import dask
+def _lazy_pixel_layers(outcome, climate: Sequence, opts: dict):
+    """The lazy (dask) Dataset of :data:`PIXEL_LAYERS`, one ``apply_ufunc`` over the chunks."""
     import xarray as xr
 
     years = [int(v) for v in outcome["year"].values]
@@ -203,7 +220,23 @@ def pixel_analysis(outcome, climate: Sequence, opts: dict, zone: np.ndarray | No
     res = xr.apply_ufunc(run, *arrays, input_core_dims=[["year"]] * len(arrays),
                          output_core_dims=[[] for _ in names], dask="parallelized",
                          output_dtypes=[np.float32] * len(names))
-    lazy = xr.Dataset(dict(zip(names, res, strict=True)))
+    return xr.Dataset(dict(zip(names, res, strict=True)))
+
+
+def pixel_analysis(outcome, climate: Sequence, opts: dict, zone: np.ndarray | None = None,
+                   extra_delayed: Sequence = (), threads: int | None = None):
+    """Per-pixel results for ``outcome`` (DataArray year, lat, lon; dask-backed) with the
+    ``climate`` DataArrays as RESTREND regressors.
+
+    Returns ``(xarray.Dataset of 2-D layers, [computed extra_delayed], timings)``: the layers of
+    :data:`PIXEL_LAYERS` plus ``actual_q``, ``climate_q``, ``residual_q`` (BH), ``attribution_class``,
+    the SDG terms (``sdg_trajectory``, ``sdg_state``, ``sdg_performance``, ``sdg_prod5``,
+    ``sdg_trajectory_climate_corrected``) and ``cell_area_km2``. ``extra_delayed`` (e.g. the zonal
+    sums) are computed in the same pass so the stack is read once.
+    """
+    import dask
+
+    lazy = _lazy_pixel_layers(outcome, climate, opts)
     t0 = time.perf_counter()
     with scheduler_context(opts, threads):
         ds, *extra = dask.compute(lazy, *extra_delayed)
@@ -248,25 +281,10 @@ def finish(ds, opts: dict, zone: np.ndarray | None = None):
 
 
 # ------------------------------------------------------------------------- study end to end
-def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Path,
-                    geoms: Mapping[str, list] | None, opts: Mapping | None = None,
-                    threads: int | None = None, truth=None, maps: bool = True) -> dict:
-    """Run one pixel study and write its outputs under ``outdir``.
+def _align(layers: Mapping[str, object], study: dict, chunk: int):
+    """The outcome id, every layer on the outcome's grid, and the ids of the regridded ones."""
+    from .io import align_to
 
-    ``layers``: ``{indicator: DataArray (year, lat, lon)}`` for the study's outcome (first of
-    ``study["outcomes"]``), its climate drivers (``study["drivers"]``, the RESTREND regressors)
-    and carried layers (``study["carry"]``: zonal means only; a layer without ``year`` is static
-    and labelled so). ``geoms``: unit polygons for zonal tables (only the study's ``units``).
-    ``truth``: a synthetic Dataset with planted truth (then ``recovery.csv`` is written).
-    Returns the run record (also ``run.json``).
-    """
-    import xarray as xr
-
-    from .io import align_to, write_layer
-
-    opts = options(opts)
-    out = Path(outdir)
-    (out / "layers").mkdir(parents=True, exist_ok=True)
     outcome_id = study["outcomes"][0]
     outcome = layers[outcome_id]
     # every layer on the outcome's grid (climate products are often finer or coarser)
@@ -274,25 +292,210 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         v.sizes["lat"] != outcome.sizes["lat"] or v.sizes["lon"] != outcome.sizes["lon"]
         or not np.allclose(v["lat"].values, outcome["lat"].values)
         or not np.allclose(v["lon"].values, outcome["lon"].values)))
-    layers = {k: (v if k == outcome_id else align_to(v, outcome, opts["chunk"]))
-              for k, v in layers.items()}
-    climate = [layers[d] for d in study["drivers"]]
+    aligned = {k: (v if k == outcome_id else align_to(v, outcome, chunk)) for k, v in layers.items()}
+    return outcome_id, aligned, regridded
+
+
+def _zones(study: dict, geoms: Mapping[str, list] | None, lat: np.ndarray, lon: np.ndarray):
+    if geoms:
+        return Z.rasterize_units({u: geoms[u] for u in study["units"] if u in geoms}, lat, lon)
+    return np.full((lat.size, lon.size), -1, np.int32), []
+
+
+def tile_ids(tiles: Sequence[int] | None) -> list[str]:
+    """Ids (``r<row>c<col>``) of the tiles of a ``tiles: [ny, nx]`` split ([] when untiled)."""
+    if not tiles:
+        return []
+    return [f"r{i}c{j}" for i in range(int(tiles[0])) for j in range(int(tiles[1]))]
+
+
+def tile_windows(shape: Sequence[int], chunk: int, tiles: Sequence[int],
+                 key: str = "tiles") -> dict[str, tuple[slice, slice]]:
+    """``{tile id: (row slice, column slice)}`` splitting a ``shape`` (lat, lon) grid into
+    ``tiles`` = ``[ny, nx]`` tiles along chunk boundaries (chunks of ``chunk`` pixels, as
+    evenly as the chunk count allows), so that every dask block of the whole study lies in one
+    tile. More tiles than chunks along an axis is an error naming ``key``."""
+    from ..errors import ConfigError
+
+    splits = []
+    for axis, (n, t) in enumerate(zip(shape, tiles, strict=True)):
+        nch = -(-int(n) // int(chunk))
+        if not 1 <= int(t) <= nch:
+            raise ConfigError(key, list(tiles),
+                              f"1 to {nch} tiles along {('lat', 'lon')[axis]} (the grid has {n} "
+                              f"pixels there in chunks of methods.pixel.chunk = {chunk})")
+        groups = np.array_split(np.arange(nch), int(t))
+        splits.append([slice(int(g[0] * chunk), int(min((g[-1] + 1) * chunk, n))) for g in groups])
+    return {f"r{i}c{j}": (rs, cs) for i, rs in enumerate(splits[0]) for j, cs in enumerate(splits[1])}
+
+
+def compute_window(layers: Mapping[str, object], study: dict, zone: np.ndarray, area: np.ndarray,
+                   nz: int, opts: dict, window: tuple[slice, slice] | None = None,
+                   threads: int | None = None) -> dict:
+    """The per-pixel layers (:data:`PIXEL_LAYERS`) and the per-block zonal sums of one window
+    of the study grid (the whole grid when ``window`` is None), in one dask pass over the
+    window's chunks: ``{"window": [r0, r1, c0, c1], "layers": {name: 2-D float32},
+    "parts": {layer id: [((row, col), (T, nz, 2) sums)]}, "timing": {...}}``.
+
+    ``layers`` are on the outcome grid (:func:`_align`); ``zone``/``area`` cover the whole grid.
+    Space is rechunked to ``opts["chunk"]`` from the window's origin, so a window starting on a
+    chunk boundary (:func:`tile_windows`) sees exactly the blocks the whole study sees.
+    """
+    import dask
+
+    outcome_id = study["outcomes"][0]
+    ny, nx = zone.shape
+    rs, cs = window or (slice(0, ny), slice(0, nx))
+    ch = int(opts["chunk"])
+    win = {k: v.isel(lat=rs, lon=cs).chunk({"lat": ch, "lon": ch}) for k, v in layers.items()}
+    zw, aw = zone[rs, cs], area[rs, cs]
+    parts = {k: Z.zonal_block_parts_delayed(v.chunk({"year": -1}), zw, aw, nz, offset=(rs.start, cs.start))
+             for k, v in win.items() if "year" in v.dims}
+    lazy = _lazy_pixel_layers(win[outcome_id].chunk({"year": -1}),
+                              [win[d].chunk({"year": -1}) for d in study["drivers"]], opts)
+    t0 = time.perf_counter()
+    with scheduler_context(opts, threads):
+        ds, sums = dask.compute(lazy, {k: [p for _, p in ps] for k, ps in parts.items()})
+    return {"window": [rs.start, rs.stop, cs.start, cs.stop],
+            "layers": {n: np.asarray(ds[n].values, dtype=np.float32) for n in PIXEL_LAYERS},
+            "parts": {k: [(key, np.asarray(a)) for (key, _), a in zip(parts[k], sums[k], strict=True)]
+                      for k in parts},
+            "timing": {"compute_s": time.perf_counter() - t0}}
+
+
+def save_tile(result: dict, path: str | Path) -> Path:
+    """One tile's :func:`compute_window` result as an uncompressed ``.npz`` (exact values)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrs = {"window": np.asarray(result["window"], dtype=np.int64),
+            "timing": np.asarray(json.dumps(result["timing"]))}
+    for n, a in result["layers"].items():
+        arrs[f"layer/{n}"] = a
+    for k, ps in result["parts"].items():
+        arrs[f"keys/{k}"] = np.asarray([key for key, _ in ps], dtype=np.int64).reshape(-1, 2)
+        arrs[f"sums/{k}"] = (np.stack([a for _, a in ps]) if ps else np.zeros((0, 0, 0, 2)))
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrs)
+    return path
+
+
+def load_tile(path: str | Path) -> dict:
+    """A tile written by :func:`save_tile` (errors name the file and what is missing)."""
+    import zipfile
+
+    from ..errors import RawFileError
+
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RawFileError(path, "file", f"a pixel tile .npz written by save_tile ({e})") from e
+    with z:
+        files = set(z.files)
+        for need in ["window", *(f"layer/{n}" for n in PIXEL_LAYERS)]:
+            if need not in files:
+                raise RawFileError(path, need, "a pixel tile written by save_tile")
+        layers = {n: z[f"layer/{n}"] for n in PIXEL_LAYERS}
+        parts = {f.split("/", 1)[1]: [(tuple(int(v) for v in key), a)
+                                       for key, a in zip(z[f], z["sums/" + f.split("/", 1)[1]], strict=True)]
+                 for f in files if f.startswith("keys/")}
+        return {"window": [int(v) for v in z["window"]], "layers": layers, "parts": parts,
+                "timing": json.loads(str(z["timing"]))}
+
+
+def mosaic(tiles: Sequence[dict], shape: Sequence[int]) -> dict:
+    """The tiles' layers placed in the whole grid and their zonal parts pooled; every pixel
+    must be covered exactly once (else an error naming the uncovered or overlapping count)."""
+    from ..errors import ConfigError
+
+    ny, nx = shape
+    cover = np.zeros((ny, nx), np.int32)
+    layers = {n: np.full((ny, nx), np.nan, np.float32) for n in PIXEL_LAYERS}
+    parts: dict[str, list] = {}
+    for t in tiles:
+        r0, r1, c0, c1 = t["window"]
+        cover[r0:r1, c0:c1] += 1
+        for n in PIXEL_LAYERS:
+            layers[n][r0:r1, c0:c1] = t["layers"][n]
+        for k, ps in t["parts"].items():
+            parts.setdefault(k, []).extend(ps)
+    if (cover != 1).any():
+        raise ConfigError("tiles", f"{int((cover == 0).sum())} uncovered, {int((cover > 1).sum())} "
+                          "overlapping pixels", f"tiles covering the {ny} x {nx} grid exactly once")
+    return {"window": [0, ny, 0, nx], "layers": layers, "parts": parts,
+            "timing": {"compute_s": float(sum(t["timing"]["compute_s"] for t in tiles)),
+                       "n_tiles": len(tiles)}}
+
+
+def run_tile(layers: Mapping[str, object], study: dict, geoms: Mapping[str, list] | None,
+             tile: str, opts: Mapping | None = None, threads: int | None = None) -> dict:
+    """One tile (``tile``: an id of :func:`tile_ids` for ``study["tiles"]``) of a pixel study:
+    its per-pixel layers and zonal parts (:func:`compute_window`). Only the tile's window of
+    each stack is read; memory is bounded by the chunk size and the tile's 2-D layers."""
+    from ..errors import ConfigError
+
+    opts = options(opts)
+    outcome_id, aligned, _ = _align(layers, study, opts["chunk"])
+    outcome = aligned[outcome_id]
+    lat, lon = outcome["lat"].values, outcome["lon"].values
+    wins = tile_windows((lat.size, lon.size), opts["chunk"], study["tiles"],
+                        f"studies.{study.get('name')}.tiles")
+    if tile not in wins:
+        raise ConfigError(f"studies.{study.get('name')}.tiles", tile, f"one of the tiles {sorted(wins)}")
+    zone, zunits = _zones(study, geoms, lat, lon)
+    area = M.cell_area_km2(lat, lon)
+    res = compute_window(aligned, study, zone, area, len(zunits), opts, wins[tile], threads)
+    res["tile"] = tile
+    return res
+
+
+def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Path,
+                    geoms: Mapping[str, list] | None, opts: Mapping | None = None,
+                    threads: int | None = None, truth=None, maps: bool = True,
+                    tiles: Sequence[dict] | None = None) -> dict:
+    """Run one pixel study and write its outputs under ``outdir``.
+
+    ``layers``: ``{indicator: DataArray (year, lat, lon)}`` for the study's outcome (first of
+    ``study["outcomes"]``), its climate drivers (``study["drivers"]``, the RESTREND regressors)
+    and carried layers (``study["carry"]``: zonal means only; a layer without ``year`` is static
+    and labelled so). ``geoms``: unit polygons for zonal tables (only the study's ``units``).
+    ``truth``: a synthetic Dataset with planted truth (then ``recovery.csv`` is written).
+    ``tiles``: the results of :func:`run_tile` for every tile of the study (the gather step of a
+    tiled study: the per-pixel layers are mosaicked, not recomputed; FDR, classes, SDG
+    performance and the zonal tables are computed here over ALL pixels); None computes the
+    whole grid here. Returns the run record (also ``run.json``).
+    """
+    import xarray as xr
+
+    from .io import write_cog, write_layer
+
+    opts = options(opts)
+    out = Path(outdir)
+    (out / "layers").mkdir(parents=True, exist_ok=True)
+    outcome_id, layers, regridded = _align(layers, study, opts["chunk"])
+    outcome = layers[outcome_id]
     lat, lon = outcome["lat"].values, outcome["lon"].values
     area = M.cell_area_km2(lat, lon)
     t0 = time.perf_counter()
-    units = list(study["units"])
-    if geoms:
-        zone, zunits = Z.rasterize_units({u: geoms[u] for u in units if u in geoms}, lat, lon)
-    else:
-        zone, zunits = np.full(area.shape, -1, np.int32), []
+    zone, zunits = _zones(study, geoms, lat, lon)
     t_raster = time.perf_counter() - t0
     nz = len(zunits)
     yearly = {k: v for k, v in layers.items() if "year" in v.dims}
     static = {k: v for k, v in layers.items() if "year" not in v.dims}
-    delayed = [Z.zonal_year_sums_delayed(v, zone, area, nz) for v in yearly.values()]
-    ds, sums, timing = pixel_analysis(outcome, climate, opts, zone=zone, extra_delayed=delayed,
-                                      threads=threads)
-    timing["rasterize_s"] = t_raster
+    if tiles is None:
+        res = compute_window(layers, study, zone, area, nz, opts, None, threads)
+    else:
+        res = mosaic(tiles, zone.shape)
+    missing = sorted(set(yearly) - set(res["parts"]))
+    if missing:
+        from ..errors import ConfigError
+
+        raise ConfigError("tiles", missing, "zonal sums of every yearly layer in every tile")
+    t1 = time.perf_counter()
+    raw = xr.Dataset({n: (("lat", "lon"), res["layers"][n]) for n in PIXEL_LAYERS},
+                     coords={"lat": lat, "lon": lon})
+    ds = finish(raw, opts, zone)
+    timing = {**res["timing"], "field_steps_s": time.perf_counter() - t1, "rasterize_s": t_raster}
+    sums = [Z.combine_block_parts(res["parts"][k], v.sizes["year"], nz) for k, v in yearly.items()]
     t2 = time.perf_counter()
     # ---- zonal tables
     uarea = Z.unit_grid_area(zone, area, nz)
@@ -348,6 +551,22 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
          "n_pixels": int((zone < 0).sum())},
     ])
     drops.to_csv(out / "drops.csv", index=False)
+    # ---- field significance: Benjamini-Hochberg over all pixels, discoveries per test
+    fdr_rows = []
+    for k, what in (("actual", "trend of the outcome"), ("climate", "climate-driven trend"),
+                    ("residual", "residual (non-climatic) trend")):
+        pv, qv = ds[f"{k}_p"].values, ds[f"{k}_q"].values
+        tested = np.isfinite(pv)
+        disc = tested & (qv < q)
+        fdr_rows.append({"test": f"{k}_trend", "what": what, "n_tested": int(tested.sum()),
+                         "fdr_target_q": q, "n_discoveries": int(disc.sum()),
+                         "share_of_tested": float(disc.sum() / tested.sum()) if tested.any() else np.nan,
+                         "tested_area_km2": float(area[tested].sum()),
+                         "discovery_area_km2": float(area[disc].sum()),
+                         "n_raw_p_below_target": int((tested & (pv < q)).sum()),
+                         "method": "Benjamini-Hochberg over all pixels of the study",
+                         "estimand": "detection"})
+    pd.DataFrame(fdr_rows).to_csv(out / "fdr.csv", index=False)
     # ---- layers
     for name, (long_name, estimand) in LAYER_INFO.items():
         da = ds[name].astype(np.float32 if name != "attribution_class" else np.int8)
@@ -358,7 +577,11 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
                          flag_meanings=" ".join(v.replace(" ", "_").replace(":", "").replace(",", "")
                                                 for v in M.ATTRIBUTION_CLASSES.values()),
                          references="Xu et al. 2010 Environ Earth Sci 59:1329; Zhou et al. 2015 Ecol Indic 48:560")
-        write_layer(da.rename(name), out / "layers" / f"{name}.nc", attrs)
+        if "netcdf" in opts["layer_formats"]:
+            write_layer(da.rename(name), out / "layers" / f"{name}.nc", attrs)
+        if "cog" in opts["layer_formats"]:
+            write_cog(da.rename(name), out / "layers" / f"{name}.tif", attrs,
+                      categorical=name in CATEGORICAL_LAYERS, blocksize=opts["cog_blocksize"])
     xr.Dataset({"zone": (("lat", "lon"), zone)}, coords={"lat": lat, "lon": lon}).to_netcdf(
         out / "layers" / "zone.nc")
     rec = None
@@ -366,10 +589,13 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         from .synthetic import recovery
         rec = recovery(truth, ds, q=q)
         rec.to_csv(out / "recovery.csv", index=False)
+    colour_limits: dict[str, float] = {}
     if maps:
+        from .methods import slope_colour_limit
         from .plots import plot_maps
+        colour_limits = {n: slope_colour_limit(ds[n].values) for n in ("actual_slope", "residual_slope")}
         plot_maps(ds, out / "maps", geoms={u: geoms[u] for u in zunits} if geoms else None,
-                  title=study.get("description", study.get("name", "")))
+                  title=study.get("description", study.get("name", "")), limits=colour_limits)
     timing["tables_layers_maps_s"] = time.perf_counter() - t2
     codes = ds["attribution_class"].values
     assessed = float(area[(codes >= 0) & (codes != 9)].sum())
@@ -381,8 +607,10 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
         "regridded_to_outcome_grid (bilinear)": regridded,
         "years": [years[0], years[-1]], "n_years": len(years), "grid": [int(lat.size), int(lon.size)],
         "n_pixels": n_pix, "n_pixels_valid": int(valid.sum()), "units": zunits,
-        "options": opts, "timings_s": timing,
+        "options": opts, "timings_s": timing, "tiles": study.get("tiles"),
+        "n_tiles": len(tiles) if tiles is not None else None,
         "attribution_share_of_assessed_area": shares,
+        "map_colour_limits (98th percentile of |slope|)": colour_limits,
         "recovery_targets_met": None if rec is None else bool(rec["met"].dropna().astype(bool).all()),
     }
     (out / "run.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
@@ -390,10 +618,12 @@ def run_pixel_study(layers: Mapping[str, object], study: dict, outdir: str | Pat
 
 
 # ------------------------------------------------------------------------- config adapters
-def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> dict[str, list]:
+def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path],
+                    code_fields: Mapping[str, str] | None = None) -> dict[str, list]:
     """Polygons of the study's units: aimags from the Mongolian COD-AB file; countries as the
-    union of their first-level units from the project's boundary files (MNG, CHN, JPN)."""
-    from ..plots.maps import BOUNDARY_FILES, read_rings
+    union of their first-level units from their declared boundary files (``code_fields``: the
+    feature code field of each country's file, registry ``boundary.code_field``)."""
+    from ..sources.boundaries import read_features
     from ..sources.boundaries_mng import read_geometries
 
     if study["zone_level"] == "aimag":
@@ -401,9 +631,9 @@ def zone_geometries(study: dict, boundary_files: Mapping[str, str | Path]) -> di
     else:
         geoms = {}
         for iso, path in boundary_files.items():
-            spec = BOUNDARY_FILES.get(iso)
-            if spec and Path(path).is_file():
-                geoms[iso] = [poly for polys in read_rings(path, spec["field"]).values() for poly in polys]
+            field = (code_fields or {}).get(iso)
+            if field and Path(path).is_file():
+                geoms[iso] = [poly for polys in read_features(path, field).values() for poly in polys]
     missing = [u for u in study["units"] if u not in geoms]
     if missing:
         from ..errors import ConfigError
@@ -429,20 +659,41 @@ def make_synthetic(study: dict, path: str | Path) -> Path:
     return path
 
 
-def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
-                   boundary_files: Mapping[str, str | Path], outdir, opts: Mapping | None,
-                   threads: int | None = None) -> dict:
-    """Open the study's layers (``info``: :func:`dlddrivers.gridded.study.study_layers`) lazily,
-    region first, run the study and write ``outdir``."""
-    import xarray as xr
-
+def open_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_path, chunk: int) -> dict:
+    """The study's layers (``info``: :func:`dlddrivers.gridded.study.study_layers`), lazily,
+    region first."""
     from .products import open_layer
 
+    return {lid: open_layer(lid, i, study, raw_root, synthetic_path, chunk) for lid, i in info.items()}
+
+
+def run_configured(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
+                   boundary_files: Mapping[str, str | Path], outdir, opts: Mapping | None,
+                   threads: int | None = None, tile_files: Sequence[str | Path] = (),
+                   code_fields: Mapping[str, str] | None = None) -> dict:
+    """Open the study's layers lazily, region first, run the study and write ``outdir``.
+    ``tile_files`` (written by :func:`run_configured_tile`, one per tile of ``study["tiles"]``)
+    make this the gather step of a tiled study; ``code_fields`` name each boundary file's unit
+    code field (from the registry's boundary declarations)."""
+    import xarray as xr
+
     o = options(opts)
-    layers = {lid: open_layer(lid, i, study, raw_root, synthetic_path, o["chunk"])
-              for lid, i in info.items()}
+    layers = open_configured(study, info, raw_root, synthetic_path, o["chunk"])
     truth = None
     if any(i["source"]["reader"] == "synthetic" for i in info.values()):
-        truth = xr.open_dataset(synthetic_path, engine="netcdf4").load()
-    geoms = zone_geometries(study, boundary_files)
-    return run_pixel_study(layers, study, outdir, geoms, o, threads=threads, truth=truth)
+        with xr.open_dataset(synthetic_path, engine="netcdf4") as syn:  # the 2-D truth, not the stacks
+            truth = syn[[v for v in syn.data_vars if "year" not in syn[v].dims]].load()
+    geoms = zone_geometries(study, boundary_files, code_fields)
+    tiles = [load_tile(f) for f in tile_files] if tile_files else None
+    return run_pixel_study(layers, study, outdir, geoms, o, threads=threads, truth=truth, tiles=tiles)
+
+
+def run_configured_tile(study: dict, info: Mapping[str, dict], raw_root, synthetic_path,
+                        boundary_files: Mapping[str, str | Path], tile: str, out,
+                        opts: Mapping | None, threads: int | None = None,
+                        code_fields: Mapping[str, str] | None = None) -> Path:
+    """One tile job of a tiled study: :func:`run_tile` written to ``out`` (:func:`save_tile`)."""
+    o = options(opts)
+    layers = open_configured(study, info, raw_root, synthetic_path, o["chunk"])
+    geoms = zone_geometries(study, boundary_files, code_fields)
+    return save_tile(run_tile(layers, study, geoms, tile, o, threads=threads), out)

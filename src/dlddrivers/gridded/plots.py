@@ -39,9 +39,12 @@ def _categorical(ax, da, colors, labels, title, geoms):
     ax.set_title(title, fontsize=9)
 
 
-def plot_maps(ds, outdir: str | Path, geoms: Mapping[str, list] | None = None, title: str = "") -> list[Path]:
+def plot_maps(ds, outdir: str | Path, geoms: Mapping[str, list] | None = None, title: str = "",
+              limits: Mapping[str, float] | None = None) -> list[Path]:
     """PNG maps: attribution classes, actual and residual Theil-Sen slopes (BH-significant
-    pixels only), SDG combined productivity class."""
+    pixels only; symmetric colour limits ``limits[name]``, from
+    :func:`dlddrivers.gridded.methods.slope_colour_limit`, 1.0 when absent), SDG combined
+    productivity class."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,28 +53,23 @@ def plot_maps(ds, outdir: str | Path, geoms: Mapping[str, list] | None = None, t
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    _categorical(ax, ds["attribution_class"], _ATTR_COLORS, ATTRIBUTION_CLASSES,
-                 f"{title}\nattribution class (actual vs climate-driven trend, BH FDR)", geoms)
-    fig.tight_layout()
-    paths.append(out / "attribution_class.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    _categorical(ax, ds["sdg_prod5"], _PROD5_COLORS, PROD5_LABELS,
-                 f"{title}\nSDG 15.3.1 productivity (Trends.Earth prod5)", geoms)
-    fig.tight_layout()
-    paths.append(out / "sdg_prod5.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    for name, colors, labels, what in (
+            ("attribution_class", _ATTR_COLORS, ATTRIBUTION_CLASSES,
+             "attribution class (actual vs climate-driven trend, BH FDR)"),
+            ("sdg_prod5", _PROD5_COLORS, PROD5_LABELS, "SDG 15.3.1 productivity (Trends.Earth prod5)")):
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        _categorical(ax, ds[name], colors, labels, f"{title}\n{what}", geoms)
+        fig.tight_layout()
+        paths.append(out / f"{name}.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
     for name, qname, label in (("actual_slope", "actual_q", "Theil-Sen slope of the outcome"),
                                ("residual_slope", "residual_q", "RESTREND residual trend")):
         v = np.where(ds[qname].values < 0.05, ds[name].values, np.nan)
-        fin = np.isfinite(ds[name].values)
-        lim = float(np.nanpercentile(np.abs(ds[name].values[fin]), 98)) if fin.any() else 1.0
+        lim = float((limits or {}).get(name, 1.0))
         fig, ax = plt.subplots(figsize=(9, 4.5))
         m = ax.pcolormesh(ds["lon"].values, ds["lat"].values, np.ma.masked_invalid(v),
-                          cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, shading="nearest")
+                          cmap="RdBu", vmin=-lim, vmax=lim, shading="nearest")
         _outlines(ax, geoms)
         fig.colorbar(m, ax=ax, label="per year (BH q < 0.05 only)")
         ax.set_title(f"{title}\n{label}", fontsize=9)

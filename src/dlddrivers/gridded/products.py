@@ -82,14 +82,14 @@ def fetch_file(url: str, dest: Path, *, check, timeout: float = 60, retries: int
                backoff: float = 1.0, deadline: float = 900, progress=None) -> Path:
     """Download ``url`` to ``dest`` through the project's downloader (retries, deadline), into
     a ``.part`` file that is checked by ``check(path)`` and then renamed; nothing partial stays."""
-    from ..retrieve import _download
+    from ..retrieve.transfer import download
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     try:
-        _download(url, part, path=str(dest), timeout=timeout, retries=retries, backoff=backoff,
-                  progress=progress, label=dest.name, deadline=deadline)
+        download(url, part, path=str(dest), timeout=timeout, retries=retries, backoff=backoff,
+                 progress=progress, label=dest.name, deadline=deadline)
         check(part)
         part.replace(dest)
     finally:

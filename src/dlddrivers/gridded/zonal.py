@@ -75,15 +75,19 @@ def _block_sums(block: np.ndarray, zone: np.ndarray, w: np.ndarray, nz: int) -> 
     return out
 
 
-def zonal_year_sums_delayed(stack, zone: np.ndarray, area: np.ndarray, nz: int):
-    """A ``dask.delayed`` (T, nz, 2) array of per-unit weighted sums of a dask-backed (year, lat,
-    lon) DataArray, reduced block by block (compute it together with other results so the stack
-    is read once)."""
+def zonal_block_parts_delayed(stack, zone: np.ndarray, area: np.ndarray, nz: int,
+                              offset: tuple[int, int] = (0, 0)) -> list[tuple[tuple[int, int], object]]:
+    """Per-block ``dask.delayed`` (T, nz, 2) weighted sums of a (year, lat, lon) DataArray,
+    each keyed by the global (row, column) of the block's first pixel (``offset`` is the
+    position of ``stack`` in the study grid, for a tile). Blocks without a zone pixel are
+    skipped (they add nothing). :func:`combine_block_parts` adds them up in key order, so a
+    study split into tiles along block boundaries sums exactly the same parts in the same
+    order as the whole study."""
     import dask
 
     arr = stack.data
     if not hasattr(arr, "to_delayed"):
-        return dask.delayed(_block_sums)(np.asarray(arr), zone, area, nz)
+        return [(tuple(offset), dask.delayed(_block_sums)(np.asarray(arr), zone, area, nz))]
     blocks = arr.to_delayed()
     ych = np.cumsum((0,) + arr.chunks[1])
     xch = np.cumsum((0,) + arr.chunks[2])
@@ -94,8 +98,28 @@ def zonal_year_sums_delayed(stack, zone: np.ndarray, area: np.ndarray, nz: int):
             zb = zone[ys, xs]
             if not (zb >= 0).any():
                 continue
-            parts.append(dask.delayed(_block_sums)(blocks[0, bi, bj], zb, area[ys, xs], nz))
-    return dask.delayed(lambda ps: np.sum(ps, axis=0) if ps else np.zeros((arr.shape[0], nz, 2)))(parts)
+            key = (int(offset[0] + ych[bi]), int(offset[1] + xch[bj]))
+            parts.append((key, dask.delayed(_block_sums)(blocks[0, bi, bj], zb, area[ys, xs], nz)))
+    return parts
+
+
+def combine_block_parts(parts, n_years: int, nz: int) -> np.ndarray:
+    """(T, nz, 2) sum of keyed block parts (``[(key, array)]``), added in key order."""
+    ps = [a for _, a in sorted(parts, key=lambda kv: tuple(kv[0]))]
+    return np.sum(ps, axis=0) if ps else np.zeros((n_years, nz, 2))
+
+
+def zonal_year_sums_delayed(stack, zone: np.ndarray, area: np.ndarray, nz: int):
+    """A ``dask.delayed`` (T, nz, 2) array of per-unit weighted sums of a dask-backed (year, lat,
+    lon) DataArray, reduced block by block (compute it together with other results so the stack
+    is read once)."""
+    import dask
+
+    parts = zonal_block_parts_delayed(stack, zone, area, nz)
+    keys = [k for k, _ in parts]
+    T = stack.shape[0]
+    return dask.delayed(lambda ps: combine_block_parts(list(zip(keys, ps, strict=True)), T, nz))(
+        [p for _, p in parts])
 
 
 def year_means_table(sums: np.ndarray, years: Sequence[int], units: Sequence[str],

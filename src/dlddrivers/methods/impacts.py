@@ -103,6 +103,33 @@ def heads_lost(panel: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=HEADS_COLUMNS)
 
 
+UNIT_MEAN_COLUMNS = ["impact", "year", "mean", "n_units_reporting", "n_units", "measure", "status",
+                     "estimand"]
+
+
+def unit_mean(panel: pd.DataFrame, impact: str, measure: str = "") -> pd.DataFrame:
+    """The impact's mean across units per year (the line drawn over the unit series).
+
+    The mean is over the units with a value that year (``n_units_reporting`` of ``n_units``);
+    a year where no unit reports keeps its row with an empty mean and status
+    ``insufficient_data``. Estimand ``descriptive``.
+    """
+    if impact not in panel.columns:
+        return pd.DataFrame(columns=UNIT_MEAN_COLUMNS)
+    n_units = int(panel["unit"].nunique())
+    rows = []
+    for year, g in panel.groupby("year", sort=True):
+        v = g[impact].dropna()
+        rows.append({"impact": impact, "year": int(year),
+                     "mean": float(v.mean()) if len(v) else np.nan,
+                     "n_units_reporting": len(v), "n_units": n_units, "measure": measure,
+                     "status": ("ok" if len(v) == n_units else
+                                "insufficient_data: no unit reports" if not len(v) else
+                                f"partial: {n_units - len(v)} of {n_units} units missing"),
+                     "estimand": "descriptive"})
+    return pd.DataFrame(rows, columns=UNIT_MEAN_COLUMNS)
+
+
 def default_lags(dictionary: pd.DataFrame, drivers: list[str], panel: pd.DataFrame) -> dict[str, int]:
     """Lag 1 for summer SPEI/biomass and grazing-domain drivers, 0 for the rest.
 
@@ -189,8 +216,9 @@ def compute(
 ) -> dict[str, pd.DataFrame]:
     """Lagged FE regressions of each impact series and its largest-loss years.
 
-    Returns ``{"effects": ..., "loss_years": ...}`` (and ``heads_lost`` when the panel has the
-    ``heads_lost`` column); ``effects`` has the columns of
+    Returns ``{"effects": ..., "loss_years": ..., "unit_mean": ...}`` (and ``heads_lost`` when
+    the panel has the ``heads_lost`` column); ``unit_mean`` is :func:`unit_mean` per impact
+    (columns :data:`UNIT_MEAN_COLUMNS`); ``effects`` has the columns of
     ``panel_regression.COEF_COLUMNS`` plus ``impact``, ``lag`` and ``term``.
     """
     from .panel_regression import COEF_COLUMNS, regress_outcome
@@ -219,7 +247,7 @@ def compute(
             lagged[inter] = ((lagged[dcol] - lagged[dcol].mean()) * (lagged[gcols[0]] - lagged[gcols[0]].mean()))
     terms = xs + ([inter] if inter else [])
     ropts = {**PR_DEFAULTS, **{k: opts[k] for k in ("bootstrap_draws", "ci", "min_clusters", "weights")}}
-    eff, losses = [], []
+    eff, losses, means = [], [], []
     for imp in impacts:
         rng = I.rng_from(study, I.stable_offset("impacts", imp))
         coef, _ = regress_outcome(lagged, dictionary, imp, terms, ropts, rng)
@@ -233,10 +261,12 @@ def compute(
         losses.append(loss_years(panel, imp, top=int(opts["top_years"]), ci=float(opts["ci"]),
                                  draws=int(opts["bootstrap_draws"]), rng=rng,
                                  measure=C.indicator_meta(dictionary, imp, "measure")))
+        means.append(unit_mean(panel, imp, C.indicator_meta(dictionary, imp, "measure", "")))
     cols = ["impact", *[c for c in COEF_COLUMNS if c != "outcome"], "lag", "term"]
     effects = pd.concat(eff, ignore_index=True).reindex(columns=cols) if eff else pd.DataFrame(columns=cols)
     ly = pd.concat(losses, ignore_index=True) if losses else pd.DataFrame(columns=LOSS_COLUMNS)
-    out = {"effects": effects, "loss_years": ly}
+    um = pd.concat(means, ignore_index=True) if means else pd.DataFrame(columns=UNIT_MEAN_COLUMNS)
+    out = {"effects": effects, "loss_years": ly, "unit_mean": um}
     if opts["heads_lost"] and opts["heads_lost"] in panel.columns:
         out["heads_lost"] = heads_lost(panel, str(opts["heads_lost"]))
     return out

@@ -11,7 +11,8 @@ Remote Sens. Environ. 125:10-22; TSS-RESTREND, Burrell, Evans & Liu 2017, RSE 19
 2. **Residual trend**: Theil-Sen slope of the residuals on year with its interval at level
    ``ci`` (``scipy.stats.theilslopes``) and a Mann-Kendall p-value (``pymannkendall``;
    ``mk_test="original"`` or ``"hamed_rao"`` for autocorrelated series). ``residual_change`` =
-   slope x (last year - first year). Estimand ``trend``. The residual trend is
+   slope x (last year - first year); ``residual_intercept`` = median(residual - slope x year),
+   the intercept of the Theil-Sen line the figure draws. Estimand ``trend``. The residual trend is
    *non-climatic change* -- everything outside the climate model (land use, grazing, CO2
    fertilisation, omitted climate variables, sensor drift) -- not automatically human; the
    ``note`` column says so.
@@ -82,6 +83,7 @@ RESTREND_COLUMNS = [
     "ci_low", "ci_high", "ci_level", "residual_change", "slope_unit", "mk_p", "mk_test",
     "break_year", "chow_f", "chow_p", "chow_p_bonferroni", "n_break_candidates",
     "break_detected", "n_units", "n_years", "n_obs", "n_dropped", "status", "note", "estimand",
+    "residual_intercept",
 ]
 RESIDUAL_COLUMNS = ["unit", "year", "outcome", "observed", "fitted", "residual"]
 
@@ -137,6 +139,13 @@ def chow_scan(
             "scan": scan}
 
 
+def trend_line_intercept(resid: np.ndarray, years: np.ndarray, slope: float) -> float:
+    """Intercept of the drawn Theil-Sen residual line ``intercept + slope * year``: the median of
+    ``resid - slope * year``, so the line passes through the median residual at the median year
+    (column ``residual_intercept``, in outcome units at year 0)."""
+    return float(np.median(np.asarray(resid, dtype=float) - slope * np.asarray(years, dtype=float)))
+
+
 def restrend_unit(
     g: pd.DataFrame, outcome: str, climate: Sequence[str], opts: Mapping
 ) -> tuple[dict, pd.DataFrame]:
@@ -182,6 +191,7 @@ def restrend_unit(
         residual_slope=float(ts.slope), ci_low=float(ts.low_slope), ci_high=float(ts.high_slope),
         residual_change=float(ts.slope) * float(years[-1] - years[0]),
         mk_p=float(test(resid).p),
+        residual_intercept=trend_line_intercept(resid, years, float(ts.slope)),
     )
     status = "ok"
     if brk:

@@ -12,7 +12,6 @@ import pandas as pd
 
 from ..methods._common import indicator_meta
 from . import style
-from .panel_regression import _sources
 
 #: The additive components of the observed change, in waterfall order: (quantity, colour key, label).
 COMPONENTS = [("climate_change", "climate", "climate change"),
@@ -101,12 +100,8 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                 yy = ypos + (0.5 - k) * 0.3
                 a2.plot(s["value"], yy, "o", color=style.color(grp), label=grp, ms=4)
                 style.draw_interval(a2, yy, s["ci_low"], s["ci_high"], color=style.color(grp), cap=0.08)
-            lo = float(np.nanmin(lmg["ci_low"])) if lmg["ci_low"].notna().any() else 0.0
-            hi = float(np.nanmax(lmg["ci_high"])) if lmg["ci_high"].notna().any() else 1.0
-            a2.set_xlim(min(0.0, lo) - 0.03, max(1.0, hi) + 0.03)
-            a2.set_yticks(ypos)
-            a2.set_yticklabels([style.unit_name(study, u) for u in units], fontsize=7)
-            a2.set_ylim(-0.7, len(units) - 0.3)
+            style.share_axis(a2, ypos, [style.unit_name(study, u) for u in units], lmg["ci_low"],
+                             lmg["ci_high"], fontsize=7, ylim=(-0.7, len(units) - 0.3))
             a2.set_xlabel("share of the explained part of each unit's R²")
             a2.set_title("LMG group shares per unit", fontsize=9)
             a2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -121,7 +116,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"Whiskers: {float(r0['ci_level']):.0%} bootstrap intervals of each component, drawn at the bar's end. "
                f"The remainder (hatched) is not attributed to people. Right: LMG shares of the explained part per unit. "
                f"Associations from a unit-FE model, not causal effects. {int(r0['n_units'])} units, "
-               f"{int(r0['n_obs'])} obs; status: {r0['status']}. Sources: {_sources(dictionary, [y])}.")
+               f"{int(r0['n_obs'])} obs; status: {r0['status']}. {style.caption_sources(dictionary, [y])}")
         paths += style.save(fig, Path(outdir) / f"attribution_{y}", caption=cap)
         if units and has_pooled:
             ncol = min(5, len(units))

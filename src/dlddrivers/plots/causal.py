@@ -8,7 +8,14 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from dlddrivers.plots.style import COLORS, OKABE_ITO, apply_style, draw_interval, save
+from dlddrivers.plots.style import (
+    COLORS,
+    OKABE_ITO,
+    apply_style,
+    caption_sources,
+    draw_interval,
+    save,
+)
 
 ROBUST_COLORS = {"robust (all refuters pass)": OKABE_ITO[2],
                  "not robust (a refuter fails)": OKABE_ITO[5],
@@ -19,13 +26,6 @@ def _domain_map(dictionary: pd.DataFrame) -> dict[str, str]:
     if dictionary is None or dictionary.empty:
         return {}
     return dict(zip(dictionary["indicator"], dictionary["domain"], strict=False))
-
-
-def _sources(dictionary: pd.DataFrame) -> str:
-    if dictionary is None or "source" not in dictionary:
-        return ""
-    s = sorted({str(x) for x in dictionary["source"].dropna().unique()})
-    return "Sources: " + ", ".join(s[:8]) + (" ..." if len(s) > 8 else "") + ". " if s else ""
 
 
 def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir: Path,
@@ -41,7 +41,7 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
             g.nodes[n]["layer"] = layer
     pos = nx.multipartite_layout(g, subset_key="layer")
     n_layers = 1 + max((d.get("layer", 0) for _, d in g.nodes(data=True)), default=0)
-    tallest = max((sum(1 for _, d in g.nodes(data=True) if d.get("layer") == k) for k in range(n_layers)),
+    tallest = max((len([n for n, d in g.nodes(data=True) if d.get("layer") == k]) for k in range(n_layers)),
                   default=1)
     fig, ax = plt.subplots(figsize=(max(10, 1.5 * n_layers), max(6.5, 0.75 * tallest)))
     unsupported: set[tuple[str, str]] = set()
@@ -70,7 +70,8 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="domain")
     ax.set_title(f"Causal graph (config) - {study.get('name', '')}")
     ax.axis("off")
-    cap = (f"{_sources(dictionary)}Graph: {graph.graph.get('source', 'config')}; every edge is an "
+    src = (caption_sources(dictionary, sep=", ", limit=8, empty=None) + " ").lstrip()
+    cap = (f"{src}Graph: {graph.graph.get('source', 'config')}; every edge is an "
            "assumption with a reason. Dashed: adjacency not found by PC on the demeaned panel "
            "(informs, does not override).")
     return save(fig, Path(outdir) / "causal_graph", caption=cap)
@@ -118,7 +119,8 @@ def plot_effects(effects: pd.DataFrame, dictionary: pd.DataFrame, study: dict,
     axes[0, 0].legend(handles=handles, loc="lower right")
     axes[0, 0].set_title(f"Causal effects of human drivers - {study.get('name', '')}")
     level = eff["ci_level"].dropna().iloc[0] if eff["ci_level"].notna().any() else 0.95
-    cap = (f"{_sources(dictionary)}Estimand: causal effect (DoWhy backdoor on the config graph, "
+    src = (caption_sources(dictionary, sep=", ", limit=8, empty=None) + " ").lstrip()
+    cap = (f"{src}Estimand: causal effect (DoWhy backdoor on the config graph, "
            f"linear regression on two-way demeaned data); bars: {level:.0%} CI. Robust = placebo, "
            "random common cause, unit subset and unit bootstrap refuters all "
            "pass (rules in refutations.csv).")

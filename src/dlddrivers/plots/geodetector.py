@@ -80,7 +80,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
     for y, fy in f.groupby("y", sort=False):
         samples = list(dict.fromkeys(fy["sample"]))
         fig, axes = plt.subplots(1, len(samples), figsize=(3.6 * len(samples), 0.6 + 0.45 *
-                                 fy["x"].nunique() + 0.8), squeeze=False, sharex=True)
+                                 len(set(fy["x"])) + 0.8), squeeze=False, sharex=True)
         for ax, s in zip(axes[0], samples, strict=False):
             d = fy[fy["sample"] == s].reset_index(drop=True)
             pos = np.arange(len(d))

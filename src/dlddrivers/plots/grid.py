@@ -65,7 +65,8 @@ def plot_geodetector(tables: dict, dictionary: pd.DataFrame, outdir: Path, km: i
                 if t.iloc[i, j]:
                     ax.text(j, i, t.iloc[i, j], ha="center", va="center", fontsize=7,
                             color="white" if m.iloc[i, j] < 0.6 else "black")
-        ax.set_xticks(range(len(xs)), [lab.get(x, x) for x in xs], rotation=40, ha="right")
+        # vertical labels: their boxes never overlap (slanted ones' boxes do)
+        ax.set_xticks(range(len(xs)), [lab.get(x, x) for x in xs], rotation=90)
         ax.set_yticks(range(len(xs)), [lab.get(x, x) for x in xs])
         ax.grid(False)
         fig.colorbar(im, ax=ax, label="q(X1 n X2)")
@@ -80,16 +81,19 @@ def plot_geodetector(tables: dict, dictionary: pd.DataFrame, outdir: Path, km: i
     if len(rm):
         vs = list(dict.fromkeys(rm["x"]))
         ncol = 3
-        nrow = int(np.ceil(len(vs) / ncol))
-        fig, axes = plt.subplots(nrow, ncol, figsize=(11, 3.2 * nrow), squeeze=False)
+        nrow = -(-len(vs) // ncol)
+        most = int(rm.groupby("x").size().max())
+        # horizontal bars, one row per stratum labelled with its interval and cell count: the
+        # labels stay readable (and apart) for up to ~30 strata
+        fig, axes = plt.subplots(nrow, ncol, figsize=(11, (0.6 + 0.14 * most) * nrow + 0.6),
+                                 squeeze=False)
         for ax, x in zip(axes.ravel(), vs, strict=False):
             d = rm[rm["x"] == x]
-            ax.bar(range(len(d)), d["mean"], color=_domain_color(dictionary, x))
-            ax.set_xticks(range(len(d)), d["label"], rotation=60, ha="right", fontsize=6)
-            for i, r in enumerate(d.itertuples()):
-                ax.text(i, r.mean, f"n={r.n}", ha="center", va="bottom", fontsize=5)
+            ax.barh(range(len(d)), d["mean"], color=_domain_color(dictionary, x))
+            ax.set_yticks(range(len(d)), [f"{r.label}  n={r.n}" for r in d.itertuples()], fontsize=6)
+            ax.set_ylim(len(d) - 0.5, -0.5)
             ax.set_title(lab.get(x, x), fontsize=8)
-            ax.set_ylabel("mean NDVI change")
+            ax.set_xlabel("mean NDVI change", fontsize=7)
         for ax in axes.ravel()[len(vs):]:
             ax.axis("off")
         fig.suptitle(f"Risk detector, {km} km: mean NDVI change per stratum (pairwise Welch "

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..catalogue import BIOPHYSICAL
 from ..methods._common import indicator_meta
 from . import style
-from .panel_regression import _sources, std_forest
+from .panel_regression import std_forest
 
 
 def _driver_values(panel: pd.DataFrame, driver: str, lag: int) -> pd.Series:
@@ -35,7 +36,8 @@ def _term_label(dictionary: pd.DataFrame, r: pd.Series) -> str:
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
          study: Mapping, outdir: Path) -> list[Path]:
     """Per impact: ``impacts_<imp>.png`` (standardised coefficients with wild-bootstrap
-    intervals; each unit's series and the across-unit mean with the ``loss_years`` marked) and
+    intervals; each unit's series and the across-unit mean of the ``unit_mean`` table with the
+    ``loss_years`` marked) and
     ``impact_vs_climate_<imp>.png`` (the impact against each climate driver of the ``effects``
     table, at the lag it entered with, largest-loss years highlighted); ``heads_lost.png``
     from the ``heads_lost`` table (million heads per year)."""
@@ -44,6 +46,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
     style.apply_style()
     eff = tables.get("effects", pd.DataFrame())
     ly = tables.get("loss_years", pd.DataFrame())
+    um = tables.get("unit_mean", pd.DataFrame(columns=["impact", "year", "mean"]))
     paths: list[Path] = []
     for imp, g in eff.groupby("impact", sort=False):
         ok = g[g["std_coef"].notna()] if "std_coef" in g else g.iloc[0:0]
@@ -59,8 +62,9 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         if imp in panel.columns:
             for _, s in panel.groupby("unit"):
                 a2.plot(s["year"], s[imp], color="#BBBBBB", lw=0.6)
-            m = panel.groupby("year")[imp].mean()
-            a2.plot(m.index, m.to_numpy(), color="black", lw=1.5, label="mean across units")
+            m = um[um["impact"] == imp]
+            a2.plot(m["year"].to_numpy(), m["mean"].to_numpy(float), color="black", lw=1.5,
+                    label="mean across units")
             a2.plot([], [], color="#BBBBBB", lw=0.6, label="one unit")
         years = [int(r["year"]) for _, r in top.iterrows() if pd.notna(r.get("year"))]
         for yr in years:
@@ -78,10 +82,10 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         cap = (f"{study.get('name', '')}: associations (not causal) of {imp} with lagged drivers; unit and year "
                f"effects; {r0['n_units']} units, {r0['n_obs']} obs ({r0['n_dropped']} dropped); intervals: "
                f"{float(r0['ci_level']):.0%} wild cluster bootstrap, scaled like the coefficients. "
-               f"Sources: {_sources(dictionary, [imp, *ok['driver']])}.")
+               + style.caption_sources(dictionary, [imp, *ok["driver"]]))
         paths += style.save(fig, Path(outdir) / f"impacts_{imp}", caption=cap)
         # the impact against each climate driver (the dzud mechanism, as the data show it)
-        clim = ok[(ok["domain"] == "climate") & (ok["term"] == "main")] if len(ok) else ok
+        clim = ok[ok["domain"].isin(BIOPHYSICAL) & (ok["term"] == "main")] if len(ok) else ok
         clim = clim[clim["driver"].map(lambda d: d in panel.columns or str(d).split("_lag")[0] in panel.columns)]
         if imp in panel.columns and len(clim):
             n = len(clim)
@@ -109,7 +113,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             fig.tight_layout()
             cap = ("Raw panel values (no model); the title of each panel gives the standardised two-way FE "
                    "coefficient and its interval from impacts/effects.csv, which holds the other drivers fixed. "
-                   f"Sources: {_sources(dictionary, [imp, *clim['driver']])}.")
+                   + style.caption_sources(dictionary, [imp, *clim["driver"]]))
             paths += style.save(fig, Path(outdir) / f"impact_vs_climate_{imp}", caption=cap)
     hl = tables.get("heads_lost", pd.DataFrame())
     if len(hl) and hl["heads_lost_million"].notna().any():
@@ -119,7 +123,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                width=0.8)
         ax.set_ylabel("adult livestock lost (million head)")
         ax.set_xlabel("year (winter labelled by the year it ends)")
-        best = hl.nlargest(min(3, int(hl["heads_lost_million"].notna().sum())), "heads_lost_million")
+        best = hl.dropna(subset=["heads_lost_million"]).nlargest(3, "heads_lost_million")
         for _, r in best.iterrows():
             ax.text(r["year"], r["heads_lost_million"], f"{r['heads_lost_million']:.1f} M", ha="center",
                     va="bottom", fontsize=7)
@@ -137,6 +141,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         cap = (f"Sum over the study's {n_units} units of {hl['source_column'].iloc[0]} (species mortality x the "
                "previous December's herd, five species) from impacts/heads_lost.csv; a year with units "
                "missing is a lower bound. Descriptive, not an official national total. "
-               f"Sources: {_sources(dictionary, [hl['source_column'].iloc[0]])}.")
+               + style.caption_sources(dictionary, [hl["source_column"].iloc[0]]))
         paths += style.save(fig, Path(outdir) / "heads_lost", caption=cap)
     return paths

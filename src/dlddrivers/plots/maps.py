@@ -1,52 +1,35 @@
-"""Choropleth maps of stage results (no statistics computed here: values come from stage tables).
+"""Choropleth maps of stage results (drawing only: values come from stage tables, geometries
+from the caller).
 
-Geometry comes only from the boundary files in the raw snapshot, drawn with matplotlib patches
-(no GIS stack): Mongolian aimags (OCHA COD-AB, :func:`dlddrivers.sources.boundaries_mng.read_geometries`),
-Chinese provinces (OCHA COD-AB, simplified) and Japanese prefectures (geoBoundaries, simplified).
-There is no boundary file for DPR Korea, the Republic of Korea or Russia: the national map shows
-every country as a labelled tile instead and draws the outlines it has beside the tiles.
-Coordinates are lon/lat drawn with the aspect ``1/cos(mean latitude)``.
+This module reads no boundary file and computes no statistic. The geometries it draws are handed
+to it, read by :mod:`dlddrivers.sources.boundaries` from the boundary files declared in
+``config/sources.yaml`` (which unit each file outlines, its code field and the features outside
+the unit: ``boundary`` in ``config/units.yaml``); the tile grid of the national map is each
+country's ``tile`` in ``config/units.yaml``. Geometries are drawn with matplotlib patches (no
+GIS stack). A country without a boundary file is shown as a labelled tile only: the national
+map shows every country as a tile and draws the outlines it has beside the tiles. Coordinates
+are lon/lat drawn with the aspect ``1/cos(mean latitude)``.
 
-Entry points: :func:`mongolia_maps` (aimag studies) and :func:`national_map` (country study);
-both return the PNG paths they wrote (an empty list when the table they need is absent).
+Entry points: :func:`mongolia_maps` (aimag studies), :func:`national_map` (country study) and
+:func:`study_maps` (by level); they return the paths they wrote (an empty list when the table
+they need is absent).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..sources.boundaries import label_point
 from .style import GROUP_COLORS, apply_style, save
 
 Ring = np.ndarray
 Geometry = list[list[Ring]]  # polygons, each [outer ring, hole, ...]
 
-#: Boundary files in the raw snapshot folder (path relative to it, code field, provider).
-BOUNDARY_FILES: dict[str, dict[str, str]] = {
-    "MNG": {"path": "ocha_cod_ab/mng_admbnda_adm1_nso_v3.geojson", "field": "ADM1_PCODE",
-            "provider": "OCHA COD-AB Mongolia admin-1 (source NSO Mongolia)"},
-    "CHN": {"path": "ocha_cod_ab/chn_adm1_ocha_2020_simplified.geojson", "field": "ADM1_PCODE",
-            "provider": "OCHA COD-AB China admin-1 2020 (simplified)"},
-    "JPN": {"path": "geoboundaries/geoBoundaries-JPN-ADM1_simplified_cartogramcpp.geojson",
-            "field": "ISO_Code", "provider": "geoBoundaries gbOpen JPN ADM1 (simplified)"},
-}
-
-#: Features of the China file that are not part of WDI's "China" (CHN) and are left unfilled.
-CHN_OUTSIDE_WDI = {"CN071": "Taiwan", "CN081": "Hong Kong SAR", "CN082": "Macao SAR"}
-
-#: Tile grid of the six NEASPEC members: unit -> (x, y, width, height) in tile units.
-TILES: dict[str, tuple[float, float, float, float]] = {
-    "RUS": (0.0, 2.0, 4.0, 1.0),
-    "MNG": (0.0, 1.0, 2.0, 1.0),
-    "PRK": (2.0, 1.0, 1.0, 1.0),
-    "JPN": (3.0, 0.0, 1.0, 2.0),
-    "CHN": (0.0, 0.0, 2.0, 1.0),
-    "KOR": (2.0, 0.0, 1.0, 1.0),
-}
+Tile = tuple[float, float, float, float]  # x, y, width, height in tile units
 
 #: Units outside the study and units without a value are white with a hatch, never a grey that a
 #: colour scale could also produce (a diverging scale's mid-point, cividis' middle).
@@ -58,44 +41,6 @@ OUTSIDE_HATCH = "...."
 
 # ------------------------------------------------------------------------------------------
 # geometry
-
-
-def read_rings(path: str | Path, code_field: str) -> dict[str, Geometry]:
-    """Polygons per feature code from a GeoJSON FeatureCollection (Polygon/MultiPolygon, lon/lat)."""
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
-    out: dict[str, Geometry] = {}
-    for f in data["features"]:
-        code = str(f["properties"][code_field]).strip()
-        geom = f["geometry"]
-        coords = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
-        out[code] = [[np.asarray(r, dtype=float)[:, :2] for r in poly] for poly in coords]
-    return out
-
-
-def boundary_geometries(files: Mapping[str, str | Path]) -> dict[str, dict[str, Geometry]]:
-    """Sub-national polygons per country (ISO3) from ``{iso3: boundary file}``; files that are
-    absent or countries without an entry in :data:`BOUNDARY_FILES` are skipped."""
-    out: dict[str, dict[str, Geometry]] = {}
-    for iso, path in files.items():
-        spec = BOUNDARY_FILES.get(iso)
-        if spec is None or not path or not Path(path).is_file():
-            continue
-        out[iso] = read_rings(path, spec["field"])
-    return out
-
-
-def boundary_files(raw_dir: str | Path) -> dict[str, Path]:
-    """The boundary files of :data:`BOUNDARY_FILES` that exist under ``raw_dir``."""
-    return {iso: Path(raw_dir) / spec["path"] for iso, spec in BOUNDARY_FILES.items()
-            if (Path(raw_dir) / spec["path"]).is_file()}
-
-
-def aimag_geometries(path: str | Path) -> dict[str, Geometry]:
-    """Aimag polygons keyed by unit id (``MN<code>``), via the project's boundary reader."""
-    from ..sources.boundaries_mng import read_geometries
-
-    return read_geometries(path)
 
 
 def _patches(geom: Geometry):
@@ -145,12 +90,6 @@ def _frame(ax, geoms: Mapping[str, Geometry], pad: float = 0.5) -> None:
         s.set_visible(False)
 
 
-def _centroid(geom: Geometry) -> tuple[float, float]:
-    """Label point: vertex mean of the largest outer ring (placement only, not a statistic)."""
-    ring = max((poly[0] for poly in geom), key=len)
-    return float(ring[:, 0].mean()), float(ring[:, 1].mean())
-
-
 def _unit_labels(ax, geoms: Mapping[str, Geometry], units, min_size: float = 1.5,
                  names: Mapping[str, str] | None = None) -> None:
     """Write each unit's registry name in it (the code when no name is known). Units smaller
@@ -165,7 +104,7 @@ def _unit_labels(ax, geoms: Mapping[str, Geometry], units, min_size: float = 1.5
         x0, x1, y0, y1 = _extent({u: geoms[u]})
         if max(x1 - x0, y1 - y0) < min_size:
             continue
-        x, y = _centroid(geoms[u])
+        x, y = label_point(geoms[u])
         t = ax.text(x, y, str((names or {}).get(u, u)), ha="center", va="center", fontsize=5.5,
                     color="#111111", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
         bb = t.get_window_extent(renderer)
@@ -401,6 +340,17 @@ def _names(study_dir: Path) -> dict[str, str]:
     return dict(zip(cov["unit"], cov["unit_name"], strict=False))
 
 
+def _setup(study_dir: str | Path, outdir: str | Path, study: str | None
+           ) -> tuple[Path, str, Path, pd.DataFrame, dict[str, str]]:
+    """Style, the study folder and name, the output folder (created), the data dictionary and
+    the registry names of the units (coverage table)."""
+    apply_style()
+    d = Path(study_dir)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    return d, study or d.name, out, pd.read_csv(d / "data_dictionary.csv", keep_default_na=False), _names(d)
+
+
 def _read(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
@@ -437,19 +387,14 @@ def mapped_tables(study_dir: str | Path) -> dict[str, pd.DataFrame]:
     return {k: v.reset_index(drop=True) for k, v in out.items() if len(v)}
 
 
-def mongolia_maps(study_dir: str | Path, boundary_file: str | Path, outdir: str | Path,
-                  study: str | None = None) -> list[Path]:
+def mongolia_maps(study_dir: str | Path, geoms: Mapping[str, Geometry], outdir: str | Path,
+                  study: str | None = None, *, provider: str = "") -> list[Path]:
     """Maps for an aimag study: outcome/impact trend, grazing-pressure trend, attribution,
-    RESTREND residual trend, land condition; and ``<study>.gpkg`` with one layer per map."""
-    apply_style()
-    d = Path(study_dir)
-    study = study or d.name
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
-    names = _names(d)
-    geoms = aimag_geometries(boundary_file)
-    src = ("Boundaries: " + BOUNDARY_FILES["MNG"]["provider"] + "; dotted: Ulaanbaatar and aimags "
+    RESTREND residual trend, land condition; and ``<study>.gpkg`` with one layer per map.
+    ``geoms``: aimag polygons keyed by unit id; ``provider``: the boundary file's provider
+    (caption)."""
+    d, study, out, dictionary, names = _setup(study_dir, outdir, study)
+    src = ("Boundaries: " + (provider or "not recorded") + "; dotted: Ulaanbaatar and aimags "
            "outside the study.")
     written: list[Path] = []
     tables = mapped_tables(d)
@@ -496,8 +441,9 @@ def _placeholder(path: Path, text: str) -> list[Path]:
 
 
 def _country_panel(ax, geoms_by_country: Mapping[str, Mapping[str, Geometry]], values: pd.Series,
-                   cmap, norm) -> None:
-    """Draw every sub-national feature of a country in the country's colour (no inner edges)."""
+                   cmap, norm, outside: Mapping[str, Collection[str]] | None = None) -> None:
+    """Draw every sub-national feature of a country in the country's colour (no inner edges);
+    the features in ``outside[country]`` (not part of the statistical unit) are left unfilled."""
     allg: dict[str, Geometry] = {}
     for iso, geoms in geoms_by_country.items():
         v = values.get(iso, np.nan)
@@ -506,8 +452,7 @@ def _country_panel(ax, geoms_by_country: Mapping[str, Mapping[str, Geometry]], v
         for code, g in geoms.items():
             key = f"{iso}:{code}"
             allg[key] = g
-            outside = iso == "CHN" and code in CHN_OUTSIDE_WDI
-            colors[key] = OUTSIDE_COLOR if outside else col
+            colors[key] = OUTSIDE_COLOR if code in (outside or {}).get(iso, ()) else col
         feats = {f"{iso}:{c}": g for c, g in geoms.items()}
         # country outline without dissolving: thick dark edges first, then the fills on top
         # cover the inner half of every edge, so only the outer boundary stays visible
@@ -520,16 +465,19 @@ def _country_panel(ax, geoms_by_country: Mapping[str, Mapping[str, Geometry]], v
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
-def tile_layout(units: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
-    """:data:`TILES` when every unit is a NEASPEC member, else a plain 4-column grid."""
-    if set(units) <= set(TILES):
-        return {u: TILES[u] for u in TILES if u in set(units)}
+def tile_layout(units: Sequence[str], tiles: Mapping[str, Tile] | None = None) -> dict[str, Tile]:
+    """The configured ``tiles`` (registry ``tile`` per country) when every unit has one, in
+    reading order (top row first, left to right); else a plain 4-column grid in sorted order."""
+    tiles = tiles or {}
+    if units and all(u in tiles for u in units):
+        return {u: tuple(float(v) for v in tiles[u])
+                for u in sorted(units, key=lambda u: (-tiles[u][1], tiles[u][0], u))}
     rows = (len(units) + 3) // 4
     return {u: (float(i % 4), float(rows - 1 - i // 4), 1.0, 1.0) for i, u in enumerate(sorted(units))}
 
 
 def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, intervals,
-           layout: Mapping[str, tuple[float, float, float, float]] = TILES) -> None:
+           layout: Mapping[str, Tile]) -> None:
     from matplotlib.patches import Rectangle
 
     for iso, (x, y, w, h) in layout.items():
@@ -549,30 +497,32 @@ def _tiles(ax, values: pd.Series, names: Mapping[str, str], cmap, norm, fmt, int
     ax.axis("off")
 
 
-def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], outdir: str | Path,
-                 study: str | None = None) -> list[Path]:
+def national_map(study_dir: str | Path, boundaries: Mapping[str, Mapping[str, Geometry]],
+                 outdir: str | Path, study: str | None = None, *,
+                 providers: Mapping[str, str] | None = None,
+                 outside: Mapping[str, Mapping[str, str]] | None = None,
+                 tiles: Mapping[str, Tile] | None = None) -> list[Path]:
     """Per outcome: the LMG anthropogenic share per country (attribution table) and the
-    outcome's Theil-Sen trend per country (trends table), as tiles for all six countries and as
-    filled outlines for the countries with a boundary file."""
+    outcome's Theil-Sen trend per country (trends table), as tiles for every country and as
+    filled outlines for the countries with a boundary file.
+
+    ``boundaries``: ``{country: {feature code: geometry}}``; ``providers``: the provider of
+    each country's boundary file (caption); ``outside``: ``{country: {feature code: name}}``,
+    features not part of the statistical unit (unfilled, left out of the GeoPackage geometry);
+    ``tiles``: the tile grid (:func:`tile_layout`)."""
     import matplotlib.pyplot as plt
 
-    apply_style()
-    d = Path(study_dir)
-    study = study or d.name
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
-    cov = pd.read_csv(d / "coverage.csv", usecols=["unit", "unit_name"]).drop_duplicates("unit")
-    names = dict(zip(cov["unit"], cov["unit_name"], strict=False))
-    geoms = boundary_geometries(boundaries)
-    layout = tile_layout(sorted(names))
-    geoms = {iso: g for iso, g in geoms.items() if iso in names}
+    d, study, out, dictionary, names = _setup(study_dir, outdir, study)
+    layout = tile_layout(sorted(names), tiles)
+    geoms = {iso: g for iso, g in boundaries.items() if iso in names}
     drawn = sorted(geoms)
     missing = [u for u in layout if u not in geoms]
-    src_b = "; ".join(BOUNDARY_FILES[i]["provider"] for i in drawn)
-    cap_geo = (f"Outlines drawn from the boundary files in the snapshot ({src_b or 'none'}); no boundary "
+    src_b = "; ".join((providers or {}).get(i, i) for i in drawn)
+    left_out = {iso: dict((outside or {}).get(iso, {})) for iso in drawn}
+    cap_geo = (f"Outlines drawn from the declared boundary files ({src_b or 'none'}); no boundary "
                "file for " + ", ".join(names.get(u, u) for u in missing) + " (tiles only)."
-               + (" Taiwan, Hong Kong and Macao are outside WDI's China and left unfilled." if "CHN" in geoms else ""))
+               + "".join(f" {', '.join(v.values())}: outside {names.get(iso, iso)} as its statistics "
+                         "define it, left unfilled." for iso, v in left_out.items() if v))
     written: list[Path] = []
     specs = []
     apath = d / "attribution" / "attribution.csv"
@@ -614,7 +564,7 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
         ax_map = fig.add_axes([0.0, 0.12, 0.58, 0.78])
         ax_tiles = fig.add_axes([0.60, 0.12, 0.40, 0.78])
         if geoms:
-            _country_panel(ax_map, geoms, vals, cmap, norm)
+            _country_panel(ax_map, geoms, vals, cmap, norm, left_out)
             ax_map.set_title("Countries with a boundary file", fontsize=8)
         else:
             ax_map.axis("off")
@@ -631,7 +581,7 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
     if tables:
         from ..gis import country_geometries, layer_frame, write_layers
 
-        shapes = country_geometries(geoms, {"CHN": set(CHN_OUTSIDE_WDI)})
+        shapes = country_geometries(geoms, {iso: set(v) for iso, v in left_out.items()})
         written.append(write_layers(out / f"{study}.gpkg",
                                     {k: layer_frame(v, shapes, names) for k, v in tables.items()}))
     if not written:
@@ -639,18 +589,28 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, str | Path], ou
     return written
 
 
-def study_maps(study_dir: str | Path, level: str, boundaries: Mapping[str, str | Path],
-               outdir: str | Path) -> list[Path]:
-    """The maps of one study by its level: ``aimag`` -> :func:`mongolia_maps` (needs
-    ``boundaries["MNG"]``), ``country`` -> :func:`national_map`; other levels get a placeholder
-    saying no map is drawn."""
+def study_maps(study_dir: str | Path, level: str, outdir: str | Path, *,
+               aimags: Mapping[str, Geometry] | None = None,
+               countries: Mapping[str, Mapping[str, Geometry]] | None = None,
+               providers: Mapping[str, str] | None = None,
+               outside: Mapping[str, Mapping[str, str]] | None = None,
+               tiles: Mapping[str, Tile] | None = None) -> list[Path]:
+    """The maps of one study by its level: ``aimag`` -> :func:`mongolia_maps` with ``aimags``
+    (a placeholder when no aimag boundary was handed over), ``country`` -> :func:`national_map`
+    with ``countries``; other levels get a placeholder saying no map is drawn. ``providers``
+    is keyed by the unit whose boundary file it describes (``MNG`` for the aimags)."""
+    providers = providers or {}
     if level == "aimag":
-        return mongolia_maps(study_dir, boundaries["MNG"], outdir)
+        if not aimags:
+            apply_style()
+            return _placeholder(Path(outdir) / "map_none.png", "no aimag boundary file declared or found")
+        return mongolia_maps(study_dir, aimags, outdir, provider="; ".join(providers.values()))
     if level == "country":
-        return national_map(study_dir, boundaries, outdir)
+        return national_map(study_dir, countries or {}, outdir, providers=providers, outside=outside,
+                            tiles=tiles)
     apply_style()
     return _placeholder(Path(outdir) / "map_none.png", f"no map for level '{level}'")
 
 
-__all__ = ["read_rings", "boundary_geometries", "boundary_files", "aimag_geometries", "draw_units", "choropleth",
-           "trend_map", "attribution_map", "mongolia_maps", "national_map", "study_maps"]
+__all__ = ["draw_units", "choropleth", "tile_layout", "trend_map", "attribution_map", "mongolia_maps",
+           "national_map", "study_maps"]

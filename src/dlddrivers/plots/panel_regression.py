@@ -13,11 +13,6 @@ from ..methods._common import indicator_meta
 from . import style
 
 
-def _sources(dictionary: pd.DataFrame, indicators) -> str:
-    src = sorted({indicator_meta(dictionary, i, "source") for i in indicators} - {""})
-    return "; ".join(src) if src else "see data dictionary"
-
-
 def std_forest(ax, rows: pd.DataFrame, labels: list[str]) -> None:
     """Standardised coefficients (``std_coef``) with ``std_ci_low``/``std_ci_high`` as a forest
     plot on ``ax``, top to bottom in the order of ``rows``, a legend of the domains drawn below
@@ -70,6 +65,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"Bars: {r0['ci_level']:.0%} wild cluster bootstrap-t intervals ({r0['bootstrap_weights']}), "
                f"scaled like the coefficients. Raw coefficients: {raw}. "
                + (f"Not estimable: {', '.join(skipped)}. " if skipped else "")
-               + f"Sources: {_sources(dictionary, [y, *ok['driver']])}.")
+               + style.caption_sources(dictionary, [y, *ok["driver"]]))
         paths += style.save(fig, Path(outdir) / f"coefficients_{y}", caption=cap)
     return paths

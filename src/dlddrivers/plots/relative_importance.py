@@ -10,7 +10,6 @@ import pandas as pd
 
 from ..methods._common import indicator_meta
 from . import style
-from .panel_regression import _sources
 
 
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
@@ -70,12 +69,8 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                         label="placebo 95th percentile")
                 hi = np.append(hi, float(r["placebo_p95"]))
         a1.axvline(0, color="#666666", lw=0.6)
-        left = min(0.0, np.nanmin(lo) if np.isfinite(lo).any() else 0.0)
-        right = max(1.0, np.nanmax(hi) if np.isfinite(hi).any() else 1.0)
-        a1.set_xlim(left - 0.03, right + 0.03)
-        a1.set_yticks(pos)
-        a1.set_yticklabels([("group: " if k in groups else "domain: ") + k.replace("_", " ")
-                            for k in rows.index])
+        style.share_axis(a1, pos, [("group: " if k in groups else "domain: ") + k.replace("_", " ")
+                                   for k in rows.index], lo, hi)
         if calibrated and rows.get("placebo_p95", pd.Series(dtype=float)).notna().any():
             a1.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         a1.set_xlabel(f"share of the explained part (R² = {tot:.2f}); each level sums to 1")
@@ -99,7 +94,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"{int(r0['n_years'])} years, {int(r0['n_obs'])} obs ({int(r0['n_dropped'])} dropped). "
                f"Whiskers: {float(r0['ci_level']):.0%} unit block bootstrap ({int(r0['bootstrap_draws'])} draws), "
                f"drawn in full.{calib} Status: {r0['status']}. "
-               f"Sources: {_sources(dictionary, [y, *g.loc[g['level'] == 'predictor', 'predictor']])}.")
+               + style.caption_sources(dictionary, [y, *g.loc[g['level'] == 'predictor', 'predictor']]))
         paths += style.save(fig, Path(outdir) / (f"lmg_shares_{y}" if variation == "levels"
                                                     else f"lmg_shares_{y}_{variation}"), caption=cap)
     return paths

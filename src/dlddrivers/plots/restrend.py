@@ -10,13 +10,12 @@ import pandas as pd
 
 from ..methods._common import indicator_meta
 from . import style
-from .panel_regression import _sources
 
 
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
          study: Mapping, outdir: Path) -> list[Path]:
     """Facets per unit: residuals (points) and the Theil-Sen line from the ``restrend`` table
-    (slope from the table; the line passes through the median residual at the median year)."""
+    (its ``residual_slope`` and ``residual_intercept`` columns)."""
     import matplotlib.pyplot as plt
 
     style.apply_style()
@@ -36,7 +35,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             if u in info.index and np.isfinite(info.loc[u, "residual_slope"]):
                 yr = s["year"].to_numpy(float)
                 slope = float(info.loc[u, "residual_slope"])
-                mid = float(np.median(s["residual"] - slope * yr))
+                mid = float(info.loc[u, "residual_intercept"])
                 ax.plot(yr, mid + slope * yr, color=style.OKABE_ITO[5], lw=1.5)
                 brk = info.loc[u, "break_year"]
                 if bool(info.loc[u, "break_detected"]) and np.isfinite(brk):
@@ -55,6 +54,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"dashed = Chow break (Bonferroni). Residual trend = non-climatic change, not automatically human. "
                + (f"Not shown (refused/insufficient): {', '.join(style.unit_name(study, u) for u in refused)}. "
                   if refused else "")
-               + f"Sources: {_sources(dictionary, [y])}.")
+               + style.caption_sources(dictionary, [y]))
         paths += style.save(fig, Path(outdir) / f"restrend_residuals_{y}", caption=cap)
     return paths

@@ -15,14 +15,14 @@ DOMAIN_COLORS = {
     "mining": "#D55E00",
     "land_use": "#CC79A7",
     "population": "#56B4E9",
-    "economy": "#CC79A7",
+    "economy": "#999933",  # Paul Tol muted olive: no other domain shares a colour
     "impact": "#000000",
     "outcome": "#999999",
 }
 
 #: Colours of the driver groups and of the unexplained remainder. None equals a domain colour
 #: (Paul Tol's "muted" indigo and wine), so "anthropogenic" never looks like "mining" and
-#: "biophysical" never like "climate" (tests/test_figures.py checks it).
+#: "biophysical" never like "climate" (tests/test_palette.py checks it).
 GROUP_COLORS = {
     "biophysical": "#332288",
     "anthropogenic": "#882255",
@@ -81,7 +81,7 @@ def apply_style() -> None:
 def add_caption(fig, text: str) -> None:
     """Write a source/caveat caption under everything already drawn (legends and tick labels
     placed below the axes included), wrapped to the figure's width."""
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # lay out ticks and labels without rasterising
     renderer = fig.canvas.get_renderer()
     bottom = fig.get_tightbbox(renderer).y0 * fig.dpi  # inches -> display pixels
     y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
@@ -100,7 +100,7 @@ def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
     import matplotlib.text as mtext
     import numpy as np
 
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # the layout as drawn, without rasterising
     renderer = fig.canvas.get_renderer()
     # tick labels whose tick lies outside the axis' view are not drawn although they are visible
     hidden = set()
@@ -156,6 +156,42 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
         fig.savefig(out[1], metadata={"Date": None})
     plt.close(fig)
     return out
+
+
+def caption_sources(dictionary, indicators=None, *, sep: str = "; ", limit: int | None = None,
+                    empty: str | None = "see data dictionary") -> str:
+    """The caption sentence naming the sources of ``indicators`` (every source of the data
+    dictionary when None): ``"Sources: a; b."``, sorted, at most ``limit`` names (then
+    ``" ..."``); with no source ``"Sources: <empty>."``, or ``""`` when ``empty`` is None."""
+    from ..methods._common import indicator_meta
+
+    if indicators is None:
+        have = dictionary is not None and "source" in dictionary
+        names = sorted({str(x) for x in dictionary["source"].dropna().unique()} if have else set())
+    else:
+        names = sorted({indicator_meta(dictionary, i, "source") for i in indicators} - {""})
+    if not names:
+        return "" if empty is None else f"Sources: {empty}."
+    more = " ..." if limit is not None and len(names) > limit else ""
+    return "Sources: " + sep.join(names[:limit] if limit is not None else names) + more + "."
+
+
+def share_axis(ax, pos, labels, lo, hi, *, fontsize: float | None = None, pad: float = 0.03,
+               ylim: tuple[float, float] | None = None) -> None:
+    """An axis of shares drawn as rows with intervals: x from min(0, lowest bound) to max(1,
+    highest bound), padded by ``pad`` (missing bounds ignored), one labelled tick per row at
+    ``pos``; ``ylim`` when given."""
+    import numpy as np
+
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    left = min(0.0, float(np.nanmin(lo)) if np.isfinite(lo).any() else 0.0)
+    right = max(1.0, float(np.nanmax(hi)) if np.isfinite(hi).any() else 1.0)
+    ax.set_xlim(left - pad, right + pad)
+    ax.set_yticks(pos)
+    ax.set_yticklabels(labels, fontsize=fontsize)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
 
 
 def draw_interval(ax, pos, lo, hi, *, orient: str = "h", color: str = "#333333", lw: float = 1.0,

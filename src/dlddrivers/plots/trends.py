@@ -73,7 +73,7 @@ def _condition_figure(g: pd.DataFrame, dictionary, study, path: Path) -> list[Pa
 
     ind = str(g["indicator"].iloc[0])
     cls = g[g["condition"].isin(list(STATUS_COLORS))].set_index("condition").reindex(list(STATUS_COLORS))
-    if cls["n_units"].fillna(0).sum() == 0:
+    if cls["n_units"].fillna(0).eq(0).all():
         return []
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 2.9), gridspec_kw={"width_ratios": [1.3, 1]})
     bars = [("units", "unit_share")] + ([("area", "area_share")] if cls["area_share"].notna().any() else [])

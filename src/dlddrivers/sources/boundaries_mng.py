@@ -30,7 +30,7 @@ from ..contracts import tidy
 from ..errors import RawFileError
 from ..units import UnitRegistry
 from . import DropLog
-from ._common import read_json
+from .boundaries import feature_code, load_features, polygons, read_features
 
 SOURCE = "boundaries_mng"
 FILE_KEY = "adm1"
@@ -93,49 +93,16 @@ def polygons_area(polygons: list[list[Ring]], ring_area=ring_area_ellipsoid) -> 
     return total
 
 
-def _load(path: Path) -> list[dict]:
-    data = read_json(Path(path))
-    feats = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(feats, list):
-        raise RawFileError(path, "features", "a GeoJSON FeatureCollection")
-    return feats
-
-
-def _polygons(geom: dict, path: Path, code: str) -> list[list[Ring]]:
-    """A geometry as a list of polygons, each a list of (n, 2) rings."""
-    kind = (geom or {}).get("type")
-    coords = (geom or {}).get("coordinates")
-    if kind == "Polygon":
-        coords = [coords]
-    elif kind != "MultiPolygon":
-        raise RawFileError(path, "geometry.type", "Polygon or MultiPolygon", f"{kind} for {code}")
-    try:
-        polys = [[np.asarray(r, dtype=float)[:, :2] for r in poly] for poly in coords]
-    except (TypeError, ValueError, IndexError) as exc:
-        raise RawFileError(path, "geometry.coordinates", "rings of [lon, lat]", code) from exc
-    for poly in polys:
-        for r in poly:
-            if r.ndim != 2 or len(r) < 4:
-                raise RawFileError(path, "geometry.coordinates", "rings of at least 4 points", code)
-            if (np.abs(r[:, 1]) > 90).any() or (np.abs(r[:, 0]) > 180).any():
-                raise RawFileError(path, "geometry.coordinates", "lon/lat in degrees", code)
-    return polys
-
-
 def _features(path: Path, registry: UnitRegistry) -> list[tuple[str, list[list[Ring]]]]:
     out = []
     seen: set[str] = set()
-    for i, f in enumerate(_load(path)):
-        props = f.get("properties") or {}
-        if CODE_FIELD not in props:
-            raise RawFileError(path, CODE_FIELD, f"a property '{CODE_FIELD}' on every feature",
-                               f"feature {i}")
-        code = str(props[CODE_FIELD]).strip()
+    for i, f in enumerate(load_features(path)):
+        code = feature_code(f, CODE_FIELD, path, i)
         unit = registry.by_code("nso", code, file=str(path), field=CODE_FIELD, strict=True)
         if unit in seen:
             raise RawFileError(path, CODE_FIELD, "one feature per aimag", code)
         seen.add(unit)
-        out.append((unit, _polygons(f.get("geometry"), path, code)))
+        out.append((unit, polygons(f.get("geometry"), path, code)))
     return out
 
 
@@ -148,15 +115,7 @@ def read_geometries(path: str | Path, registry: UnitRegistry | None = None) -> d
     path = Path(path)
     if registry is not None:
         return dict(_features(path, registry))
-    out: dict[str, list[list[Ring]]] = {}
-    for i, f in enumerate(_load(path)):
-        props = f.get("properties") or {}
-        if CODE_FIELD not in props:
-            raise RawFileError(path, CODE_FIELD, f"a property '{CODE_FIELD}' on every feature",
-                               f"feature {i}")
-        code = str(props[CODE_FIELD]).strip()
-        out[f"MN{code}"] = _polygons(f.get("geometry"), path, code)
-    return out
+    return read_features(path, CODE_FIELD, prefix="MN")
 
 
 def read(files: Mapping[str, Path], registry: UnitRegistry, log: DropLog, **options: object) -> pd.DataFrame:

@@ -68,10 +68,13 @@ def build_summary(results_dir: str | Path, studies: Sequence[str],
     ]
     # first one page per study (the headline), then the details of every study; a grid study
     # has its own one-block summary
-    body = [grid_study_summary(root / s, rel) if is_grid_study(root / s)
+    from ..gridded.summary import is_pixel_study, pixel_study_summary
+
+    body = [pixel_study_summary(root / s, rel) if is_pixel_study(root / s)
+            else grid_study_summary(root / s, rel) if is_grid_study(root / s)
             else study_summary(root / s, rel, stages, val, part="headline") for s in studies]
     body += ["# Details"] + [study_summary(root / s, rel, stages, val, part="details") for s in studies
-                             if not is_grid_study(root / s)]
+                             if not is_grid_study(root / s) and not is_pixel_study(root / s)]
     if val.is_file() and "study" in pd.read_csv(val, nrows=0).columns:
         tail = ["## Expected error (validation)",
                 f"Per study above (the methods of its headline); all rows: "

@@ -74,6 +74,7 @@ def markdown_to_html(md: str, title: str = "DLD drivers: summary of results") ->
 
 #: :data:`HTML_STYLE` scoped to the report's front-page fragment.
 FRONT_STYLE = """
+.dld-summary { width: 1000px; max-width: calc(100vw - 320px); font-size: 14px; line-height: 1.35; }
 .dld-summary h3 { font-size: 1.02em; margin: 0.7em 0 0.2em; }
 .dld-summary p, .dld-summary ul { margin: 0.3em 0; }
 .dld-summary table { border-collapse: collapse; margin: 0.4em 0; font-size: 0.85em; display: block;
@@ -82,6 +83,7 @@ FRONT_STYLE = """
                                    vertical-align: top; }
 .dld-summary th { background: #f0f0f0; }
 .dld-summary code { background: #f5f5f5; padding: 0 0.2em; }
+.dld-summary code::before, .dld-summary code::after { content: none; }
 .dld-summary h2 { border-bottom: 2px solid #0072B2; padding-bottom: 0.2em; margin: 1em 0 0.3em; }
 """
 
