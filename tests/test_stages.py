@@ -103,6 +103,20 @@ def test_builtin_registry_order_and_contracts():
             assert len(set(t.columns)) == len(t.columns), (st.name, t.name)
             assert set(t.numeric) <= set(t.columns) and set(t.key) <= set(t.columns)
     assert "graph" in STAGES["causal"].needs and "graph" not in STAGES["trends"].needs
+    from dlddrivers.stages import GRID_STAGES
+
+    assert {t.name for t in GRID_STAGES["grid_geodetector"].tables} >= {"factor", "interaction", "risk"}
+    assert {t.name for t in GRID_STAGES["grid_ml"].tables} >= {"shares", "cv", "shap_values"}
+
+
+def test_variable_columns_contract():
+    spec = TableSpec("shap", "t", ("study", "y"), variable_columns=True)
+    ok = pd.DataFrame({"shap_a": [0.1], "a": [2.0], "study": ["s"], "y": ["ndvi"]})
+    spec.check(ok, "grid_ml")
+    with pytest.raises(TableContractError, match=r"columns \['b'\] are not numbers"):
+        spec.check(ok.assign(b=["x"]), "grid_ml")
+    with pytest.raises(TableContractError, match="missing columns"):
+        spec.check(ok.drop(columns="y"), "grid_ml")
 
 
 def test_toy_stage_runs_through_the_job(toy, tmp_path):

@@ -202,6 +202,7 @@ def grid_geodetector_job(study: dict, options: dict, cells_path: str | Path,
 
     from .methods.geodetector import GRID_DEFAULTS, grid_detectors
     from .plots.grid import plot_geodetector
+    from .stages import GRID_STAGES
 
     t0 = time.perf_counter()
     opt = {**GRID_DEFAULTS, **(options or {})}
@@ -215,6 +216,7 @@ def grid_geodetector_job(study: dict, options: dict, cells_path: str | Path,
         for k, v in res.items():
             parts.setdefault(k, []).append(v)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    GRID_STAGES["grid_geodetector"].check_tables(tables)  # the declared contracts
     out = Path(outdir)
     written = _write_tables(tables, out)
     figs = plot_geodetector(tables, dictionary, out, int(km))
@@ -230,6 +232,7 @@ def grid_ml_job(study: dict, options: dict, cells_path: str | Path, dictionary_p
 
     from .methods.grid_ml import DEFAULTS, compute, ranking_agreement
     from .plots.grid import plot_ml
+    from .stages import GRID_STAGES
 
     t0 = time.perf_counter()
     opt = {**DEFAULTS, **(options or {})}
@@ -237,6 +240,7 @@ def grid_ml_job(study: dict, options: dict, cells_path: str | Path, dictionary_p
     tables = compute(cells, dictionary, study, opt, int(km))
     tables["ranking_agreement"] = ranking_agreement(pd.read_csv(factor_path),
                                                     tables["importance"])
+    GRID_STAGES["grid_ml"].check_tables(tables)  # the declared contracts
     out = Path(outdir)
     written = _write_tables(tables, out)
     figs = plot_ml(tables, dictionary, out, int(km))

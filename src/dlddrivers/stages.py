@@ -46,6 +46,8 @@ class TableSpec:
     ``numeric`` columns must hold numbers (or be empty); ``key`` columns identify a row (no
     duplicates); an ``optional`` table is written only by some studies (e.g. heads lost needs
     herd counts). A table with no rows and no columns is an empty result, always accepted.
+    ``variable_columns``: besides :attr:`columns`, the table has columns named after the
+    study's indicators (e.g. one SHAP column per driver); each of those must hold numbers.
     """
 
     name: str
@@ -54,6 +56,7 @@ class TableSpec:
     numeric: tuple[str, ...] = ()
     key: tuple[str, ...] = ()
     optional: bool = False
+    variable_columns: bool = False
 
     def schema(self):  # noqa: ANN201 - a pandera DataFrameSchema (imported lazily)
         """The table's pandera contract: exactly :attr:`columns` in this order, numbers in
@@ -88,6 +91,22 @@ class TableSpec:
         """Raise :class:`TableContractError` naming the stage, table and column when ``table``
         breaks the contract."""
         if table.shape == (0, 0):
+            return
+        if self.variable_columns:
+            missing = [c for c in self.columns if c not in table.columns]
+            if missing:
+                raise TableContractError(stage, self.name, f"missing columns {missing}")
+            bad = [
+                str(c)
+                for c in table.columns
+                if c not in self.columns
+                and not (
+                    pd.api.types.is_numeric_dtype(table[c])
+                    and not pd.api.types.is_bool_dtype(table[c])
+                )
+            ]
+            if bad:
+                raise TableContractError(stage, self.name, f"columns {bad} are not numbers")
             return
         got = [str(c) for c in table.columns]
         if got != list(self.columns):
@@ -291,10 +310,10 @@ def _register_builtin() -> None:
     from .plots import sdg as p_sdg
     from .plots import trends as p_trends
 
-    def tables(stage_name: str) -> tuple[TableSpec, ...]:
+    def tables(stage_name: str, contracts: dict | None = None) -> tuple[TableSpec, ...]:
         return tuple(
             TableSpec(name=n, title=TABLE_TITLES.get(n, n.replace("_", " ")), **spec)
-            for n, spec in TABLE_CONTRACTS[stage_name].items()
+            for n, spec in (contracts or TABLE_CONTRACTS)[stage_name].items()
         )
 
     def add(
@@ -423,9 +442,6 @@ def _register_builtin() -> None:
         "DoWhy backdoor effects on the config graph with refutations and sensitivity",
     )
 
-    def grid_plot(*_a: Any, **_k: Any) -> list:  # grid figures are drawn by dlddrivers.grid's jobs
-        return []
-
     GRID_STAGES.register(
         Stage(
             name="grid_geodetector",
@@ -434,7 +450,7 @@ def _register_builtin() -> None:
             plot=p_grid.plot_geodetector,
             defaults=geodetector.GRID_DEFAULTS,
             bounds=geodetector.GRID_OPTION_BOUNDS,
-            tables=(),
+            tables=tables("grid_geodetector", GRID_TABLE_CONTRACTS),
             needs=frozenset(),
             figures={},
             description="complete geodetector with optimal discretisation",
@@ -448,7 +464,7 @@ def _register_builtin() -> None:
             plot=p_grid.plot_ml,
             defaults=grid_ml.DEFAULTS,
             bounds=grid_ml.OPTION_BOUNDS,
-            tables=(),
+            tables=tables("grid_ml", GRID_TABLE_CONTRACTS),
             needs=frozenset(),
             figures={
                 "shap_beeswarm": "SHAP values per cell (random forest)",
@@ -832,6 +848,125 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
                 "n_years", "n_obs", "n_dropped"
             ),
             "key": ("outcome", "treatment", "refuter"),
+        },
+    },
+}
+# fmt: on
+
+# fmt: off
+#: Per grid stage, its tables' contracts (one set of tables per grid size).
+GRID_TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
+    "grid_geodetector": {
+        "discretisation": {
+            "columns": (
+                "study", "grid_km", "y", "x", "method", "k", "n_strata", "q", "chosen", "breaks",
+                "stratum_sizes", "n_obs", "n_dropped", "status"
+            ),
+            "numeric": ("grid_km", "k", "n_strata", "q", "n_obs", "n_dropped"),
+            "key": ("y", "x", "method", "k"),
+        },
+        "ecological": {
+            "columns": (
+                "study", "grid_km", "y", "x1", "x2", "F", "df1", "df2", "p_value_gd",
+                "p_value_two_sided", "ecological", "ecological_two_sided", "F_gdverse",
+                "p_value_gdverse", "n_obs", "status"
+            ),
+            "numeric": (
+                "grid_km", "F", "df1", "df2", "p_value_gd", "p_value_two_sided", "F_gdverse",
+                "p_value_gdverse", "n_obs"
+            ),
+            "key": ("y", "x1", "x2"),
+        },
+        "factor": {
+            "columns": (
+                "study", "grid_km", "y", "x", "type", "method", "k", "n_strata", "breaks",
+                "stratum_sizes", "q", "ci_low", "ci_high", "ci_level", "q_definition", "q_population",
+                "q_gd", "F", "df1", "df2", "lambda", "p_value", "significant", "n_obs", "n_dropped",
+                "estimand", "status", "note"
+            ),
+            "numeric": (
+                "grid_km", "k", "n_strata", "q", "ci_low", "ci_high", "ci_level", "q_population",
+                "q_gd", "F", "df1", "df2", "lambda", "p_value", "n_obs", "n_dropped"
+            ),
+            "key": ("y", "x"),
+        },
+        "interaction": {
+            "columns": (
+                "study", "grid_km", "y", "x1", "x2", "q_x1", "q_x2", "q_x1x2", "q_sum", "interaction",
+                "n_cells", "min_cell_size", "n_obs", "n_dropped", "estimand", "status"
+            ),
+            "numeric": (
+                "grid_km", "q_x1", "q_x2", "q_x1x2", "q_sum", "n_cells", "min_cell_size", "n_obs",
+                "n_dropped"
+            ),
+            "key": ("y", "x1", "x2"),
+        },
+        "risk": {
+            "columns": (
+                "study", "grid_km", "y", "x", "stratum1", "stratum2", "label1", "label2", "mean1",
+                "mean2", "t", "df", "p_value", "risk", "n_obs", "status"
+            ),
+            "numeric": ("grid_km", "stratum1", "stratum2", "mean1", "mean2", "t", "df", "p_value", "n_obs"),
+            "key": ("y", "x", "stratum1", "stratum2"),
+        },
+        "risk_means": {
+            "columns": (
+                "study", "grid_km", "y", "x", "stratum", "label", "n", "mean", "sd", "n_obs",
+                "n_dropped"
+            ),
+            "numeric": ("grid_km", "stratum", "n", "mean", "sd", "n_obs", "n_dropped"),
+            "key": ("y", "x", "stratum"),
+        },
+    },
+    "grid_ml": {
+        "cv": {
+            "columns": (
+                "study", "grid_km", "y", "n_obs", "n_dropped", "fold", "n_train", "n_test", "r2",
+                "rmse", "estimand", "r2_min", "r2_max"
+            ),
+            "numeric": ("grid_km", "n_obs", "n_dropped", "n_train", "n_test", "r2", "rmse", "r2_min", "r2_max"),
+            "key": ("y", "fold"),
+        },
+        "importance": {
+            "columns": (
+                "study", "grid_km", "y", "n_obs", "n_dropped", "x", "domain", "group", "mean_abs_shap",
+                "share", "ci_low", "ci_high", "ci_level", "rank", "n_explained", "estimand", "status",
+                "note"
+            ),
+            "numeric": (
+                "grid_km", "n_obs", "n_dropped", "mean_abs_shap", "share", "ci_low", "ci_high",
+                "ci_level", "rank", "n_explained"
+            ),
+            "key": ("y", "x"),
+        },
+        "ranking_agreement": {
+            "columns": (
+                "study", "grid_km", "y", "x", "group", "q", "rank_geodetector",
+                "share_of_mean_abs_shap", "rank_shap", "rank_difference", "agree", "spearman_rho",
+                "same_top_variable", "n_variables"
+            ),
+            "numeric": (
+                "grid_km", "q", "rank_geodetector", "share_of_mean_abs_shap", "rank_shap",
+                "rank_difference", "spearman_rho", "n_variables"
+            ),
+            "key": ("y", "x"),
+        },
+        "shap_values": {
+            # besides these, one SHAP column and one value column per driver of the study
+            "columns": ("study", "y"),
+            "variable_columns": True,
+        },
+        "shares": {
+            "columns": (
+                "study", "grid_km", "y", "n_obs", "n_dropped", "group", "variables", "share", "ci_low",
+                "ci_high", "ci_level", "cv_r2", "n_explained", "n_boot", "additivity_error",
+                "estimand", "status", "note"
+            ),
+            "numeric": (
+                "grid_km", "n_obs", "n_dropped", "share", "ci_low", "ci_high", "ci_level", "cv_r2",
+                "n_explained", "n_boot", "additivity_error"
+            ),
+            "key": ("y", "group"),
         },
     },
 }
