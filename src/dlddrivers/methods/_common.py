@@ -1,19 +1,28 @@
 """Shared helpers for the attribution-stage modules (panel regression, LMG, RESTREND, ...).
 
-Driver groups by domain (defined in :mod:`dlddrivers.catalogue`), dictionary look-ups, stage
-options and the driver pre-flight. The panel steps (complete cases, counts, lags, within
-transforms) are in :mod:`.paneltools`, the inference helpers (seeds, bootstrap intervals, wild
-bootstrap) in :mod:`.inference`. Nothing here writes files.
+Estimand names, stage options and the driver pre-flight. The data-dictionary look-ups (driver
+groups by domain, labels, measures, directions) are in :mod:`dlddrivers.dictionary`, the panel
+steps (complete cases, counts, lags, within transforms) in :mod:`.paneltools`, the inference
+helpers (seeds, bootstrap intervals, wild bootstrap) in :mod:`.inference`. Nothing here writes
+files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..catalogue import ANTHROPOGENIC, BIOPHYSICAL
+# the data-dictionary look-ups, used by the methods as C.<name>; defined in dlddrivers.dictionary
+from ..dictionary import (  # noqa: F401
+    base_indicator,
+    better_of,
+    driver_domains,
+    indicator_meta,
+    split_drivers,
+    study_columns,
+)
 
 ESTIMANDS = (
     "share_of_area",
@@ -26,61 +35,6 @@ ESTIMANDS = (
     "descriptive",
 )
 
-
-def base_indicator(column: str) -> str:
-    """Strip a ``_lagK`` suffix added by :func:`add_lags` (``spei3_jja_lag1`` -> ``spei3_jja``)."""
-    if "_lag" in column:
-        head, _, tail = column.rpartition("_lag")
-        if tail.isdigit():
-            return head
-    return column
-
-
-def driver_domains(dictionary: pd.DataFrame, columns: Iterable[str]) -> dict[str, str]:
-    """Map each column (lagged names allowed) to its dictionary ``domain``.
-
-    Unknown indicators map to ``"unknown"`` rather than raising, so a driver missing from the
-    dictionary shows up in the tables instead of silently joining a group.
-    """
-    lookup: dict[str, str] = {}
-    if dictionary is not None and len(dictionary) and "indicator" in dictionary:
-        lookup = dict(zip(dictionary["indicator"].astype(str), dictionary["domain"].astype(str), strict=False))
-    return {c: lookup.get(base_indicator(c), "unknown") for c in columns}
-
-
-def split_drivers(
-    dictionary: pd.DataFrame, columns: Iterable[str]
-) -> tuple[list[str], list[str]]:
-    """Split driver columns into (biophysical, anthropogenic) by dictionary domain, keeping order."""
-    doms = driver_domains(dictionary, columns)
-    bio = [c for c, d in doms.items() if d in BIOPHYSICAL]
-    anth = [c for c, d in doms.items() if d in ANTHROPOGENIC]
-    return bio, anth
-
-
-def indicator_meta(dictionary: pd.DataFrame, indicator: str, field: str, default: str = "") -> str:
-    """One dictionary field (``measure``, ``label``, ``source`` ...) for an indicator (lag-aware)."""
-    if dictionary is None or not len(dictionary) or field not in dictionary:
-        return default
-    hit = dictionary.loc[dictionary["indicator"].astype(str) == base_indicator(indicator), field]
-    if hit.empty or pd.isna(hit.iloc[0]):
-        return default
-    return str(hit.iloc[0])
-
-
-def better_of(dictionary: pd.DataFrame, indicator: str) -> str:
-    """``"lower"`` or ``"higher"``: which direction of an outcome or impact is an improvement,
-    from the data dictionary's ``better`` column (the catalogue's ``better``); ``""`` if unknown."""
-    v = indicator_meta(dictionary, indicator, "better", "").strip().lower()
-    return v if v in ("lower", "higher") else ""
-
-
-def study_columns(study: Mapping, dictionary: pd.DataFrame, panel: pd.DataFrame, key: str, role: str) -> list[str]:
-    """Indicators named in ``study[key]`` (or, if absent, all dictionary rows with ``role``) present in ``panel``."""
-    cols = list(study.get(key) or [])
-    if not cols and dictionary is not None and len(dictionary):
-        cols = dictionary.loc[dictionary["role"] == role, "indicator"].astype(str).tolist()
-    return [c for c in cols if c in panel.columns]
 
 
 def merge_options(defaults: Mapping, options: Mapping | None) -> dict:

@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalogue import BIOPHYSICAL
-from ._common import better_of, indicator_meta
+from ..dictionary import better_of, indicator_meta
 from .trends import restrict
 
 STAGE = "sdg"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..methods._common import indicator_meta
+from ..dictionary import indicator_meta
 from . import style
 
 #: The additive components of the observed change, in waterfall order: (quantity, colour key, label).

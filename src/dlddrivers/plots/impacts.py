@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalogue import BIOPHYSICAL
-from ..methods._common import indicator_meta
+from ..dictionary import indicator_meta
 from . import style
 from .panel_regression import std_forest
 

@@ -177,7 +177,7 @@ def trend_cmap(dictionary: pd.DataFrame, indicator: str) -> tuple[str, str]:
     """Colour map of a trend and a caption phrase, from the catalogue's ``better`` (data
     dictionary): green always marks an improvement (``better: lower``: falling values green;
     ``higher``: rising values green); no direction: a neutral purple-orange scale."""
-    from ..methods._common import better_of
+    from ..dictionary import better_of
 
     b = better_of(dictionary, indicator)
     if b == "lower":

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..methods._common import indicator_meta
+from ..dictionary import indicator_meta
 from . import style
 
 

@@ -163,7 +163,7 @@ def caption_sources(dictionary, indicators=None, *, sep: str = "; ", limit: int 
     """The caption sentence naming the sources of ``indicators`` (every source of the data
     dictionary when None): ``"Sources: a; b."``, sorted, at most ``limit`` names (then
     ``" ..."``); with no source ``"Sources: <empty>."``, or ``""`` when ``empty`` is None."""
-    from ..methods._common import indicator_meta
+    from ..dictionary import indicator_meta
 
     if indicators is None:
         have = dictionary is not None and "source" in dictionary
