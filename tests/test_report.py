@@ -207,6 +207,25 @@ def _write_study(root: Path, name: str, stages: dict[str, dict[str, pd.DataFrame
             t.to_csv(d / st / f"{k}.csv", index=False)
 
 
+def test_summary_reads_the_study_from_the_panel_config_slice(tmp_path):
+    """The study definition comes from the panel's provenance (``config_slice.study``): its
+    description heads the study and its level's caveat is stated; an indicator's catalogue
+    ``caveat`` (carried in the dictionary) is printed once."""
+    import json
+
+    _write_study(tmp_path, "toy", {})
+    d = tmp_path / "toy"
+    (d / "provenance.json").write_text(json.dumps({"study": "toy", "config_slice": {
+        "study": {"name": "toy", "level": "country", "description": "Six countries, 1992-2020"}}}))
+    dic = _dictionary()
+    dic["caveat"] = ["Counts international migration only."] + [""] * (len(dic) - 1)
+    dic.to_csv(d / "data_dictionary.csv", index=False)
+    md = S.build_summary(tmp_path, ["toy"])
+    assert "## Study `toy`: Six countries, 1992-2020" in md
+    assert "Country values are means or totals over the whole national territory" in md
+    assert md.count("Counts international migration only.") == 1
+
+
 def test_study_summary_reports_missing_stages_and_html(tmp_path):
     _write_study(tmp_path, "toy", {"attribution": {"attribution": _attribution()},
                                    "relative_importance": {"shares": _shares()}})
