@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DLDError
+from .methods._common import PREFLIGHT_COLUMNS
 
 #: What a stage may need from a study (``Stage.needs``).
 NEEDS = frozenset({"graph", "years", "outcomes", "impacts"})
@@ -499,6 +500,13 @@ TABLE_TITLES: dict[str, str] = {
 }
 
 #: Per stage, its tables' contracts (columns in order, numeric columns, key, optional).
+#: The driver pre-flight table that several stages write (columns from the methods' own list).
+PREFLIGHT_CONTRACT: dict[str, Any] = {
+    "columns": tuple(PREFLIGHT_COLUMNS),
+    "numeric": tuple(c for c in PREFLIGHT_COLUMNS if c.startswith("n_")),
+    "key": ("outcome", "driver"),
+}
+
 # fmt: off
 TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
     "trends": {
@@ -574,32 +582,10 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             ),
             "key": ("outcome", "unit", "driver"),
         },
-        "preflight": {
-            "columns": (
-                "outcome", "driver", "n_obs_outcome", "n_obs_with_driver", "n_units_with_driver",
-                "n_obs_without_driver", "n_units_without_driver", "n_obs_all", "n_units_all", "kept",
-                "status"
-            ),
-            "numeric": (
-                "n_obs_outcome", "n_obs_with_driver", "n_units_with_driver", "n_obs_without_driver",
-                "n_units_without_driver", "n_obs_all", "n_units_all"
-            ),
-            "key": ("outcome", "driver"),
-        },
+        "preflight": PREFLIGHT_CONTRACT,
     },
     "relative_importance": {
-        "preflight": {
-            "columns": (
-                "outcome", "driver", "n_obs_outcome", "n_obs_with_driver", "n_units_with_driver",
-                "n_obs_without_driver", "n_units_without_driver", "n_obs_all", "n_units_all", "kept",
-                "status"
-            ),
-            "numeric": (
-                "n_obs_outcome", "n_obs_with_driver", "n_units_with_driver", "n_obs_without_driver",
-                "n_units_without_driver", "n_obs_all", "n_units_all"
-            ),
-            "key": ("outcome", "driver"),
-        },
+        "preflight": PREFLIGHT_CONTRACT,
         "shares": {
             "columns": (
                 "outcome", "predictor", "level", "domain", "share", "share_ci_low", "share_ci_high",
@@ -724,18 +710,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             ),
             "key": ("outcome", "unit", "method", "quantity"),
         },
-        "preflight": {
-            "columns": (
-                "outcome", "driver", "n_obs_outcome", "n_obs_with_driver", "n_units_with_driver",
-                "n_obs_without_driver", "n_units_without_driver", "n_obs_all", "n_units_all", "kept",
-                "status"
-            ),
-            "numeric": (
-                "n_obs_outcome", "n_obs_with_driver", "n_units_with_driver", "n_obs_without_driver",
-                "n_units_without_driver", "n_obs_all", "n_units_all"
-            ),
-            "key": ("outcome", "driver"),
-        },
+        "preflight": PREFLIGHT_CONTRACT,
     },
     "impacts": {
         "effects": {
