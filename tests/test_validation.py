@@ -65,6 +65,29 @@ def test_trend_truth_is_the_expected_change():
     assert anth == pytest.approx(truth.change_anthropogenic, abs=0.1 * abs(truth.change_anthropogenic))
 
 
+@pytest.mark.parametrize("sc", [
+    S.Scenario(name="plain", n_units=6, n_years=15),
+    S.Scenario(name="conf_hidden", confounding=True, hidden=1.0, n_units=21, n_years=30),
+    S.Scenario(name="trend_null", year_trend=0.05, null_anthropogenic=True, n_units=5, n_years=29),
+    S.Scenario(name="collinear", collinearity=3.0, noise="high", n_units=7, n_years=20),
+])
+def test_simulator_across_seeds_equals_one_seed_at_a_time(sc):
+    """The vectorised simulator gives, for every seed, exactly the panel of the one-seed
+    simulator (same draws, same arithmetic), and the seeds are not copies of each other."""
+    seeds = [20261125, 7, 20261126]
+    panels, truth = S.simulate_seeds(sc, seeds)
+    assert len(panels) == 3 and truth.b == S.calibrate(sc).b
+    for seed, p in zip(seeds, panels, strict=True):
+        one, _ = S.simulate(sc, seed, truth)
+        pd.testing.assert_frame_equal(p, one, check_exact=True)
+        assert p.shape == (sc.n_units * sc.n_years, 7)
+    assert not np.allclose(panels[0]["veg"], panels[2]["veg"])
+    # a different seed order gives the same panel per seed
+    again, _ = S.simulate_seeds(sc, seeds[::-1], truth)
+    pd.testing.assert_frame_equal(again[0], panels[2], check_exact=True)
+    assert S.simulate_seeds(sc, [], truth)[0] == []
+
+
 def test_semi_synthetic_outcome_on_given_drivers():
     drivers, _ = S.simulate(S.Scenario(name="drv", n_units=40, n_years=20, confounding=True), 5)
     b = {"precip": 0.5, "temp": -0.3, "herd": -0.4, "mining": -0.2}
@@ -175,8 +198,14 @@ def test_default_grid_config():
               "trend_year_effects_u6_y29"):
         assert n in names
     jobs = V.run_jobs(cfg)
-    assert len(jobs) == 54 + 4 * 5 and len(set(jobs)) == len(jobs)
+    # issue 16: at least 5 seeds for every scenario
+    assert len(jobs) == 58 * 5 and len(set(jobs)) == len(jobs)
+    per = pd.Series([n for n, _ in jobs]).value_counts()
+    assert per.min() >= 5 and set(per.index) == set(names)
     assert sum(1 for n, _ in jobs if n == "placebo_null_u21_y30") == 5
+    # an extra scenario may still ask for its own number of seeds
+    own = {**cfg, "extra": [{**cfg["extra"][0], "seeds": 2}]}
+    assert sum(1 for n, _ in V.run_jobs(own) if n == cfg["extra"][0]["name"]) == 2
     assert V.scenario_by_name(cfg, "trend_year_effects_u21_y30").year_trend == 0.05
     full = V.load_config("config/validation.yaml", "full")
     assert len(V.scenario_grid(full)) == 78 and len(V.seeds_of(full)) == 20
@@ -191,13 +220,19 @@ def test_batches_hold_every_run_once_with_balanced_cost():
     flat = [r for b in batches for r in b]
     assert sorted(flat) == sorted(runs) and len(flat) == len(set(flat))
     assert len(batches) == cfg["batches"]
-    cost = {sc.name: sc.n_units * sc.n_years for sc in V.scenario_grid(cfg)}
-    loads = [sum(cost[n] for n, _ in b) for b in batches]
-    # longest-processing-time rule: no batch exceeds another by more than the largest run
+    # all seeds of a scenario in one batch (calibrated and simulated once there)
+    home = {}
+    for i, b in enumerate(batches):
+        for n, _ in b:
+            assert home.setdefault(n, i) == i, n
+    n_seeds = pd.Series([n for n, _ in runs]).value_counts()
+    cost = {sc.name: sc.n_units * sc.n_years * n_seeds[sc.name] for sc in V.scenario_grid(cfg)}
+    loads = [sum(cost[n] for n in {n for n, _ in b}) for b in batches]
+    # longest-processing-time rule: no batch exceeds another by more than the largest scenario
     assert max(loads) - min(loads) <= max(cost.values())
     assert V.batches_of(cfg) == batches  # deterministic
-    many = V.batches_of({**cfg, "seeds": 5, "batches": 3})
-    assert sum(len(b) for b in many) == len(V.run_jobs({**cfg, "seeds": 5})) and len(many) == 3
+    many = V.batches_of({**cfg, "seeds": 7, "batches": 3})
+    assert sum(len(b) for b in many) == len(V.run_jobs({**cfg, "seeds": 7})) and len(many) == 3
 
 
 def test_a_batch_job_writes_what_single_runs_write(tmp_path):
@@ -214,6 +249,36 @@ def test_a_batch_job_writes_what_single_runs_write(tmp_path):
         assert single.read_bytes() == open(out, "rb").read(), (name, seed)
     with pytest.raises(ValueError, match="2 output files"):
         V.run_batch_job(V.batch_slice(cfg, batch), outs[:2] if len(outs) > 2 else outs[:1] * 2)
+
+
+def test_batch_tables_do_not_depend_on_the_number_of_batches(tmp_path):
+    """The same runs split into 1 or 3 batches write the same bytes (each run is seeded by its
+    scenario and seed alone)."""
+    cfg = {**V.load_config("config/validation.yaml", "smoke"), "seeds": 2,
+           "methods": {**FAST, "attribution": {"bootstrap_draws": 9}, "restrend": {"bootstrap_draws": 19},
+                       "causal": {"refuter_simulations": 2, "sensitivity_strengths": [0.5]}}}
+    written = {}
+    for nb in (1, 3):
+        batches = V.batches_of({**cfg, "batches": nb})
+        assert len(batches) == min(nb, len(V.scenario_grid(cfg)))
+        for b in batches:
+            outs = [str(tmp_path / f"b{nb}" / f"{n}_{s}.csv") for n, s in b]
+            V.run_batch_job(V.batch_slice(cfg, b), outs)
+            for (n, s), out in zip(b, outs, strict=True):
+                written.setdefault((n, s), []).append(open(out, "rb").read())
+    assert sorted(written) == sorted(V.run_jobs(cfg)) and len(written) == 4
+    for key, (one, three) in written.items():
+        assert one == three, key
+
+
+def test_run_scenario_seeds_equals_one_run_per_seed():
+    sc = S.Scenario(name="seeds", n_units=6, n_years=15, confounding=True)
+    opts = {**FAST, "attribution": {"bootstrap_draws": 9}}
+    together = V.run_scenario_seeds(sc, [3, 1], opts, methods=("lmg", "attribution"))
+    for seed, df in zip([3, 1], together, strict=True):
+        alone = V.run_scenario(sc, seed, opts, methods=("lmg", "attribution"))
+        pd.testing.assert_frame_equal(df, alone)
+        assert (df["seed"] == seed).all()
 
 
 # --------------------------------------------------------------------------- power

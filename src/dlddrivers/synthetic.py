@@ -410,27 +410,72 @@ def simulate(sc: Scenario, seed: int, truth: Truth | None = None,
     veg``; the hidden confounder is not a column). Returns ``(panel, truth)``.
 
     The random stream is seeded by ``seed`` and the scenario name, so different scenarios with
-    the same seed are independent replications."""
+    the same seed are independent replications. :func:`simulate_seeds` gives the same panels
+    for several seeds at once."""
     truth = truth or calibrate(sc)
+    draws = _seed_draws(sc, int(seed))
+    kw = _path_kw(truth)
+    P = _paths(sc, draws["E"], means=False, **kw)
+    M = _paths(sc, np.zeros((1, _n_innov(sc.n_years))), means=True, **kw)
+    return _panel(sc, truth, P, M, draws, units), truth
+
+
+def simulate_seeds(sc: Scenario, seeds: Sequence[int], truth: Truth | None = None,
+                   units: Sequence[str] | None = None) -> tuple[list[pd.DataFrame], Truth]:
+    """The panels of :func:`simulate` for every seed in ``seeds`` (same order), vectorised: each
+    seed's innovations come from its own stream exactly as in :func:`simulate`, and the
+    recursions of all seeds run as one array (the series are row-wise, so every panel is
+    identical to the one-seed simulation). The scenario is calibrated once.
+    Returns ``(panels, truth)``."""
+    truth = truth or calibrate(sc)
+    draws = [_seed_draws(sc, int(s)) for s in seeds]
+    if not draws:
+        return [], truth
+    kw = _path_kw(truth)
+    N = sc.n_units
+    P_all = _paths(sc, np.concatenate([d["E"] for d in draws], axis=0), means=False, **kw)
+    M = _paths(sc, np.zeros((1, _n_innov(sc.n_years))), means=True, **kw)
+    panels = [_panel(sc, truth, {k: v[i * N:(i + 1) * N] for k, v in P_all.items()}, M, d, units)
+              for i, d in enumerate(draws)]
+    return panels, truth
+
+
+def _path_kw(truth: Truth) -> dict:
+    return {"kappa": truth.kappa, "g0": truth.gamma0, "g1": truth.gamma1, "omega": truth.omega,
+            "s_trend": truth.s_trend}
+
+
+def _seed_draws(sc: Scenario, seed: int) -> dict[str, np.ndarray]:
+    """Every random draw of one panel, in the stream's order: unit innovations, common climate
+    shocks, unit and year effects of the outcome."""
     # the scenario name enters the stream: scenarios with the same seed are independent draws
     rng = np.random.default_rng([int(seed), zlib.crc32(sc.name.encode()), 6])
     N, T = sc.n_units, sc.n_years
-    kw = {"kappa": truth.kappa, "g0": truth.gamma0, "g1": truth.gamma1, "omega": truth.omega,
-          "s_trend": truth.s_trend}
-    P = _paths(sc, rng.standard_normal((N, _n_innov(T))), means=False, **kw)
-    M = _paths(sc, np.zeros((1, _n_innov(T))), means=True, **kw)
+    E = rng.standard_normal((N, _n_innov(T)))
+    lt = rng.standard_normal(T)
+    lp = rng.standard_normal(T)
+    alpha = rng.standard_normal(N)
+    lam = rng.standard_normal(T)
+    return {"E": E, "lt": lt, "lp": lp, "alpha": alpha, "lam": lam}
+
+
+def _panel(sc: Scenario, truth: Truth, P: Mapping[str, np.ndarray], M: Mapping[str, np.ndarray],
+           draws: Mapping[str, np.ndarray], units: Sequence[str] | None) -> pd.DataFrame:
+    """The panel of one seed from its unit paths ``P`` (no means), the expected paths ``M`` and
+    its common draws."""
+    N, T = sc.n_units, sc.n_years
     # common climate shocks propagate through the same equations: approximate by shocks on
     # temp and precip levels shared by all units (absorbed by year effects in within methods)
-    lt = sc.climate_common_sd * rng.standard_normal(T)
-    lp = sc.climate_common_sd * rng.standard_normal(T)
+    lt = sc.climate_common_sd * draws["lt"]
+    lp = sc.climate_common_sd * draws["lp"]
     X = {k: P[k] + M[k] for k in DRIVERS}
     X["temp"] = X["temp"] + lt[None, :]
     X["precip"] = X["precip"] + sc.beta_tp * lt[None, :] + lp[None, :]
     # herd responds to the common precip shock too (keeps the equation exact for the
     # within-unit part; the common part is a year effect)
     X["herd"] = X["herd"] + truth.gamma0 * (sc.beta_tp * lt + lp)[None, :]
-    alpha = sc.unit_effect_sd * rng.standard_normal(N)
-    lam = sc.year_effect_sd * rng.standard_normal(T) + sc.year_trend * (np.arange(T) - (T - 1) / 2)
+    alpha = sc.unit_effect_sd * draws["alpha"]
+    lam = sc.year_effect_sd * draws["lam"] + sc.year_trend * (np.arange(T) - (T - 1) / 2)
     y = (alpha[:, None] + lam[None, :] + sum(truth.b[k] * X[k] for k in DRIVERS)
          + truth.delta * P["u"] + truth.sigma_y * P["eps"])
     units = list(units) if units is not None else [f"S{i:03d}" for i in range(N)]
@@ -439,7 +484,7 @@ def simulate(sc: Scenario, seed: int, truth: Truth | None = None,
     for k in DRIVERS:
         df[k] = X[k].ravel()
     df[OUTCOME] = y.ravel()
-    return df, truth
+    return df
 
 
 def scenario_for_study(study_cfg: Mapping, **kw) -> Scenario:

@@ -60,10 +60,13 @@ from . import synthetic as S
 
 #: Method options used for validation runs (fewer draws than the study defaults; recorded in
 #: every output row's ``options`` column).
+#: Draw counts: the finite-draw coverage shortfall of a percentile interval (about 1.8 / B) at
+#: most half the Monte Carlo SE of the pooled coverage (see ``config/validation.yaml``), except
+#: the attribution stage, whose draws dominate the validation's time.
 VALIDATION_OPTIONS: dict[str, dict] = {
-    "relative_importance": {"bootstrap_draws": 200},
+    "relative_importance": {"bootstrap_draws": 199},
     "panel_regression": {"bootstrap_draws": 199},
-    "restrend": {"bootstrap_draws": 99},
+    "restrend": {"bootstrap_draws": 199},
     "attribution": {"bootstrap_draws": 49},
     "trends": {"mk_variant": "original", "n_sim": 500},
     "causal": {"refuter_simulations": 5, "sensitivity_strengths": [0.25, 0.5, 1.0]},
@@ -304,14 +307,32 @@ def run_scenario(sc: S.Scenario, seed: int, options: Mapping[str, Mapping] | Non
 
     ``graph`` overrides the causal graph given to DoWhy (default: the true graph). A method
     that raises gets one row with ``status="error: ..."`` (the validation records failures,
-    it does not hide them).
+    it does not hide them). :func:`run_scenario_seeds` does the same for several seeds.
     """
+    return run_scenario_seeds(sc, [seed], options, methods, graph)[0]
+
+
+def run_scenario_seeds(sc: S.Scenario, seeds: Sequence[int],
+                       options: Mapping[str, Mapping] | None = None,
+                       methods: Sequence[str] = METHODS, graph=None) -> list[pd.DataFrame]:
+    """:func:`run_scenario` for every seed in ``seeds`` (same order), with the per-scenario work
+    done once: the scenario is calibrated once and the panels of all seeds are simulated as one
+    array (:func:`dlddrivers.synthetic.simulate_seeds`, identical panels). Each table equals
+    ``run_scenario(sc, seed, ...)``."""
     opts = method_options({"methods": options or {}})
-    truth = S.calibrate(sc)
-    panel, _ = S.simulate(sc, seed, truth)
+    panels, truth = S.simulate_seeds(sc, [int(s) for s in seeds], S.calibrate(sc))
     dic = S.dictionary()
-    study = S.study(sc, seed)
     g = graph if graph is not None else S.graph()
+    opt_text = ";".join(f"{k}={v}" for k, v in sorted(opts.items()))
+    return [_run_panel(sc, int(seed), panel, truth, dic, opts, opt_text, methods, g)
+            for seed, panel in zip(seeds, panels, strict=True)]
+
+
+def _run_panel(sc: S.Scenario, seed: int, panel: pd.DataFrame, truth: S.Truth,
+               dic: pd.DataFrame, opts: Mapping[str, Mapping], opt_text: str,
+               methods: Sequence[str], g) -> pd.DataFrame:
+    """Every method in ``methods`` on one simulated panel; rows of ``recovery.csv``."""
+    study = S.study(sc, seed)
     calls = {
         "lmg": lambda: run_lmg(panel, dic, study, truth, opts["relative_importance"]),
         "fixed_effects": lambda: run_fixed_effects(panel, dic, study, truth, opts["panel_regression"], seed),
@@ -321,7 +342,6 @@ def run_scenario(sc: S.Scenario, seed: int, options: Mapping[str, Mapping] | Non
         "dowhy": lambda: run_dowhy(panel, dic, study, truth, opts["causal"], g),
     }
     rows = []
-    opt_text = ";".join(f"{k}={v}" for k, v in sorted(opts.items()))
     for m in methods:
         t0 = time.perf_counter()
         try:
@@ -669,22 +689,31 @@ def batches_of(cfg: Mapping) -> list[list[tuple[str, int]]]:
     batches (default 4) of about equal cost, so a few jobs pay the interpreter start-up and
     imports once each instead of once per run.
 
-    Cost is taken as ``n_units * n_years`` (the methods' work grows with the panel's size);
-    runs go, largest first (ties by name and seed), to the batch with the least cost so far
-    (longest-processing-time rule), and each batch keeps the grid's order. Deterministic: the
-    same config gives the same batches. Empty batches are dropped.
+    All seeds of a scenario go to the same batch (it is calibrated and simulated once for all
+    of them, :func:`run_scenario_seeds`). Cost is taken as ``n_units * n_years * seeds`` (the
+    methods' work grows with the panel's size); scenarios go, largest first (ties by name), to
+    the batch with the least cost so far (longest-processing-time rule), and each batch keeps
+    the grid's order. Deterministic: the same config gives the same batches. Empty batches are
+    dropped.
     """
     by_name = {sc.name: sc for sc in scenario_grid(cfg)}
-    runs = [(by_name[name], seed) for name, seed in run_jobs(cfg)]
+    groups: dict[str, list[int]] = {}
+    for name, seed in run_jobs(cfg):
+        groups.setdefault(name, []).append(seed)
     n = max(1, int(cfg.get("batches", 4)))
-    order = {(sc.name, seed): i for i, (sc, seed) in enumerate(runs)}
+    order = {name: i for i, name in enumerate(groups)}
+
+    def cost(name: str) -> int:
+        return by_name[name].n_units * by_name[name].n_years * len(groups[name])
+
     loads = [0] * n
-    members: list[list[tuple[str, int]]] = [[] for _ in range(n)]
-    for sc, seed in sorted(runs, key=lambda r: (-r[0].n_units * r[0].n_years, r[0].name, r[1])):
+    members: list[list[str]] = [[] for _ in range(n)]
+    for name in sorted(groups, key=lambda nm: (-cost(nm), nm)):
         b = min(range(n), key=lambda i: (loads[i], i))
-        loads[b] += sc.n_units * sc.n_years
-        members[b].append((sc.name, seed))
-    return [sorted(m, key=order.__getitem__) for m in members if m]
+        loads[b] += cost(name)
+        members[b].append(name)
+    return [[(name, seed) for name in sorted(m, key=order.__getitem__) for seed in groups[name]]
+            for m in members if m]
 
 
 def batch_slice(cfg: Mapping, runs: Sequence[tuple[str, int]]) -> dict:
@@ -698,14 +727,26 @@ def batch_slice(cfg: Mapping, runs: Sequence[tuple[str, int]]) -> dict:
 
 
 def run_batch_job(slice_: Mapping, outs: Sequence[str]) -> None:
-    """One batch job (:func:`batch_slice`): every run in turn, each written to its own CSV
-    (``outs`` in the slice's order), exactly as :func:`run_slice_job` writes it."""
+    """One batch job (:func:`batch_slice`): every run, each written to its own CSV (``outs`` in
+    the slice's order), exactly as :func:`run_slice_job` writes it; the seeds of a scenario
+    (consecutive in the slice) are run together by :func:`run_scenario_seeds`."""
     runs = list(slice_["runs"])
     if len(runs) != len(outs):
         raise ValueError(f"validation batch: {len(runs)} runs but {len(outs)} output files")
-    for run, out in zip(runs, outs, strict=True):
-        run_slice_job({"scenario": run["scenario"], "methods": slice_["methods"]},
-                      int(run["seed"]), out)
+    from pathlib import Path
+
+    # consecutive runs of one scenario share its calibration and one vectorised simulation
+    i = 0
+    while i < len(runs):
+        j = i + 1
+        while j < len(runs) and runs[j]["scenario"] == runs[i]["scenario"]:
+            j += 1
+        sc = S.Scenario(**dict(runs[i]["scenario"]))
+        tables = run_scenario_seeds(sc, [int(r["seed"]) for r in runs[i:j]], slice_["methods"])
+        for df, out in zip(tables, outs[i:j], strict=True):
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(out, index=False)
+        i = j
 
 
 def summary_job(run_files: Sequence[str], outdir: str,
