@@ -226,7 +226,8 @@ def test_batches_hold_every_run_once_with_balanced_cost():
         for n, _ in b:
             assert home.setdefault(n, i) == i, n
     n_seeds = pd.Series([n for n, _ in runs]).value_counts()
-    cost = {sc.name: sc.n_units * sc.n_years * n_seeds[sc.name] for sc in V.scenario_grid(cfg)}
+    assert V.run_cost(S.Scenario(n_units=6, n_years=15)) == 90 + V.RUN_OVERHEAD_UNIT_YEARS
+    cost = {sc.name: V.run_cost(sc) * n_seeds[sc.name] for sc in V.scenario_grid(cfg)}
     loads = [sum(cost[n] for n in {n for n, _ in b}) for b in batches]
     # longest-processing-time rule: no batch exceeds another by more than the largest scenario
     assert max(loads) - min(loads) <= max(cost.values())
