@@ -133,8 +133,8 @@ def distribution_change_of_graphs(causal_model_old: Any, causal_model_new: Any, 
     target_node, num_samples, difference_estimation_func, shapley_config)`` with the same
     draws and arithmetic on arrays (see the module docstring): Shapley contributions of each
     mechanism to the change of ``target_node``'s distribution, node -> value."""
-    from dowhy.gcm.shapley import estimate_shapley_values
     from dowhy.gcm.causal_models import validate_causal_dag
+    from dowhy.gcm.shapley import estimate_shapley_values
     from dowhy.graph import node_connected_subgraph_view
 
     validate_causal_dag(causal_model_old.graph)
