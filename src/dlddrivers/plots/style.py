@@ -78,14 +78,19 @@ def apply_style() -> None:
     )
 
 
-def add_caption(fig, text: str) -> None:
+def add_caption(fig, text: str, renderer=None, *, tight=None):
     """Write a source/caveat caption under everything already drawn (legends and tick labels
-    placed below the axes included), wrapped to the figure's width."""
-    fig.draw_without_rendering()  # lay out ticks and labels without rasterising
-    renderer = fig.canvas.get_renderer()
-    bottom = fig.get_tightbbox(renderer).y0 * fig.dpi  # inches -> display pixels
+    placed below the axes included), wrapped to the figure's width; return the text artist.
+    ``renderer``: the renderer of a layout pass already made (the figure is laid out once more
+    when None); ``tight``: the figure's tight bounding box (inches) from that pass."""
+    if renderer is None:
+        fig.draw_without_rendering()  # lay out ticks and labels without rasterising
+        renderer = fig.canvas.get_renderer()
+    if tight is None:
+        tight = fig.get_tightbbox(renderer)
+    bottom = tight.y0 * fig.dpi  # inches -> display pixels
     y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
-    fig.text(0.01, y, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
+    return fig.text(0.01, y, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
 
 
 #: Overlapping text found by :func:`save` in this process: figure file name -> pairs of texts.
@@ -93,15 +98,18 @@ def add_caption(fig, text: str) -> None:
 OVERLAPS: dict[str, list[tuple[str, str]]] = {}
 
 
-def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
+def text_overlaps(fig, pad: float = 0.5, renderer=None) -> list[tuple[str, str]]:
     """Pairs of visible, non-empty texts of ``fig`` whose rendered bounding boxes overlap
-    (each box shrunk by ``pad`` pixels, so touching boxes do not count). Renders the figure
-    with its own renderer (Agg) at the figure's dpi; wrapped texts are measured as drawn."""
+    (each box shrunk by ``pad`` pixels, so touching boxes do not count). Measured with the
+    figure's own renderer (Agg) at the figure's dpi after a layout pass (made here when
+    ``renderer`` is None; pass the renderer of a layout pass already made to reuse it);
+    wrapped texts are measured as drawn."""
     import matplotlib.text as mtext
     import numpy as np
 
-    fig.draw_without_rendering()  # the layout as drawn, without rasterising
-    renderer = fig.canvas.get_renderer()
+    if renderer is None:
+        fig.draw_without_rendering()  # the layout as drawn, without rasterising
+        renderer = fig.canvas.get_renderer()
     # tick labels whose tick lies outside the axis' view are not drawn although they are visible
     hidden = set()
     for ax in fig.axes:
@@ -136,24 +144,53 @@ def text_overlaps(fig, pad: float = 0.5) -> list[tuple[str, str]]:
 
 
 def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False) -> list[Path]:
-    """Save ``fig`` as PNG (and SVG if asked) with an optional caption; close it; return paths."""
+    """Save ``fig`` as PNG (and SVG if asked) with an optional caption; close it; return paths.
+
+    The figure is laid out once (ticks, labels, titles; no rasterising): that pass places the
+    caption under everything drawn, measures the texts for the overlap check
+    (:data:`OVERLAPS`) and gives the tight bounding box the file is cropped to, so the PNG is
+    rendered once (``savefig(bbox_inches="tight")`` would lay the figure out again); the pass
+    runs at the file's dpi (``savefig.dpi``), so texts are measured as printed. A figure
+    with a layout engine (constrained layout) is laid out again after its caption is added."""
+    import matplotlib as mpl
     import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    from matplotlib.transforms import Bbox
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # left by fig.tight_layout(): lays nothing out, but makes savefig lay out once more
+        fig.set_layout_engine(None)
+    engine = fig.get_layout_engine()
+    dpi = mpl.rcParams["savefig.dpi"]
+    if dpi != "figure":  # lay out at the file's dpi: texts measure and wrap as they are printed
+        fig.set_dpi(float(dpi))
+    fig.draw_without_rendering()  # the one layout pass
+    renderer = fig.canvas.get_renderer()
+    tight = fig.get_tightbbox(renderer)  # inches
     if caption:
-        add_caption(fig, caption)
-    clashes = text_overlaps(fig)
+        label = add_caption(fig, caption, renderer, tight=tight)
+        if engine is not None:
+            fig.draw_without_rendering()  # the engine moves axes to make room for the caption
+            renderer = fig.canvas.get_renderer()
+            tight = fig.get_tightbbox(renderer)
+        else:  # nothing moved: the caption's own box widens the tight box
+            box = label.get_window_extent(renderer).transformed(fig.dpi_scale_trans.inverted())
+            tight = Bbox.union([tight, box])
+    clashes = text_overlaps(fig, renderer=renderer)
     if clashes:
         import logging
 
         OVERLAPS[path.with_suffix(".png").name] = clashes
         logging.getLogger(__name__).warning("%s: overlapping text %s", path.name, clashes[:5])
+    pad = mpl.rcParams["savefig.pad_inches"]
+    bbox = tight.padded(pad, pad)  # what savefig(bbox_inches="tight") computes
     out = [path.with_suffix(".png")]
-    fig.savefig(out[0], metadata={"Software": None})
+    fig.savefig(out[0], metadata={"Software": None}, bbox_inches=bbox, dpi=fig.dpi)
     if svg:
         out.append(path.with_suffix(".svg"))
-        fig.savefig(out[1], metadata={"Date": None})
+        fig.savefig(out[1], metadata={"Date": None}, bbox_inches=bbox)
     plt.close(fig)
     return out
 

@@ -1,0 +1,70 @@
+"""Saving a figure lays it out once (issue 16): the caption, the overlap check and the crop all
+come from one layout pass, and the file equals what matplotlib's own ``bbox_inches="tight"``
+gives (same crop within a pixel or two of text hinting)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from dlddrivers.plots import style  # noqa: E402
+
+CAPTION = ("Sources: a provider with a long name; another provider with an even longer name, "
+           "and a caveat that wraps over more than one line at this figure width.")
+
+
+def _figure(overlap: bool = False):
+    style.apply_style()
+    fig, axes = plt.subplots(2, 3, figsize=(7, 4), sharex=True)
+    x = np.arange(30)
+    for k, ax in enumerate(axes.flat):
+        ax.plot(x, np.sin(x / (k + 2)))
+        ax.set_title(f"panel {k}")
+    axes[1, 0].set_xlabel("year")
+    fig.legend(["series"], loc="lower center", ncol=1, bbox_to_anchor=(0.5, -0.08))
+    if overlap:
+        axes[0, 0].text(5, 0, "first label")
+        axes[0, 0].text(5, 0, "second label")
+    fig.tight_layout()
+    return fig
+
+
+def test_one_layout_pass_gives_the_tight_crop(tmp_path):
+    fig = _figure()
+    ref = tmp_path / "ref.png"
+    # reference: the previous way, caption placed after a layout pass, then savefig "tight"
+    style.add_caption(fig, CAPTION)
+    fig.savefig(ref, bbox_inches="tight")
+    plt.close(fig)
+    fig = _figure()
+    out = style.save(fig, tmp_path / "one", caption=CAPTION)
+    w0, h0 = Image.open(ref).size
+    w1, h1 = Image.open(out[0]).size
+    assert abs(w1 - w0) <= 3 and abs(h1 - h0) <= 3, ((w0, h0), (w1, h1))
+
+
+def test_caption_lies_below_everything_and_is_in_the_file(tmp_path):
+    fig = _figure()
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    bottom = fig.get_tightbbox(renderer).y0 * fig.dpi
+    text = style.add_caption(fig, CAPTION, renderer)
+    box = text.get_window_extent(renderer)
+    assert box.y1 <= bottom  # its top under the lowest text or legend drawn before
+    plt.close(fig)
+    # saved with the caption the PNG is taller than without it (the crop includes the caption)
+    h_with = Image.open(style.save(_figure(), tmp_path / "a", caption=CAPTION)[0]).size[1]
+    h_without = Image.open(style.save(_figure(), tmp_path / "b")[0]).size[1]
+    assert h_with > h_without + 20
+
+
+def test_overlaps_are_still_found_with_the_shared_pass(tmp_path):
+    style.OVERLAPS.clear()
+    style.save(_figure(overlap=True), tmp_path / "clash", caption=CAPTION)
+    assert ("first label", "second label") in style.OVERLAPS.get("clash.png", [])
+    style.OVERLAPS.clear()
+    style.save(_figure(), tmp_path / "clean", caption=CAPTION)
+    assert style.OVERLAPS == {}
