@@ -25,7 +25,7 @@ DoWhy's to the last bit:
   (scikit-learn's ``_decision_function``) as a column plus the noise column;
 * the same difference function, called on the same ``(n,)`` arrays.
 
-tests/test_causal.py compares every output column of the change-attribution table with
+tests/test_causal_change_engine.py compares every output column of the change-attribution table with
 DoWhy's (``np.array_equal``) for exact and permutation Shapley, with bootstrap, on synthetic
 graphs and on the neasia panel. Only the mechanisms :func:`dlddrivers.causal.attribution`
 fits are supported (anything else raises ``TypeError`` naming the node and mechanism).
