@@ -25,9 +25,9 @@ DoWhy's to the last bit:
   (scikit-learn's ``_decision_function``) as a column plus the noise column;
 * the same difference function, called on the same ``(n,)`` arrays.
 
-tests/test_causal_change_engine.py compares every output column of the change-attribution table with
-DoWhy's (``np.array_equal``) for exact and permutation Shapley, with bootstrap, on synthetic
-graphs and on the neasia panel. Only the mechanisms :func:`dlddrivers.causal.attribution`
+tests/test_causal_change_engine.py compares every output column of the change-attribution
+table with DoWhy's (``np.array_equal``) for exact and permutation Shapley, with bootstrap, on
+synthetic graphs and on the neasia panel. Only the mechanisms :func:`dlddrivers.causal.attribution`
 fits are supported (anything else raises ``TypeError`` naming the node and mechanism).
 """
 
@@ -125,10 +125,10 @@ def _sampler(graph: nx.DiGraph) -> Callable[[dict, int], dict]:
     return draw
 
 
-def distribution_change_of_graphs(causal_model_old: Any, causal_model_new: Any, target_node: Any,
-                                  num_samples: int,
-                                  difference_estimation_func: Callable[[np.ndarray, np.ndarray], float],
-                                  shapley_config: Any) -> dict:
+def distribution_change_of_graphs(
+        causal_model_old: Any, causal_model_new: Any, target_node: Any, num_samples: int,
+        difference_estimation_func: Callable[[np.ndarray, np.ndarray], float],
+        shapley_config: Any) -> dict:
     """``dowhy.gcm.distribution_change_of_graphs(causal_model_old, causal_model_new,
     target_node, num_samples, difference_estimation_func, shapley_config)`` with the same
     draws and arithmetic on arrays (see the module docstring): Shapley contributions of each
