@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# The workflow's jobs run with the BLAS/OpenMP threads of their rule (Snakemake sets these to
+# `threads: 1`); tests that call the same functions in-process do the same, so that scikit-learn's
+# OpenMP (histogram gradient boosting) and BLAS never run more threads than cores on a shared
+# machine (oversubscribed OpenMP spin-waits made a 7 s fit take 90 s under load).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

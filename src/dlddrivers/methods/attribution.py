@@ -269,27 +269,45 @@ def _unit_arrays(df: pd.DataFrame, climate: Sequence[str], anthro: Sequence[str]
     return out
 
 
-def _all_components(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, units, opts,
-                    lam: np.ndarray | None = None) -> pd.DataFrame:
-    """Components for each unit in ``units`` given coefficients ``b`` (climate first) and the
-    year effects ``lam`` (by year code; None: no year effects)."""
-    out = {}
-    for u in units:
+#: columns of a unit's components (:func:`unit_components`) and of their shares of the change
+COMPONENTS = [*TREND_Q, *CF_Q]
+SHARES = [f"{q}_share_of_observed" for q in TREND_Q[1:]]
+
+
+def _component_matrix(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, units, opts,
+                      lam: np.ndarray | None = None) -> np.ndarray:
+    """Components and shares for each unit in ``units`` given coefficients ``b`` (climate
+    first) and the year effects ``lam`` (by year code; None: no year effects): an array
+    ``(len(units), len(COMPONENTS) + len(SHARES))``, columns :data:`COMPONENTS` then
+    :data:`SHARES` (each component of the trend divided by the observed change)."""
+    out = np.empty((len(units), len(COMPONENTS) + len(SHARES)))
+    for k, u in enumerate(units):
         idx, t, Xc, Xh, yc = arrays[u]
-        out[u] = unit_components(
+        c = unit_components(
             t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
             rolling_window=int(opts["rolling_window"]), baseline_years=int(opts["baseline_years"]),
             common=None if lam is None else lam[yc],
         )
-    return pd.DataFrame.from_dict(out, orient="index")
-
-
-def _with_shares(comp: pd.DataFrame) -> pd.DataFrame:
-    comp = comp.copy()
+        out[k, : len(COMPONENTS)] = [c[q] for q in COMPONENTS]
     with np.errstate(all="ignore"):
-        for q in TREND_Q[1:]:
-            comp[f"{q}_share_of_observed"] = comp[q] / comp["observed_change"]
-    return comp
+        out[:, len(COMPONENTS):] = out[:, 1 : len(TREND_Q)] / out[:, [0]]
+    return out
+
+
+def _column_sums(M: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Weighted column sums of ``M`` (rows = units), missing values counted as 0, summed along
+    contiguous rows of ``M.T`` (pairwise, as pandas' ``DataFrame.sum`` does on its column
+    blocks, so the sums equal the frame's to the last bit)."""
+    W = M if weights is None else M * weights[:, None]
+    Wt = np.ascontiguousarray(W.T)
+    return np.where(np.isnan(Wt), 0.0, Wt).sum(axis=1)
+
+
+def _unit_mean(M: np.ndarray, columns: Sequence[str]) -> pd.Series:
+    """Column means over units (rows) skipping missing values, as ``DataFrame.mean``."""
+    n = (~np.isnan(M)).sum(axis=0)
+    with np.errstate(all="ignore"):
+        return pd.Series(_column_sums(M) / n, index=list(columns))
 
 
 def _pooled_ratios(values: pd.Series) -> pd.Series:
@@ -394,7 +412,8 @@ def attribute_outcome(
     lam_or_none = lam if year_fx else None
     arrays = _unit_arrays(df, climate, anthro)
     nc = len(climate)
-    comp = _all_components(arrays, yv, b, nc, good, opts, lam_or_none)
+    cols = [*COMPONENTS, *SHARES]
+    comp = _component_matrix(arrays, yv, b, nc, good, opts, lam_or_none)
     resid = yv - fitted
     seed_off = I.stable_offset("attribution", y)
     # ---- per-unit residual moving-block bootstrap (fixed design: one pseudo-inverse)
@@ -409,8 +428,8 @@ def attribute_outcome(
             ystar[idx] += resid[idx][RI.block_indices(len(idx), Lu, rng)]
         bs, _, lb = fit_fe(ystar, X, unit_codes, year_codes, n_yc)
         lb = lb if year_fx else None
-        boot_units.append(_with_shares(_all_components(arrays, ystar, bs, nc, good, opts, lb)))
-    comp_s = _with_shares(comp)
+        boot_units.append(_component_matrix(arrays, ystar, bs, nc, good, opts, lb))
+    comp_s = pd.DataFrame(comp, index=good, columns=cols)
     # ---- pooled: mean over units, unit block bootstrap
     rng_p = I.rng_from(study, seed_off + 1)
     G = len(good)
@@ -421,12 +440,13 @@ def attribute_outcome(
             idx = np.concatenate([unit_idx[good[k]] for k in pick])
             codes_b = np.repeat(np.arange(G), [len(unit_idx[good[k]]) for k in pick])
             bs, _, lb = fit_fe(yv[idx], X[idx], codes_b, None if year_codes is None else year_codes[idx], n_yc)
-            cb = _with_shares(_all_components(arrays, yv, bs, nc, sorted({good[k] for k in pick}), opts,
-                                              lb if year_fx else None))
-            weights = pd.Series(pick).map(lambda k: good[k]).value_counts()
+            picked = sorted(set(pick.tolist()))  # unit positions, in the order of `good`
+            cb = _component_matrix(arrays, yv, bs, nc, [good[k] for k in picked], opts,
+                                   lb if year_fx else None)
+            weights = np.bincount(pick, minlength=G)[picked]  # times each unit was drawn
             pooled_boot.append(_pooled_ratios(
-                cb.mul(weights.reindex(cb.index), axis=0).sum() / weights.sum()))
-    pooled = _pooled_ratios(comp_s.mean())
+                pd.Series(_column_sums(cb, weights) / weights.sum(), index=cols)))
+    pooled = _pooled_ratios(_unit_mean(comp, cols))
     pooled_boot_df = pd.DataFrame(pooled_boot)
     quantities = [*TREND_Q, *[f"{q}_share_of_observed" for q in TREND_Q[1:]], *CF_Q]
 
@@ -461,9 +481,9 @@ def attribute_outcome(
             Xk = X.copy()
             Xk[:, nc:] = Sx[k]
             bk, _, lk = fit_fe(yv, Xk, unit_codes, year_codes, n_yc)
-            ck = _with_shares(_all_components(_unit_arrays(df, climate, anthro, Xk), yv, bk, nc, good,
-                                              opts, lk if year_fx else None))
-            vals.append(_pooled_ratios(ck.mean())["anthropogenic_share_of_observed"])
+            ck = _component_matrix(_unit_arrays(df, climate, anthro, Xk), yv, bk, nc, good, opts,
+                                   lk if year_fx else None)
+            vals.append(_pooled_ratios(_unit_mean(ck, cols))["anthropogenic_share_of_observed"])
         trend_placebo = np.asarray(vals, float)
     # ---- LMG
     lmg_draws = draws
@@ -505,7 +525,7 @@ def attribute_outcome(
     blocks.append(("pooled", prow, {**cnt, "n_dropped": dropped, "status": pstatus}))
     for k, u in enumerate(good):
         g = df[df["unit"] == u]
-        bu = pd.DataFrame([bd.loc[u] for bd in boot_units])
+        bu = pd.DataFrame(np.array([bd[k] for bd in boot_units]), columns=cols)
         urows = trend_rows(comp_s.loc[u], bu)
         if lmg_ok:
             res_u = RI.lmg_timeseries(g, y, xs, draws=lmg_draws,
