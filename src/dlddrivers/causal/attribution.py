@@ -69,22 +69,33 @@ def _fit_models(graph: nx.DiGraph, data: pd.DataFrame):
     return scm
 
 
-def _contributions(graph, old, new, outcome, num_samples, shapley) -> dict:
+def _mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(b) - np.mean(a))
+
+
+def _contributions(graph, old, new, outcome, num_samples, shapley, engine: str = "arrays") -> dict:
     from dowhy import gcm
 
     m_old = _fit_models(graph, old)
     m_new = _fit_models(graph, new)
+    if engine == "arrays":
+        # DoWhy's fits and Shapley estimator, each evaluation's sampling as arrays (the same
+        # draws and arithmetic; dlddrivers.causal.fastchange)
+        from dlddrivers.causal.fastchange import distribution_change_of_graphs
+
+        return distribution_change_of_graphs(m_old, m_new, outcome, num_samples,
+                                             _mean_difference, shapley)
     return gcm.distribution_change_of_graphs(
         m_old, m_new, outcome, num_samples=num_samples,
-        difference_estimation_func=lambda a, b: float(np.mean(b) - np.mean(a)),
-        shapley_config=shapley)
+        difference_estimation_func=_mean_difference, shapley_config=shapley)
 
 
 def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
                        baseline: list[int], recent: list[int], *, n_bootstrap: int = 10,
                        num_samples: int = 500, num_permutations: int = 10,
                        ci_level: float = 0.95, seed: int = 0,
-                       domains: dict[str, str] | None = None, min_obs: int = 10) -> pd.DataFrame:
+                       domains: dict[str, str] | None = None, min_obs: int = 10,
+                       engine: str = "arrays") -> pd.DataFrame:
     """Attribute the change of ``outcome``'s mean between ``baseline`` and ``recent`` (inclusive
     year ranges) to the mechanisms of the outcome and its ancestors in ``graph``.
 
@@ -92,7 +103,9 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
     resamples of rows within each period (seeded), each refitting both periods' models.
     ``share_of_change`` = contribution / sum of contributions (= the modelled change in mean).
     Shapley values use DoWhy's permutation approximation with ``num_permutations`` when there
-    are more than 5 mechanisms (exact otherwise).
+    are more than 5 mechanisms (exact otherwise). ``engine`` "arrays" evaluates each Shapley
+    subset with array arithmetic (:mod:`dlddrivers.causal.fastchange`: the same fits, draws
+    and numbers as DoWhy, bit for bit), "dowhy" with ``gcm.distribution_change_of_graphs``.
 
     Returns
     -------
@@ -102,6 +115,13 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
     from dowhy import gcm
     from dowhy.gcm.shapley import ShapleyApproximationMethods, ShapleyConfig
 
+    from dlddrivers.causal.fastchange import ENGINES
+
+    if engine not in ENGINES:
+        from dlddrivers.errors import ConfigError
+
+        raise ConfigError("methods.causal.change_attribution.engine", engine,
+                          f"one of {list(ENGINES)}")
     gcm.config.disable_progress_bars()
 
     nodes = sorted(nx.ancestors(graph, outcome) | {outcome})
@@ -135,12 +155,12 @@ def change_attribution(panel: pd.DataFrame, graph: nx.DiGraph, outcome: str,
     rng = np.random.default_rng(seed)
     with quiet_and_seeded(seed):
         gcm.util.general.set_random_seed(seed)
-        point = _contributions(sub_g, old, new, outcome, num_samples, shapley)
+        point = _contributions(sub_g, old, new, outcome, num_samples, shapley, engine)
         boots = []
         for _ in range(int(n_bootstrap)):
             o = old.iloc[rng.integers(0, len(old), len(old))]
             w = new.iloc[rng.integers(0, len(new), len(new))]
-            boots.append(_contributions(sub_g, o, w, outcome, num_samples, shapley))
+            boots.append(_contributions(sub_g, o, w, outcome, num_samples, shapley, engine))
     total = sum(point.values())
     lo_q, hi_q = 50 * (1 - ci_level), 100 - 50 * (1 - ci_level)
     observed = float(new[outcome].mean() - old[outcome].mean())

@@ -164,14 +164,53 @@ def robustness_table(data: pd.DataFrame, treatment: str, outcome: str, adjust: S
 
 def _refit(data: pd.DataFrame, treatment: str, outcome: str, adjust: Sequence[str]) -> float:
     """Treatment coefficient after two-way demeaning ``data`` (exact alternating projections)."""
-    from dlddrivers.methods.paneltools import codes, within
+    from dlddrivers.methods.paneltools import codes
 
     cols = [treatment, outcome, *adjust]
-    Z = within(data[cols].to_numpy(float), codes(data["unit"]), codes(data["year"]))
-    X = Z[:, [0, *range(2, len(cols))]]
+    return _refit_arrays(data[cols].to_numpy(float), codes(data["unit"]), codes(data["year"]))
+
+
+def _refit_arrays(values: np.ndarray, unit: np.ndarray, year: np.ndarray) -> float:
+    """:func:`_refit` on arrays: ``values`` (n, k) columns treatment, outcome, adjusters;
+    ``unit``, ``year`` integer codes (:func:`dlddrivers.methods.paneltools.codes`)."""
+    from dlddrivers.methods.paneltools import within
+
+    Z = within(values, unit, year)
+    X = Z[:, [0, *range(2, values.shape[1])]]
     if np.var(X[:, 0]) <= 1e-24:
         return float("nan")
     return float(ols(Z[:, 1], X)[0][0])
+
+
+class _UnitResampler:
+    """Rows of whole units, drawn as :func:`unit_resampling_refuters` draws them, as arrays.
+
+    Each draw gives what ``pd.concat`` of the drawn units' frames (a bootstrap unit drawn twice
+    relabelled ``"<unit>#<i>"``) then ``[cols].to_numpy(float)`` and
+    :func:`~dlddrivers.methods.paneltools.codes` of its ``unit`` and ``year`` give: the same
+    rows in the same order, in the same (Fortran) memory order, and the same integer codes, so
+    the refit is the same arithmetic (equal to the last bit) without building data frames."""
+
+    def __init__(self, data: pd.DataFrame, cols: list[str], units: np.ndarray) -> None:
+        labels = data["unit"].astype(str).to_numpy()
+        #: (k, n) C-ordered: a column selection of it, transposed, is (n', k) Fortran-ordered
+        self._values_t = np.ascontiguousarray(data[cols].to_numpy(float).T)
+        self._year = data["year"].to_numpy()
+        # each unit's rows in the frame's order (groupby keeps it)
+        self._rows = {u: np.flatnonzero(labels == u) for u in units}
+
+    def draw(self, pick: np.ndarray, relabel: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values (n, k), unit codes, year codes) of the units ``pick`` in that order."""
+        from dlddrivers.methods.paneltools import codes
+
+        parts = [self._rows[u] for u in pick]
+        rows = np.concatenate(parts)
+        lens = np.array([len(p) for p in parts])
+        names = [f"{u}#{i}" for i, u in enumerate(pick)] if relabel else list(pick)
+        # codes sort the distinct labels: a unit's code is its label's rank among them
+        unit = np.repeat(codes(np.array(names, dtype=object)), lens)
+        year = np.unique(self._year[rows], return_inverse=True)[1].astype(np.intp)
+        return np.take(self._values_t, rows, axis=1).T, unit, year
 
 
 def unit_resampling_refuters(data: pd.DataFrame, treatment: str, outcome: str,
@@ -185,7 +224,9 @@ def unit_resampling_refuters(data: pd.DataFrame, treatment: str, outcome: str,
     rng = np.random.default_rng([int(seed), 13])
     units = np.array(sorted(data["unit"].astype(str).unique()))
     G = len(units)
-    by_unit = {u: g for u, g in data.assign(unit=data["unit"].astype(str)).groupby("unit")}
+    # the drawn units' rows as arrays (the same rows, order and codes as concatenating their
+    # frames: _UnitResampler), refitted by _refit's arithmetic
+    resample = _UnitResampler(data, [treatment, outcome, *adjust], units)
     m = max(2, int(round(subset_fraction * G)))
     rows = []
     for name in ("unit_subset", "unit_bootstrap"):
@@ -193,12 +234,9 @@ def unit_resampling_refuters(data: pd.DataFrame, treatment: str, outcome: str,
         for _ in range(int(n_sim)):
             if name == "unit_subset":
                 pick = rng.choice(units, size=min(m, G), replace=False)
-                d = pd.concat([by_unit[u] for u in pick], ignore_index=True)
             else:
                 pick = rng.choice(units, size=G, replace=True)
-                d = pd.concat([by_unit[u].assign(unit=f"{u}#{i}") for i, u in enumerate(pick)],
-                              ignore_index=True)
-            vals.append(_refit(d, treatment, outcome, adjust))
+            vals.append(_refit_arrays(*resample.draw(pick, relabel=name == "unit_bootstrap")))
         v = np.asarray(vals, float)
         v = v[np.isfinite(v)]
         new = float(v.mean()) if len(v) else float("nan")
