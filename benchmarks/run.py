@@ -115,7 +115,9 @@ def stage_seconds(results: Path) -> list[dict]:
         r = json.loads(f.read_text())
         if "seconds_compute" in r:
             rows.append({"job": f"{f.parent.parent.name}/{f.parent.name}",
-                         "compute": r["seconds_compute"], "plot": r["seconds_plot"]})
+                         "compute": r["seconds_compute"], "plot": r["seconds_plot"],
+                         "cpu_compute": r.get("cpu_seconds_compute"),
+                         "cpu_plot": r.get("cpu_seconds_plot")})
     return sorted(rows, key=lambda r: -(r["compute"] + r["plot"]))
 
 
@@ -284,10 +286,13 @@ def write_markdown(res: dict, path: Path) -> None:
         met = "yes" if got is not None and got <= limit else "no"
         lines.append(f"| {label} | {limit:g} | {got if got is not None else 'n/a'} | {met} |")
     if res.get("stage_seconds"):
-        lines += ["", "Stage jobs, seconds from their run.json (compute / figures), slowest first:",
-                  "", "| job | compute s | figures s |", "|---|---|---|"]
+        lines += ["", "Stage jobs, seconds from their run.json (compute / figures; wall, and CPU of "
+                  "the job's process), slowest first:", "",
+                  "| job | compute s | figures s | compute CPU s | figures CPU s |",
+                  "|---|---|---|---|---|"]
         for r in res["stage_seconds"][:12]:
-            lines.append(f"| {r['job']} | {r['compute']:.1f} | {r['plot']:.1f} |")
+            lines.append(f"| {r['job']} | {r['compute']:.1f} | {r['plot']:.1f} | "
+                         f"{r['cpu_compute'] or float('nan'):.1f} | {r['cpu_plot'] or float('nan'):.1f} |")
     lines += ["", "Per rule (seconds summed over its jobs, and the slowest job; CPU seconds do "
               "not grow with the machine's load, wall seconds do):", "",
               "| rule | jobs | wall s | slowest job wall s | CPU s | slowest job CPU s |",
