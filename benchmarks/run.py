@@ -138,7 +138,7 @@ TARGETS = [
     ("default target cold, wall", ("default_run", "wall_seconds"), 120.0),
     ("no-op dry run, best of 3", ("noop", "best_seconds"), 1.5),
     ("Snakefile start-up work", ("startup", "process_seconds"), 0.5),
-    ("slowest causal job (neasia/causal), wall", ("slowest_causal", "seconds"), 20.0),
+    ("slowest causal job alone on 1 core (job wall)", ("slowest_causal", "seconds"), 20.0),
     ("validation alone cold, wall", ("validation_run", "wall_seconds"), 60.0),
 ]
 
@@ -344,11 +344,6 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             shutil.rmtree(vwork, ignore_errors=True)
         res["per_rule"] = per_rule(jobs)
-        causal = jobs[jobs["rule"] == "causal"].sort_values("seconds")
-        if len(causal):
-            res["slowest_causal"] = {"job": causal["job"].iloc[-1],
-                                     "seconds": round(float(causal["seconds"].iloc[-1]), 2),
-                                     "cpu": round(float(causal["cpu_seconds"].iloc[-1]), 2)}
         res["jobs"] = jobs.to_dict(orient="records")
         noop = []
         for _ in range(3):
@@ -358,6 +353,22 @@ def main(argv: list[str] | None = None) -> dict:
                        "load": load()}
         res["startup"] = startup(work, snap)
         res["startup_load"] = load()
+        # the slowest causal job run again alone on one core (every other job idle): serial time
+        causal = jobs[jobs["job"].str.contains("causal")].sort_values("seconds")
+        if len(causal):
+            job = str(causal["job"].iloc[-1])  # e.g. neasia/causal.tsv
+            target = f"results/{job.rsplit('.', 1)[0]}"
+            l0 = load()
+            wall, _ = snakemake(work, target, "--cores", "1", "--forcerun", target, "--quiet",
+                                "rules", "host", "--config", f"snapshot_dir={snap}")
+            tsv = pd.read_csv(work / "results" / "benchmarks" / job, sep="\t")
+            run = json.loads((work / target / "run.json").read_text())
+            res["slowest_causal"] = {
+                "job": target, "seconds": round(float(tsv["s"].iloc[0]), 2),
+                "snakemake_wall_seconds": round(wall, 2),
+                "cpu_seconds_compute_and_figures": round(
+                    run.get("cpu_seconds_compute", 0) + run.get("cpu_seconds_plot", 0), 2),
+                "load_before": l0, "load_after": load()}
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
