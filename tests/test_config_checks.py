@@ -293,3 +293,18 @@ def test_adjustment_set_choice_ignores_candidate_order():
     b["backdoor"] = ["m", "n"]  # DoWhy's own pick differs between hash seeds
     assert choose_adjustment_set(a) == choose_adjustment_set(b) == ["m", "n"]
     assert choose_adjustment_set({"backdoor": []}) == []
+
+
+def test_yaml_syntax_errors_name_the_line_and_the_character():
+    """libyaml parses; a syntax error is worded by PyYAML's own parser (names the character)."""
+    from dlddrivers.errors import ConfigError
+    from dlddrivers.yamlio import loads_yaml
+
+    with pytest.raises(ConfigError) as e:
+        loads_yaml("studies:\n\tneasia: {}\n", "config/x.yaml")
+    msg = str(e.value)
+    assert "config/x.yaml" in msg and "line 2" in msg and "found character" in msg and "\\t" in msg
+    with pytest.raises(ConfigError, match="undefined alias 'x'"):
+        loads_yaml("a: *x\n", "config/x.yaml")
+    with pytest.raises(ConfigError, match="unacceptable character"):
+        loads_yaml("a: \x07\n", "config/x.yaml")

@@ -31,7 +31,12 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml: 
     with it, PyYAML's pure-Python parser otherwise; both build the same nodes)."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+class _StrictPyLoader(yaml.SafeLoader):
+    """The same loader on PyYAML's pure-Python parser: used only to word a syntax error (its
+    messages name the offending character, alias or token; libyaml's are terser)."""
+
+
+def _construct_mapping(loader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -50,7 +55,8 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+for _loader in (_StrictLoader, _StrictPyLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -65,13 +71,23 @@ def load_yaml(path: str | Path) -> Any:
 
 def loads_yaml(text: str, name: str = "<yaml>") -> Any:
     """Parse YAML text strictly (see :func:`load_yaml`)."""
-    loader = _StrictLoader(text)
-    loader.name = name
     try:
-        return loader.get_single_data()
+        return _parse(_StrictLoader, text, name)
+    except yaml.YAMLError:
+        pass
+    try:  # the same text again with the pure-Python parser, for its wording of the error
+        return _parse(_StrictPyLoader, text, name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "<document>"
-        raise ConfigError(where, getattr(exc, "problem", str(exc)), "valid YAML", name) from exc
+        raise ConfigError(where, getattr(exc, "problem", None) or str(exc), "valid YAML",
+                          name) from exc
+
+
+def _parse(loader_class, text: str, name: str) -> Any:
+    loader = loader_class(text)
+    loader.name = name
+    try:
+        return loader.get_single_data()
     finally:
         loader.dispose()

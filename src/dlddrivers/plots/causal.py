@@ -36,10 +36,12 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
 
     dom = _domain_map(dictionary)
     g = graph.copy()
+    layers = {}
     for layer, nodes in enumerate(nx.topological_generations(g)):
+        layers[layer] = sorted(nodes)  # sorted: positions never depend on set (hash) order
         for n in nodes:
             g.nodes[n]["layer"] = layer
-    pos = nx.multipartite_layout(g, subset_key="layer")
+    pos = nx.multipartite_layout(g, subset_key=layers)
     n_layers = 1 + max((d.get("layer", 0) for _, d in g.nodes(data=True)), default=0)
     tallest = max((len([n for n, d in g.nodes(data=True) if d.get("layer") == k]) for k in range(n_layers)),
                   default=1)

@@ -172,7 +172,7 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
     if caption:
         label = add_caption(fig, caption, renderer, tight=tight)
         if engine is not None:
-            fig.draw_without_rendering()  # the engine moves axes to make room for the caption
+            fig.draw_without_rendering()  # the engine lays the figure out again on each draw
             renderer = fig.canvas.get_renderer()
             tight = fig.get_tightbbox(renderer)
         else:  # nothing moved: the caption's own box widens the tight box
@@ -185,12 +185,14 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
         OVERLAPS[path.with_suffix(".png").name] = clashes
         logging.getLogger(__name__).warning("%s: overlapping text %s", path.name, clashes[:5])
     pad = mpl.rcParams["savefig.pad_inches"]
+    pad = 0.1 if pad == "layout" else float(pad)  # "layout": constrained layout's own padding
     bbox = tight.padded(pad, pad)  # what savefig(bbox_inches="tight") computes
     out = [path.with_suffix(".png")]
     fig.savefig(out[0], metadata={"Software": None}, bbox_inches=bbox, dpi=fig.dpi)
     if svg:
         out.append(path.with_suffix(".svg"))
-        fig.savefig(out[1], metadata={"Date": None}, bbox_inches=bbox)
+        # measured by the SVG renderer itself (the crop above is the PNG renderer's)
+        fig.savefig(out[1], metadata={"Date": None}, bbox_inches="tight")
     plt.close(fig)
     return out
 

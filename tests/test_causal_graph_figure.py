@@ -1,0 +1,31 @@
+"""The causal graph figure is the same file under any hash seed (node order within a layer is
+sorted, not taken from a set)."""
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+CODE = """
+import sys
+import pandas as pd
+from dlddrivers.causal.graph import load_graph
+from dlddrivers.plots.causal import plot_graph
+g = load_graph("config/graphs/neasia.yaml")
+d = pd.DataFrame({"indicator": list(g.nodes), "domain": "climate", "label": list(g.nodes)})
+print(plot_graph(g, d, {"name": "neasia"}, sys.argv[1])[0])
+"""
+
+
+def test_graph_figure_does_not_depend_on_the_hash_seed(tmp_path):
+    files = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed, "MPLBACKEND": "Agg",
+               "PYTHONPATH": str(REPO / "src")}
+        r = subprocess.run([sys.executable, "-c", CODE, str(out)], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        files.append(open(r.stdout.strip().splitlines()[-1], "rb").read())
+    assert files[0] == files[1] == files[2]
