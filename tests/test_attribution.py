@@ -220,3 +220,15 @@ def test_array_sums_equal_pandas_to_the_last_bit():
         assert np.array_equal(df.mean().to_numpy(), _unit_mean(M, cols).to_numpy(), equal_nan=True)
         ref = df.mul(pd.Series(w, index=df.index), axis=0).sum().to_numpy()
         assert np.array_equal(ref, _column_sums(M, w), equal_nan=True)
+
+
+def test_pooled_rows_only_give_the_same_pooled_numbers():
+    """unit_rows=False (what the validation scores) writes the pooled rows only, equal to the
+    pooled rows of the full table (the pooled bootstraps draw from their own streams)."""
+    df = make(n_units=6, n_years=20)
+    opts = {"bootstrap_draws": 30, "placebo_draws": 20}
+    full = at.compute(df, DICT, STUDY, opts)["attribution"]
+    pooled = at.compute(df, DICT, STUDY, {**opts, "unit_rows": False})["attribution"]
+    assert set(pooled["unit"]) == {"pooled"} and set(full["unit"]) > {"pooled"}
+    ref = full[full["unit"] == "pooled"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(pooled.reset_index(drop=True), ref)

@@ -67,7 +67,7 @@ VALIDATION_OPTIONS: dict[str, dict] = {
     "relative_importance": {"bootstrap_draws": 199},
     "panel_regression": {"bootstrap_draws": 199},
     "restrend": {"bootstrap_draws": 199},
-    "attribution": {"bootstrap_draws": 49},
+    "attribution": {"bootstrap_draws": 49, "unit_rows": False},
     "trends": {"mk_variant": "original", "n_sim": 500},
     "causal": {"refuter_simulations": 5, "sensitivity_strengths": [0.25, 0.5, 1.0]},
 }

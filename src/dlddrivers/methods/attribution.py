@@ -120,6 +120,10 @@ DEFAULTS: dict = {
     "placebo_alpha": 0.05,
     "min_obs": 30,
     "max_driver_loss": 0.5,
+    # Per-unit rows (each unit's trend decomposition, counterfactual and time-series LMG with
+    # their own bootstraps). False writes the pooled rows only, the same numbers (the pooled
+    # bootstraps draw from their own seeded streams); the validation scores pooled rows only.
+    "unit_rows": True,
 }
 
 COLUMNS = [
@@ -421,7 +425,8 @@ def attribute_outcome(
     L = opts.get("block_length")
     unit_idx = {u: df.index[df["unit"] == u].to_numpy() for u in good}
     boot_units = []
-    for _ in range(draws):
+    unit_rows = bool(opts.get("unit_rows", True))
+    for _ in range(draws if unit_rows else 0):
         ystar = fitted.copy()
         for idx in unit_idx.values():
             Lu = L or int(np.ceil(len(idx) ** (1 / 3)))
@@ -523,7 +528,7 @@ def attribute_outcome(
     elif G < 20:
         pstatus = f"ok; caution: unit block bootstrap over only {G} units; intervals are rough"
     blocks.append(("pooled", prow, {**cnt, "n_dropped": dropped, "status": pstatus}))
-    for k, u in enumerate(good):
+    for k, u in enumerate(good if unit_rows else []):
         g = df[df["unit"] == u]
         bu = pd.DataFrame(np.array([bd[k] for bd in boot_units]), columns=cols)
         urows = trend_rows(comp_s.loc[u], bu)
