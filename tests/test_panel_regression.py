@@ -186,3 +186,14 @@ def test_plot_writes_png(tmp_path):
     tables = pr.compute(df, DICT, STUDY, {"bootstrap_draws": 29})
     paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
     assert paths and all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_unit_rows_off_leaves_the_coefficients_unchanged():
+    """unit_rows=False (the validation, RESTREND's residual regression) skips the per-unit
+    time-series fits only: the pooled coefficients are equal to the last bit."""
+    df = make_panel(n_units=8, n_years=15)
+    opts = {"bootstrap_draws": 49}
+    full = pr.compute(df, DICT, STUDY, opts)
+    short = pr.compute(df, DICT, STUDY, {**opts, "unit_rows": False})
+    pd.testing.assert_frame_equal(full["coefficients"], short["coefficients"])
+    assert len(full["per_unit"]) > 0 and len(short["per_unit"]) == 0

@@ -65,7 +65,7 @@ from . import synthetic as S
 #: the attribution stage, whose draws dominate the validation's time.
 VALIDATION_OPTIONS: dict[str, dict] = {
     "relative_importance": {"bootstrap_draws": 199},
-    "panel_regression": {"bootstrap_draws": 199},
+    "panel_regression": {"bootstrap_draws": 199, "unit_rows": False},
     "restrend": {"bootstrap_draws": 199},
     "attribution": {"bootstrap_draws": 49, "unit_rows": False},
     "trends": {"mk_variant": "original", "n_sim": 500},

@@ -101,6 +101,9 @@ DEFAULTS: dict = {
     "weights": "auto",
     "hac_maxlags": None,
     "min_years_per_unit": 8,
+    # Per-unit time-series regressions (the per_unit table). False leaves that table empty and
+    # changes nothing else (the validation scores the pooled coefficients only).
+    "unit_rows": True,
 }
 
 COEF_COLUMNS = [
@@ -326,7 +329,8 @@ def regress_outcome(
 
     ``drivers`` are the column names in ``panel`` (already lagged if wanted). ``opts`` are
     this module's options plus the internal key ``time_effects`` (default True; RESTREND's
-    residual regression uses unit effects only).
+    residual regression uses unit effects only); ``unit_rows`` False skips the per-unit fits
+    (an empty per-unit table; the coefficients are unchanged).
     """
     ci = float(opts.get("ci", 0.95))
     df, dropped, label = prepare(panel, outcome, drivers, detrend=bool(opts.get("detrend")),
@@ -357,7 +361,7 @@ def regress_outcome(
     coef = rows.reindex(columns=COEF_COLUMNS)
     # per unit
     pu = []
-    for unit, g in (df.groupby("unit") if len(df) else []):
+    for unit, g in (df.groupby("unit") if len(df) and opts.get("unit_rows", True) else []):
         r, inf = fit_timeseries(g, outcome, list(drivers), ci=ci, maxlags=opts.get("hac_maxlags"),
                                 min_years=int(opts.get("min_years_per_unit", 8)))
         n_all = int((panel["unit"].astype(str) == unit).sum())

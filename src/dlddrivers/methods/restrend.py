@@ -246,7 +246,7 @@ def compute(
             m = res_y[["unit", "year", "residual"]].merge(lagged[["unit", "year", *anthro]],
                                                            on=["unit", "year"], how="left")
             ropts = {**PR_DEFAULTS, **{k: opts[k] for k in ("bootstrap_draws", "ci", "min_clusters")},
-                     "time_effects": False}
+                     "time_effects": False, "unit_rows": False}  # per-unit fits unused here
             rng = I.rng_from(study, I.stable_offset("restrend", y))
             coef, _ = regress_outcome(m, dictionary, "residual", anthro, ropts, rng)
             coef = coef.assign(outcome=f"{y} (RESTREND residual)",
