@@ -733,8 +733,11 @@ def batch_slice(cfg: Mapping, runs: Sequence[tuple[str, int]]) -> dict:
     seed, and the method options."""
     from dataclasses import asdict
 
-    return {"runs": [{"scenario": asdict(scenario_by_name(cfg, name)), "seed": int(seed)}
-                     for name, seed in runs],
+    by_name = {sc.name: asdict(sc) for sc in scenario_grid(cfg)}  # the grid built once
+    unknown = sorted({name for name, _ in runs} - set(by_name))
+    if unknown:
+        raise KeyError(f"scenario {unknown[0]!r} is not in the validation grid")
+    return {"runs": [{"scenario": dict(by_name[name]), "seed": int(seed)} for name, seed in runs],
             "methods": method_options(cfg)}
 
 
