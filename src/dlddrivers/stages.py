@@ -26,6 +26,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import DLDError
+from .methods import attribution as _at
+from .methods import geodetector as _gd
+from .methods import impacts as _im
+from .methods import panel_regression as _pr
+from .methods import relative_importance as _ri
+from .methods import restrend as _rt
 from .methods._common import PREFLIGHT_COLUMNS
 
 #: What a stage may need from a study (``Stage.needs``).
@@ -557,12 +563,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "panel_regression": {
         "coefficients": {
-            "columns": (
-                "outcome", "driver", "domain", "coef", "se_clustered", "p_clustered", "se_dk", "p_dk",
-                "p_wild", "ci_low", "ci_high", "ci_level", "std_coef", "std_ci_low", "std_ci_high",
-                "vif", "n_units", "n_years", "n_obs", "n_dropped", "n_clusters", "bootstrap_weights",
-                "bootstrap_draws", "within_r2", "model", "status", "status_clustered", "estimand"
-            ),
+            "columns": tuple(_pr.COEF_COLUMNS),
             "numeric": (
                 "coef", "se_dk", "p_dk", "p_wild", "ci_low", "ci_high", "ci_level", "std_coef",
                 "std_ci_low", "std_ci_high", "vif", "n_units", "n_years", "n_obs", "n_dropped",
@@ -571,11 +572,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             "key": ("outcome", "driver"),
         },
         "per_unit": {
-            "columns": (
-                "outcome", "unit", "driver", "domain", "coef", "se_hac", "p_hac", "ci_low", "ci_high",
-                "ci_level", "hac_maxlags", "r2", "n_units", "n_years", "n_obs", "n_dropped", "status",
-                "estimand"
-            ),
+            "columns": tuple(_pr.PER_UNIT_COLUMNS),
             "numeric": (
                 "coef", "se_hac", "p_hac", "ci_low", "ci_high", "ci_level", "hac_maxlags", "r2",
                 "n_units", "n_years", "n_obs", "n_dropped"
@@ -587,14 +584,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
     "relative_importance": {
         "preflight": PREFLIGHT_CONTRACT,
         "shares": {
-            "columns": (
-                "outcome", "predictor", "level", "domain", "share", "share_ci_low", "share_ci_high",
-                "r2_contribution", "r2_ci_low", "r2_ci_high", "total_r2", "total_r2_ci_low",
-                "total_r2_ci_high", "ci_low", "ci_high", "ci_level", "within", "n_predictors",
-                "n_units", "n_years", "n_obs", "n_dropped", "bootstrap_draws", "variation",
-                "placebo_median", "placebo_p95", "placebo_exceedance", "share_above_placebo",
-                "placebo_draws", "calibration", "flag", "estimand", "status"
-            ),
+            "columns": tuple(_ri.SHARE_COLUMNS),
             "numeric": (
                 "share", "share_ci_low", "share_ci_high", "r2_contribution", "r2_ci_low", "r2_ci_high",
                 "total_r2", "total_r2_ci_low", "total_r2_ci_high", "ci_low", "ci_high", "ci_level",
@@ -607,13 +597,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "restrend": {
         "residual_drivers": {
-            "columns": (
-                "outcome", "driver", "domain", "coef", "se_clustered", "p_clustered", "se_dk", "p_dk",
-                "p_wild", "ci_low", "ci_high", "ci_level", "std_coef", "std_ci_low", "std_ci_high",
-                "vif", "n_units", "n_years", "n_obs", "n_dropped", "n_clusters", "bootstrap_weights",
-                "bootstrap_draws", "within_r2", "model", "status", "status_clustered", "estimand",
-                "note"
-            ),
+            "columns": (*_pr.COEF_COLUMNS, "note"),
             "numeric": (
                 "coef", "se_dk", "p_dk", "p_wild", "ci_low", "ci_high", "ci_level", "std_coef",
                 "std_ci_low", "std_ci_high", "vif", "n_units", "n_years", "n_obs", "n_dropped",
@@ -622,18 +606,12 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             "key": ("outcome", "driver"),
         },
         "residuals": {
-            "columns": ("unit", "year", "outcome", "observed", "fitted", "residual"),
+            "columns": tuple(_rt.RESIDUAL_COLUMNS),
             "numeric": ("year", "observed", "fitted", "residual"),
             "key": ("unit", "year", "outcome"),
         },
         "restrend": {
-            "columns": (
-                "outcome", "unit", "climate_drivers", "vpr_r2", "vpr_f", "vpr_p", "residual_slope",
-                "ci_low", "ci_high", "ci_level", "residual_change", "slope_unit", "mk_p", "mk_test",
-                "break_year", "chow_f", "chow_p", "chow_p_bonferroni", "n_break_candidates",
-                "break_detected", "n_units", "n_years", "n_obs", "n_dropped", "status", "note",
-                "estimand", "residual_intercept"
-            ),
+            "columns": tuple(_rt.RESTREND_COLUMNS),
             "numeric": (
                 "vpr_r2", "vpr_f", "vpr_p", "residual_slope", "ci_low", "ci_high", "ci_level",
                 "residual_change", "mk_p", "break_year", "chow_f", "chow_p", "chow_p_bonferroni",
@@ -668,11 +646,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             "key": ("y", "x1", "x2", "sample"),
         },
         "risk": {
-            "columns": (
-                "study", "y", "x", "sample", "stratum", "lower", "upper", "n", "mean_y", "sd_y",
-                "ci_low", "ci_high", "ci_level", "p_vs_next", "significant_vs_next", "n_differs",
-                "estimand", "status"
-            ),
+            "columns": tuple(_gd.RISK_COLUMNS),
             "numeric": (
                 "stratum", "lower", "upper", "n", "mean_y", "sd_y", "ci_low", "ci_high", "ci_level",
                 "p_vs_next", "n_differs"
@@ -697,13 +671,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "attribution": {
         "attribution": {
-            "columns": (
-                "outcome", "unit", "method", "quantity", "value", "ci_low", "ci_high", "ci_level",
-                "value_unit", "estimand", "n_units", "n_years", "n_obs", "n_dropped", "status",
-                "larger_group_lmg", "larger_group_trend", "larger_group_counterfactual",
-                "ranking_agreement", "sign_agreement", "placebo_median", "placebo_p95",
-                "placebo_exceedance", "placebo_draws", "calibration", "note"
-            ),
+            "columns": tuple(_at.COLUMNS),
             "numeric": (
                 "value", "ci_low", "ci_high", "ci_level", "n_units", "n_years", "n_obs", "n_dropped",
                 "placebo_median", "placebo_p95", "placebo_exceedance", "placebo_draws"
@@ -729,11 +697,7 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             "key": ("impact", "driver", "term"),
         },
         "loss_years": {
-            "columns": (
-                "impact", "year", "rank", "mean_loss", "ci_low", "ci_high", "ci_level", "measure",
-                "n_units_reporting", "n_units_above_p90", "n_units", "n_years", "n_obs", "status",
-                "estimand", "note"
-            ),
+            "columns": tuple(_im.LOSS_COLUMNS),
             "numeric": (
                 "year", "rank", "mean_loss", "ci_low", "ci_high", "ci_level", "n_units_reporting",
                 "n_units_above_p90", "n_units", "n_years", "n_obs"
@@ -741,17 +705,12 @@ TABLE_CONTRACTS: dict[str, dict[str, dict[str, Any]]] = {
             "key": ("impact", "year"),
         },
         "unit_mean": {
-            "columns": (
-                "impact", "year", "mean", "n_units_reporting", "n_units", "measure", "status", "estimand"
-            ),
+            "columns": tuple(_im.UNIT_MEAN_COLUMNS),
             "numeric": ("year", "mean", "n_units_reporting", "n_units"),
             "key": ("impact", "year"),
         },
         "heads_lost": {
-            "columns": (
-                "year", "heads_lost_million", "n_units_reporting", "n_units_missing", "units_missing",
-                "n_units", "source_column", "status", "estimand"
-            ),
+            "columns": tuple(_im.HEADS_COLUMNS),
             "numeric": ("year", "heads_lost_million", "n_units_reporting", "n_units_missing", "n_units"),
             "key": ("year",),
             "optional": True,
