@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..summary.format import fmt_pct, md_table
+
 #: the result folder of a pixel study inside its study folder
 PIXEL_DIR = "pixel"
 
@@ -44,6 +46,9 @@ def is_pixel_study(study_dir: str | Path) -> bool:
 
 
 def _num(x: object, digits: int = 3) -> str:
+    """A number in general format (``0.05``, ``12.5``, ``1,536``): unlike
+    :func:`~dlddrivers.summary.format.fmt_num`, no trailing zeros, so a target written ``0.05``
+    in the config reads ``0.05`` here."""
     try:
         v = float(x)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -57,22 +62,13 @@ def _num(x: object, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-def _pct(x: object) -> str:
-    try:
-        v = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{100 * v:.1f} %" if math.isfinite(v) else "n/a"
-
-
 def _link(path: Path, rel: Path, text: str | None = None) -> str:
     return f"[{text or path.name}]({Path(os.path.relpath(path, rel)).as_posix()})"
 
 
 def _table(rows: list[list[str]], head: list[str]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    """A pipe table of string cells (:func:`dlddrivers.summary.format.md_table`)."""
+    return md_table(pd.DataFrame(rows, columns=head))
 
 
 def attribution_area_table(class_areas: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +118,7 @@ def pixel_study_summary(study_dir: str | Path, rel_to: str | Path | None = None)
     parts.append("### Area per attribution class")
     if ca_path.is_file():
         tab = attribution_area_table(pd.read_csv(ca_path))
-        rows = [[str(int(r["class"])), str(r["label"]), _num(r["area_km2"]), _pct(r["share"]),
+        rows = [[str(int(r["class"])), str(r["label"]), _num(r["area_km2"]), fmt_pct(r["share"]),
                  f"{int(r['n_pixels']):,}"] for _, r in tab.iterrows()]
         assessed = float(tab["assessed_km2"].iloc[0]) if len(tab) else float("nan")
         parts.append(
@@ -141,7 +137,7 @@ def pixel_study_summary(study_dir: str | Path, rel_to: str | Path | None = None)
         f = pd.read_csv(fdr_path)
         target = f["fdr_target_q"].iloc[0] if len(f) else opts.get("fdr_q")
         rows = [[f"`{r['test']}`", f"{int(r['n_tested']):,}", f"{int(r['n_discoveries']):,}",
-                 _pct(r["share_of_tested"]), f"{int(r['n_raw_p_below_target']):,}"]
+                 fmt_pct(r["share_of_tested"]), f"{int(r['n_raw_p_below_target']):,}"]
                 for _, r in f.iterrows()]
         parts.append(f"Benjamini-Hochberg over all pixels of the study at target q = {_num(target)} "
                      f"(not per tile, not p < {_num(target)} per pixel). From {_link(fdr_path, rel)}.")
@@ -155,8 +151,8 @@ def pixel_study_summary(study_dir: str | Path, rel_to: str | Path | None = None)
         fd = rec[rec["metric"].astype(str).str.startswith("fdr")]
         if len(fd):
             parts.append("False discovery rate achieved against the planted truth (synthetic stack): "
-                         + "; ".join(f"`{r['metric']}` {_pct(r['value'])} " + (
-                             f"(target at most {_pct(r['target'])}, "
+                         + "; ".join(f"`{r['metric']}` {fmt_pct(r['value'])} " + (
+                             f"(target at most {fmt_pct(r['target'])}, "
                              f"{'met' if str(r['met']) == 'True' else 'not met'})"
                              if pd.notna(r["target"]) else "(reported, no target)")
                              for _, r in fd.iterrows())
