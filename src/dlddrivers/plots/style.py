@@ -185,7 +185,9 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
         OVERLAPS[path.with_suffix(".png").name] = clashes
         logging.getLogger(__name__).warning("%s: overlapping text %s", path.name, clashes[:5])
     pad = mpl.rcParams["savefig.pad_inches"]
-    pad = 0.1 if pad == "layout" else float(pad)  # "layout": constrained layout's own padding
+    if pad == "layout":  # savefig would use the layout engine's pads; the default pad here
+        pad = mpl.rcParamsDefault["savefig.pad_inches"]
+    pad = float(pad)
     bbox = tight.padded(pad, pad)  # what savefig(bbox_inches="tight") computes
     out = [path.with_suffix(".png")]
     fig.savefig(out[0], metadata={"Software": None}, bbox_inches=bbox, dpi=fig.dpi)
