@@ -73,10 +73,25 @@ def preflight(
 
     Returns ``(kept drivers, table, note)``.
     """
+    # one finiteness mask per column and one unit coding, then every count is a boolean AND
+    # (the same counts as selecting the columns and dropping rows per call, without the pandas
+    # work per driver); counts memoised by column set
+    finite = {c: np.isfinite(pd.to_numeric(panel[c], errors="coerce").astype(float).to_numpy())
+              for c in dict.fromkeys([outcome, *drivers])}
+    ucode, _ = pd.factorize(panel["unit"])
+    n_codes = int(ucode.max()) + 1 if len(ucode) else 0
+    memo: dict[frozenset, tuple[int, int]] = {}
+
     def cnt(cols: Sequence[str]) -> tuple[int, int]:
-        sub = panel[["unit", *cols]]
-        ok = np.isfinite(sub[list(cols)].apply(pd.to_numeric, errors="coerce").astype(float).to_numpy()).all(axis=1)
-        return int(ok.sum()), int(sub.loc[ok, "unit"].nunique())
+        key = frozenset(cols)
+        if key not in memo:
+            ok = np.ones(len(panel), bool)
+            for c in key:
+                ok &= finite[c]
+            sel = ucode[ok]
+            n_units = int(np.count_nonzero(np.bincount(sel[sel >= 0], minlength=n_codes)))
+            memo[key] = (int(ok.sum()), n_units)
+        return memo[key]
 
     n_out = cnt([outcome])[0]
     kept = list(drivers)

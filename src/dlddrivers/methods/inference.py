@@ -55,10 +55,21 @@ def cluster_se_draws(E: np.ndarray, c: np.ndarray, cl: np.ndarray, n_cl: int) ->
     ``c`` is row j of ``(X'X)^{-1} X'``; the SE is ``sqrt(sum_g (sum_{i in g} c_i e_i)^2)``
     (no small-sample factor: it cancels in bootstrap-t comparisons).
     """
-    S = np.zeros((E.shape[0], n_cl))
+    return _cluster_se_rows(E, c, _cluster_index(cl, n_cl))
+
+
+def _cluster_index(cl: np.ndarray, n_cl: int) -> list[np.ndarray]:
+    """Positions of each cluster's rows (``np.nonzero(cl == g)`` for g = 0..n_cl-1)."""
+    return [np.nonzero(cl == g)[0] for g in range(n_cl)]
+
+
+def _cluster_se_rows(E: np.ndarray, c: np.ndarray, index: list[np.ndarray]) -> np.ndarray:
+    """:func:`cluster_se_draws` with the cluster positions computed once (same sums: selecting
+    a cluster's columns by position or by boolean mask gives the same array)."""
+    S = np.zeros((E.shape[0], len(index)))
     W = E * c[None, :]
-    for g in range(n_cl):  # G is small (units); loop over clusters, vectorised over draws
-        S[:, g] = W[:, cl == g].sum(axis=1)
+    for g, idx in enumerate(index):  # G is small (units); loop over clusters, vectorised over draws
+        S[:, g] = W[:, idx].sum(axis=1)
     return np.sqrt((S**2).sum(axis=1))
 
 
@@ -114,9 +125,14 @@ def wild_cluster_bootstrap(
     u = y - X @ beta
     rows = []
     a = (1 - ci) / 2
+    index = _cluster_index(cl, G)
+    # WCU bootstrap samples do not depend on the coefficient: transform and refit them once
+    Ys_u = (X @ beta)[None, :] + absorb_effects(u[None, :] * Vobs, absorb)
+    Bs_u = Ys_u @ A.T
+    Es_u = Ys_u - Bs_u @ X.T
     for j in range(X.shape[1]):
         c = A[j]
-        se = float(cluster_se_draws(u[None, :], c, cl, G)[0])
+        se = float(_cluster_se_rows(u[None, :], c, index)[0])
         t = beta[j] / se if se > 0 else np.nan
         # WCR: impose b_j = 0
         Xr = np.delete(X, j, axis=1)
@@ -129,17 +145,14 @@ def wild_cluster_bootstrap(
         Ys = fr[None, :] + absorb_effects(ur[None, :] * Vobs, absorb)
         Bs = Ys @ A.T
         Es = Ys - Bs @ X.T
-        ses = cluster_se_draws(Es, c, cl, G)
+        ses = _cluster_se_rows(Es, c, index)
         with np.errstate(divide="ignore", invalid="ignore"):
             ts = Bs[:, j] / ses
         p = float(np.mean(np.abs(ts[np.isfinite(ts)]) >= abs(t) - 1e-12)) if np.isfinite(t) else np.nan
-        # WCU: percentile-t interval
-        Ys = (X @ beta)[None, :] + absorb_effects(u[None, :] * Vobs, absorb)
-        Bs = Ys @ A.T
-        Es = Ys - Bs @ X.T
-        ses = cluster_se_draws(Es, c, cl, G)
+        # WCU: percentile-t interval (samples and refits computed once above)
+        ses = _cluster_se_rows(Es_u, c, index)
         with np.errstate(divide="ignore", invalid="ignore"):
-            tu = (Bs[:, j] - beta[j]) / ses
+            tu = (Bs_u[:, j] - beta[j]) / ses
         tu = tu[np.isfinite(tu)]
         if len(tu) and se > 0:
             qlo, qhi = np.quantile(tu, [a, 1 - a])

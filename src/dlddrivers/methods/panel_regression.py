@@ -104,6 +104,9 @@ DEFAULTS: dict = {
     # Per-unit time-series regressions (the per_unit table). False leaves that table empty and
     # changes nothing else (the validation scores the pooled coefficients only).
     "unit_rows": True,
+    # "arrays": both covariances (Driscoll-Kraay, clustered) from one within transform and fit
+    # (panelols_fits); "linearmodels": one PanelOLS.fit per covariance. Identical numbers.
+    "engine": "arrays",
 }
 
 COEF_COLUMNS = [
@@ -164,6 +167,69 @@ def prepare(
     return df, dropped, label
 
 
+def _fit_summary(res) -> dict[str, pd.Series]:
+    """``params``, ``std_errors`` and ``pvalues`` of a linearmodels results object."""
+    return {"params": res.params, "std_errors": res.std_errors, "pvalues": res.pvalues}
+
+
+def panelols_fits(mod, specs: Mapping[str, tuple[str, Mapping]]) -> dict[str, dict[str, pd.Series]]:
+    """Parameters, standard errors and p-values of a linearmodels ``PanelOLS`` model for several
+    covariance estimators, from ONE within transform and ONE least-squares fit.
+
+    ``specs`` maps a name to ``(cov_type, cov_config)`` as passed to ``PanelOLS.fit``; the
+    result maps the name to ``{"params", "std_errors", "pvalues"}`` (Series by regressor).
+    ``PanelOLS.fit`` repeats the demeaning, the fit and its post-estimation statistics (R2
+    variants, F tests, effects) for every covariance; here the steps that the coefficients,
+    standard errors and p-values depend on run once, with linearmodels' own functions in the
+    order of ``PanelOLS.fit`` (linearmodels 7.1, unweighted, the default solver, absorbed
+    regressors raise as in ``fit``), so every number is the same bit for bit as ``fit`` gives
+    (tested against ``fit`` on random and study panels: ``engine: linearmodels`` runs ``fit``).
+    """
+    from linearmodels.panel.covariance import check_covariance_kwargs, setup_covariance_estimator
+    from linearmodels.panel.model import _lstsq
+    from linearmodels.panel.utility import check_absorbed
+    from scipy import stats
+
+    if np.any(mod.weights.values2d != 1.0) or mod.other_effects or mod._drop_absorbed:
+        raise ValueError("panelols_fits reproduces unweighted PanelOLS with entity/time effects "
+                         "only (no weights, other_effects or drop_absorbed)")
+    y, x, _ = mod._fast_path(low_memory=mod._choose_twoway_algo())
+    neffects = 0
+    drop_first = mod.has_constant
+    if mod.entity_effects:
+        neffects += mod.dependent.nentity - drop_first
+        drop_first = True
+    if mod.time_effects:
+        neffects += mod.dependent.nobs - drop_first
+        drop_first = True
+    if (mod.entity_effects or mod.time_effects) and x.shape[1] > 0:
+        x_orig = np.sqrt(mod.weights.values2d) * mod.exog.values2d
+        check_absorbed(x, [str(var) for var in mod.exog.vars], x_orig)
+    params = _lstsq(x, y, rcond=None)[0]
+    nobs = mod.dependent.dataframe.shape[0]
+    df_resid = nobs - (x.shape[1] + neffects)
+    names = mod.exog.vars
+    out = {}
+    for key, (cov_type, cov_config) in specs.items():
+        cov_type = str(cov_type).lower()
+        check_covariance_kwargs(mod._cov_estimators, cov_type, cov_config, fit_options=())
+        cfg = mod._setup_clusters(cov_config)
+        extra_df = neffects if mod._determine_df_adjustment(cov_type, **cfg) else 0
+        cov = setup_covariance_estimator(mod._cov_estimators, cov_type, y, x, params,
+                                         mod.dependent.entity_ids, mod.dependent.time_ids,
+                                         debiased=True, extra_df=extra_df, **cfg)
+        # as PanelEffectsResults: params squeezed, SE = sqrt(diag(cov)), t = params / SE,
+        # p = 2 * t_sf(|t|, df_resid) (debiased)
+        b = params.squeeze()
+        se = pd.Series(np.sqrt(np.diag(pd.DataFrame(cov.deferred_cov(), columns=names, index=names))),
+                       names, name="std_error")
+        tstat = pd.Series(b / se, name="tstat")
+        pv = pd.Series(2 * stats.t.sf(np.abs(tstat), df_resid), index=names, name="pvalue")
+        out[key] = {"params": pd.Series(b, index=names, name="parameter"), "std_errors": se,
+                    "pvalues": pv}
+    return out
+
+
 def fit_twoway(
     df: pd.DataFrame,
     outcome: str,
@@ -177,8 +243,13 @@ def fit_twoway(
     weights: str = "auto",
     min_clusters: int = 30,
     min_resid_df: int = 5,
+    engine: str = "arrays",
 ) -> tuple[pd.DataFrame, dict]:
     """Fit the FE panel regression on a complete-case frame and return one row per driver.
+
+    ``engine``: ``"arrays"`` computes the Driscoll-Kraay and clustered fits from one within
+    transform (:func:`panelols_fits`), ``"linearmodels"`` calls ``PanelOLS.fit`` once per
+    covariance; the numbers are identical (tested).
 
     Drivers without within variation (absorbed by the effects) are reported with status
     ``refused: no within variation`` and left out of the fit.
@@ -229,8 +300,15 @@ def fit_twoway(
 
     data = df.set_index(["unit", "year"])[[outcome, *kd]]
     mod = PanelOLS(data[outcome], data[kd], entity_effects=entity_effects, time_effects=time_effects)
-    res_dk = mod.fit(cov_type="kernel")
-    res_cl = mod.fit(cov_type="clustered", cluster_entity=True)
+    specs = {"dk": ("kernel", {}), "cl": ("clustered", {"cluster_entity": True})}
+    if engine == "linearmodels":
+        fits = {k: _fit_summary(mod.fit(cov_type=ct, **cfg)) for k, (ct, cfg) in specs.items()}
+    elif engine == "arrays":
+        fits = panelols_fits(mod, specs)
+    else:
+        raise ValueError(f"panel_regression option 'engine' must be 'arrays' or 'linearmodels'; "
+                         f"got {engine!r}")
+    res_dk, res_cl = fits["dk"], fits["cl"]
     absorb = tuple(a for a, on in ((u, entity_effects), (t, time_effects)) if on)
     boot = I.wild_cluster_bootstrap(yw, Xk, df["unit"].to_numpy(), absorb=absorb, draws=draws,
                                     rng=rng, weights=weights, ci=ci)
@@ -244,14 +322,14 @@ def fit_twoway(
         f"insufficient_data: {G} clusters < {min_clusters} (clustered SE unreliable; see wild bootstrap)"
     )
     for j, d in enumerate(kd):
-        b = float(res_cl.params[d])
-        se_cl = float(res_cl.std_errors[d])
+        b = float(res_cl["params"][d])
+        se_cl = float(res_cl["std_errors"][d])
         rows[d].update(
             coef=b,
             se_clustered=se_cl if cl_ok else np.nan,
-            p_clustered=float(res_cl.pvalues[d]) if cl_ok else np.nan,
-            se_dk=float(res_dk.std_errors[d]),
-            p_dk=float(res_dk.pvalues[d]),
+            p_clustered=float(res_cl["pvalues"][d]) if cl_ok else np.nan,
+            se_dk=float(res_dk["std_errors"][d]),
+            p_dk=float(res_dk["pvalues"][d]),
             p_wild=float(boot.loc[j, "p_wild"]),
             ci_low=float(boot.loc[j, "ci_low"]),
             ci_high=float(boot.loc[j, "ci_high"]),
@@ -345,6 +423,7 @@ def regress_outcome(
             draws=int(opts.get("bootstrap_draws", 999)), ci=ci, rng=rng,
             weights=str(opts.get("weights", "auto")), min_clusters=int(opts.get("min_clusters", 30)),
             min_resid_df=int(opts.get("min_resid_df", 5)),
+            engine=str(opts.get("engine", "arrays")),
         )
         model = label if opts.get("time_effects", True) else label.replace("two-way FE", "unit FE")
     else:
