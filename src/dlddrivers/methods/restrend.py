@@ -96,7 +96,8 @@ def _ols(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def chow_scan(
-    years: np.ndarray, y: np.ndarray, X: np.ndarray, min_segment: int = 5
+    years: np.ndarray, y: np.ndarray, X: np.ndarray, min_segment: int = 5, *,
+    with_scan: bool = True,
 ) -> dict:
     """Chow F test for a break at each candidate year; return the most likely one.
 
@@ -109,7 +110,7 @@ def chow_scan(
     -------
     dict with ``break_year``, ``chow_f``, ``chow_p`` (raw), ``chow_p_bonferroni``
     (min(1, m * p) over the ``n_break_candidates`` = m candidates) and ``scan``
-    (DataFrame year, F, p for every candidate).
+    (DataFrame year, F, p for every candidate; left out with ``with_scan=False``).
 
     Notes
     -----
@@ -129,17 +130,19 @@ def chow_scan(
         den = (s1 + s2) / (n - 2 * k)
         fs[r] = ((s_pool - s1 - s2) / k) / den if den > 0 else np.inf
     # one vectorised survival-function call: elementwise the same as a scalar call per F
-    ps = stats.f.sf(fs, k, n - 2 * k) if len(fs) else fs
-    scan = pd.DataFrame({"year": np.asarray([int(years[i]) for i in cand], dtype=np.int64),
-                         "F": fs, "p": np.asarray(ps, dtype=float)}, columns=["year", "F", "p"])
-    if scan.empty:
+    ps = np.asarray(stats.f.sf(fs, k, n - 2 * k), dtype=float) if len(fs) else fs
+    brk_years = np.asarray([int(years[i]) for i in cand], dtype=np.int64)
+    out: dict = {}
+    if with_scan:
+        out["scan"] = pd.DataFrame({"year": brk_years, "F": fs, "p": ps}, columns=["year", "F", "p"])
+    m = len(fs)
+    if not m:
         return {"break_year": np.nan, "chow_f": np.nan, "chow_p": np.nan,
-                "chow_p_bonferroni": np.nan, "n_break_candidates": 0, "scan": scan}
-    b = int(scan["F"].idxmax())
-    m = len(scan)
-    return {"break_year": int(scan["year"].iat[b]), "chow_f": float(fs[b]), "chow_p": float(ps[b]),
+                "chow_p_bonferroni": np.nan, "n_break_candidates": 0, **out}
+    b = int(np.nanargmax(fs))  # the first largest F, NaN skipped (as pandas idxmax)
+    return {"break_year": int(brk_years[b]), "chow_f": float(fs[b]), "chow_p": float(ps[b]),
             "chow_p_bonferroni": float(min(1.0, m * float(ps[b]))), "n_break_candidates": m,
-            "scan": scan}
+            **out}
 
 
 def trend_line_intercept(resid: np.ndarray, years: np.ndarray, slope: float) -> float:
@@ -157,6 +160,8 @@ def restrend_unit(
     import statsmodels.api as sm
     from scipy import stats
 
+    from .trends import mk_original_test
+
     g = g.sort_values("year")
     years = g["year"].to_numpy(int)
     y = g[outcome].to_numpy(float)
@@ -173,7 +178,7 @@ def restrend_unit(
     res = sm.OLS(y, X).fit()
     row.update(vpr_r2=float(res.rsquared), vpr_f=float(res.fvalue), vpr_p=float(res.f_pvalue))
     # the break scan runs whatever the VPR: a break is a common reason for a failed VPR
-    chow = chow_scan(years, y, X, int(opts["min_segment"]))
+    chow = chow_scan(years, y, X, int(opts["min_segment"]), with_scan=False)
     row.update({k: v for k, v in chow.items() if k != "scan"})
     row["break_detected"] = bool(chow["n_break_candidates"] and chow["chow_p_bonferroni"] < float(opts["chow_alpha"]))
     brk = (f"break in the climate-outcome relation at {chow['break_year']} "
@@ -189,7 +194,8 @@ def restrend_unit(
     resid = y - fitted
     ci = float(opts["ci"])
     ts = stats.theilslopes(resid, years, alpha=ci)
-    test = mk.hamed_rao_modification_test if opts["mk_test"] == "hamed_rao" else mk.original_test
+    # the original test: pymannkendall's arithmetic without its unused Sen slope (same p)
+    test = mk.hamed_rao_modification_test if opts["mk_test"] == "hamed_rao" else mk_original_test
     row.update(
         residual_slope=float(ts.slope), ci_low=float(ts.low_slope), ci_high=float(ts.high_slope),
         residual_change=float(ts.slope) * float(years[-1] - years[0]),
@@ -233,9 +239,12 @@ def compute(
             rows.append({"outcome": y, "unit": "all", "status": "refused: no climate-domain driver in the study"})
             continue
         df, _ = P.complete_cases(lagged, [y, *climate])
-        for unit in sorted(lagged["unit"].astype(str).unique()):
-            g = df[df["unit"] == unit]
-            n_all = int((lagged["unit"].astype(str) == unit).sum())
+        # rows per unit found once (the complete-case frame's units are str, as the keys)
+        rows_of = df.groupby("unit", sort=False).indices
+        n_rows = lagged["unit"].astype(str).value_counts(dropna=False)
+        for unit in sorted(n_rows.index):
+            g = df.iloc[rows_of[unit]] if unit in rows_of else df.iloc[:0]
+            n_all = int(n_rows[unit])
             r, res = restrend_unit(g, y, climate, opts)
             rows.append({"outcome": y, "unit": unit, "climate_drivers": ",".join(climate),
                          "ci_level": float(opts["ci"]), "slope_unit": f"{measure} per year",
