@@ -274,7 +274,8 @@ def run_trend_test(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
     from .methods import trends as TR
 
     st = {**study, "drivers": [], "impacts": []}
-    t = TR.compute(panel, dic, st, opts)["trends"]
+    # the trends table of TR.compute (the other tables and detectable_slope are not scored)
+    t = TR.trend_table(TR.restrict(panel, st), dic, st, opts, detectable=False)
     t = t[(t["indicator"] == S.OUTCOME) & (t["status"] == "ok")]
     m, lo, hi = _mean_ci(t["slope"].to_numpy(float))
     uc = float(((t["ci_low"] <= truth.outcome_slope) & (truth.outcome_slope <= t["ci_high"])).mean())

@@ -276,8 +276,11 @@ def trend_row(
     power: float = 0.8,
     n_sim: int = 2000,
     seed: int = 0,
+    detectable: bool = True,
 ) -> dict:
     """MK test, Theil-Sen slope and detectable slope of one series (NaNs are dropped first).
+
+    ``detectable=False`` leaves ``detectable_slope`` NaN (no Monte Carlo).
 
     Returns a dict of the numeric columns of the ``trends`` table (see :func:`compute`).
     """
@@ -330,7 +333,8 @@ def trend_row(
     mean = float(np.mean(y))
     resid = y - (icpt + slope * years)
     resid_sd = float(np.std(resid, ddof=2)) if n > 2 else np.nan
-    factor = detectable_slope_factor(n, power, mk_alpha, n_sim, seed)
+    # detectable=False: no Monte Carlo (detectable_slope NaN), see trend_table
+    factor = detectable_slope_factor(n, power, mk_alpha, n_sim, seed) if detectable else float("nan")
     detectable = factor * resid_sd
     sig = bool(mk["p"] < mk_alpha)
     row.update(
@@ -447,37 +451,54 @@ def compute(
     Yue, S., Pilon, P. and Cavadias, G. (2002) J. Hydrol. 259:254-271 (power of MK).
     """
     opt = {**DEFAULTS, **(options or {})}
-    seed = int(study.get("seed", 0) or 0)
     df = restrict(panel, study)
     variables = study_variables(study)
-    rows = []
-    for ind, role in variables:
-        present = ind in df.columns
-        for unit, g in df.groupby("unit", sort=True):
-            if present:
-                row = trend_row(
-                    g["year"].to_numpy(), g[ind].to_numpy(), mk_variant=opt["mk_variant"],
-                    alpha=float(opt["alpha"]), min_years=int(opt["min_years"]),
-                    mk_alpha=float(opt["mk_alpha"]), power=float(opt["power"]),
-                    n_sim=int(opt["n_sim"]), seed=seed,
-                )
-            else:
-                row = trend_row(np.array([]), np.array([]), min_years=int(opt["min_years"]))
-                row["status"] = "missing: indicator not in panel"
-            row = {"study": study.get("name", ""), "unit": unit, "indicator": ind, "role": role,
-                   "domain": indicator_meta(dictionary, ind, "domain") or None, "n_units": 1, "n_obs": row["n_years"],
-                   **row, "estimand": "trend"}
-            rows.append(row)
-    trends = pd.DataFrame(rows)
-    if not trends.empty:
-        first = ["study", "unit", "indicator", "role", "domain", "n_units", "n_years", "n_obs"]
-        trends = trends[first + [c for c in trends.columns if c not in first]]
+    trends = trend_table(df, dictionary, study, opt)
     present_vars = [v for v, _ in variables if v in df.columns]
     corr = correlations(df, present_vars, float(opt["corr_alpha"]))
     corr.insert(0, "study", study.get("name", ""))
     units_cond, cond = land_condition(trends, dictionary, df, list(opt["area"]))
     return {"trends": trends, "correlations": corr, "land_condition_units": units_cond,
             "land_condition": cond, "standardised": standardised_series(df, trends, variables)}
+
+
+def trend_table(df: pd.DataFrame, dictionary: pd.DataFrame, study: dict, options: dict | None = None,
+                *, detectable: bool = True) -> pd.DataFrame:
+    """The ``trends`` table of :func:`compute` for a panel already restricted to the study
+    (:func:`restrict`): one :func:`trend_row` per study variable and unit.
+
+    ``detectable=False`` skips the Monte Carlo of ``detectable_slope`` (left NaN; ``reading``
+    then never says ``no_trend_larger_than_detectable``); every other column is unchanged. The
+    validation uses it: it scores slopes, intervals and MK decisions only, and its study seed
+    changes with every run, so the cached Monte Carlo would be redone for every run.
+    """
+    opt = {**DEFAULTS, **(options or {})}
+    seed = int(study.get("seed", 0) or 0)
+    rows = []
+    groups = list(df.groupby("unit", sort=True))
+    for ind, role in study_variables(study):
+        present = ind in df.columns
+        domain = indicator_meta(dictionary, ind, "domain") or None
+        for unit, g in groups:
+            if present:
+                row = trend_row(
+                    g["year"].to_numpy(), g[ind].to_numpy(), mk_variant=opt["mk_variant"],
+                    alpha=float(opt["alpha"]), min_years=int(opt["min_years"]),
+                    mk_alpha=float(opt["mk_alpha"]), power=float(opt["power"]),
+                    n_sim=int(opt["n_sim"]), seed=seed, detectable=detectable,
+                )
+            else:
+                row = trend_row(np.array([]), np.array([]), min_years=int(opt["min_years"]))
+                row["status"] = "missing: indicator not in panel"
+            row = {"study": study.get("name", ""), "unit": unit, "indicator": ind, "role": role,
+                   "domain": domain, "n_units": 1, "n_obs": row["n_years"],
+                   **row, "estimand": "trend"}
+            rows.append(row)
+    trends = pd.DataFrame(rows)
+    if not trends.empty:
+        first = ["study", "unit", "indicator", "role", "domain", "n_units", "n_years", "n_obs"]
+        trends = trends[first + [c for c in trends.columns if c not in first]]
+    return trends
 
 
 def standardised_series(panel: pd.DataFrame, trends: pd.DataFrame,
