@@ -59,3 +59,32 @@ def test_stages_run_without_the_sparse_driver_and_say_so():
     pooled = at[at["unit"] == "pooled"]
     assert pooled["status"].str.contains("driver irrig left out").all()
     assert pooled["value"].notna().any()
+
+
+def test_preflight_counts_equal_pandas_counts_on_a_panel_with_gaps():
+    """Every count of the pre-flight table equals a direct pandas count (dropna, nunique) of the
+    rows with the outcome and the named drivers: gaps in several drivers, a non-numeric value,
+    an infinite value and a unit that only has missing rows."""
+    df, _, _ = _panel(seed=4)
+    rng = np.random.default_rng(9)
+    df.loc[rng.choice(len(df), 25, replace=False), "graze"] = np.nan
+    df.loc[rng.choice(len(df), 10, replace=False), "y"] = np.nan
+    df["urban"] = df["urban"].astype(object)
+    df.loc[3, "urban"] = "n/a"  # coerced to missing
+    df.loc[5, "rain"] = np.inf
+    df.loc[df["unit"] == "C5", ["y"]] = np.nan
+    drivers = ["rain", "graze", "urban", "irrig"]
+    kept, table, _ = C.preflight(df, "y", drivers, min_units=3, min_obs=30)
+
+    def count(cols):
+        v = df[list(cols)].apply(pd.to_numeric, errors="coerce").astype(float)
+        ok = np.isfinite(v.to_numpy()).all(axis=1)
+        return int(ok.sum()), int(df.loc[ok, "unit"].nunique())
+
+    assert kept == ["rain", "graze", "urban"]
+    for _, r in table.iterrows():
+        others = [k for k in kept if k != r["driver"]]
+        assert (r["n_obs_with_driver"], r["n_units_with_driver"]) == count(["y", r["driver"]])
+        assert (r["n_obs_without_driver"], r["n_units_without_driver"]) == count(["y", *others])
+        assert (r["n_obs_all"], r["n_units_all"]) == count(["y", *kept])
+        assert r["n_obs_outcome"] == count(["y"])[0]
