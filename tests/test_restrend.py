@@ -91,3 +91,63 @@ def test_plot_writes_png(tmp_path):
     tables = rt.compute(df, DICT, STUDY, {"bootstrap_draws": 29})
     paths = plot_mod.plot(tables, df, DICT, STUDY, tmp_path)
     assert paths and all(p.exists() for p in paths)
+
+
+def _chow_scan_one_candidate_at_a_time(years, y, X, min_segment):
+    """The Chow scan as written before: a scalar F survival call per candidate, a table of all
+    candidates and the row of its largest F (reference for the equality test)."""
+    from scipy import stats
+
+    n, k = X.shape
+    seg = max(int(min_segment), k + 1)
+    _, s_pool = rt._ols(y, X)
+    rows = []
+    for i in range(seg, n - seg + 1):
+        _, s1 = rt._ols(y[:i], X[:i])
+        _, s2 = rt._ols(y[i:], X[i:])
+        den = (s1 + s2) / (n - 2 * k)
+        f = ((s_pool - s1 - s2) / k) / den if den > 0 else np.inf
+        rows.append({"year": int(years[i]), "F": f, "p": float(stats.f.sf(f, k, n - 2 * k))})
+    scan = pd.DataFrame(rows, columns=["year", "F", "p"])
+    best = scan.loc[scan["F"].idxmax()]
+    return {"break_year": int(best["year"]), "chow_f": float(best["F"]), "chow_p": float(best["p"]),
+            "chow_p_bonferroni": float(min(1.0, len(scan) * best["p"])),
+            "n_break_candidates": len(scan), "scan": scan}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chow_scan_equals_the_scalar_version(seed):
+    """One vectorised F survival call per scan gives the numbers of one scalar call per
+    candidate, bit for bit (scan table and the chosen break), with and without the table;
+    series with a planted break, without one, and with an exact fit in the first segment."""
+    rng = np.random.default_rng(seed)
+    n = 14 + 4 * seed
+    years = np.arange(1990, 1990 + n)
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 1 + seed % 2))])
+    y = X @ rng.normal(size=X.shape[1]) + rng.normal(0, 0.3, n)
+    if seed % 3 == 1:
+        y[n // 2:] += 2 * X[n // 2:, 1]
+    if seed == 5:
+        y[:7] = X[:7] @ [1.0, 2.0, -1.0]  # exact fit before the first candidate: S_1 = 0
+    ref = _chow_scan_one_candidate_at_a_time(years, y, X, 5)
+    got = rt.chow_scan(years, y, X, 5)
+    pd.testing.assert_frame_equal(got.pop("scan"), ref.pop("scan"), check_exact=True)
+    assert got == ref
+    assert rt.chow_scan(years, y, X, 5, with_scan=False) == ref
+    short = rt.chow_scan(years[:9], y[:9], X[:9], 5, with_scan=False)
+    assert short["n_break_candidates"] == 0 and "scan" not in short
+
+
+def test_restrend_uses_pymannkendall_numbers():
+    """The residual trend's MK p-value (original test through mk_original_test, Hamed-Rao
+    through pymannkendall) equals pymannkendall on the written residuals."""
+    import pymannkendall as pmk
+
+    df = make(n_units=4, n_years=20, seed=3)
+    for mk_test, ref in (("original", pmk.original_test), ("hamed_rao", pmk.hamed_rao_modification_test)):
+        out = rt.compute(df, DICT, STUDY, {"bootstrap_draws": 49, "mk_test": mk_test})
+        res = out["residuals"]
+        for _, r in out["restrend"].iterrows():
+            if str(r["status"]).startswith("ok"):
+                e = res.loc[res["unit"] == r["unit"], "residual"].to_numpy()
+                assert r["mk_p"] == ref(e).p

@@ -192,3 +192,34 @@ def test_land_condition_classes_counts_and_area_by_direction():
     out = trends.compute(panel, DICT, study, {"n_sim": 200})
     assert set(out["land_condition_units"]["condition"]) == {"unclassified"}
     assert out["land_condition"]["status"].str.startswith("unclassified").all()
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "nan", "short", "constant", "integers"])
+def test_mk_original_test_equals_pymannkendall_bit_for_bit(case):
+    """mk_original_test: every field of pymannkendall.original_test except its Sen slope, with
+    ==, on series with ties, missing values, 2 values, a constant and integer counts."""
+    rng = np.random.default_rng(len(case))
+    x = {"random": rng.normal(size=33) + 0.05 * np.arange(33),
+         "ties": np.round(rng.normal(size=29), 1),
+         "nan": np.where(rng.random(25) < 0.2, np.nan, rng.normal(size=25)),
+         "short": np.array([2.0, 1.0]),
+         "constant": np.full(12, 3.5),
+         "integers": rng.integers(0, 6, size=40)}[case]
+    for alpha in (0.05, 0.1):
+        got = trends.mk_original_test(x, alpha=alpha)
+        ref = pmk.original_test(x, alpha=alpha)
+        for f in ("trend", "h", "p", "z", "Tau", "s", "var_s"):
+            assert getattr(got, f) == getattr(ref, f), f
+
+
+def test_trend_table_without_detectable_slope_changes_nothing_else():
+    """trend_table(detectable=False) (the validation's call) is compute()'s trends table with
+    detectable_slope left empty; compute's table is trend_table's."""
+    df = _panel(n_units=3)
+    full = trends.compute(df, DICT, STUDY, {"n_sim": 300})["trends"]
+    pd.testing.assert_frame_equal(trends.trend_table(trends.restrict(df, STUDY), DICT, STUDY,
+                                                     {"n_sim": 300}), full, check_exact=True)
+    lite = trends.trend_table(trends.restrict(df, STUDY), DICT, STUDY, {"n_sim": 300}, detectable=False)
+    assert lite["detectable_slope"].isna().all() and full["detectable_slope"].notna().any()
+    same = [c for c in full.columns if c not in ("detectable_slope", "reading")]
+    pd.testing.assert_frame_equal(lite[same], full[same], check_exact=True)

@@ -367,3 +367,23 @@ def test_placebo_and_trending_year_effect_scenarios():
     assert new.loc["anthropogenic_change", "covers"]
     assert not old.loc["anthropogenic_change", "covers"]
     assert new.loc["anthropogenic_change", "abs_error"] < 0.5 * old.loc["anthropogenic_change", "abs_error"]
+
+
+def test_trend_test_rows_equal_those_from_the_trends_stage():
+    """run_trend_test builds only the trends table (no detectable-slope Monte Carlo, no other
+    tables): its row equals the one made from the stage's full compute() (as before)."""
+    from dlddrivers.methods import trends as TR
+
+    for sc in (S.Scenario("tt6", 0.5, True, "low", 6, 15), S.Scenario("tt21", 0.8, False, "high", 21, 30)):
+        panel, truth = S.simulate(sc, 4)
+        opts = V.method_options()["trends"]
+        study = S.study(sc, 4)
+        got = V.run_trend_test(panel, S.dictionary(), study, truth, opts)
+        t = TR.compute(panel, S.dictionary(), {**study, "drivers": [], "impacts": []}, opts)["trends"]
+        t = t[(t["indicator"] == S.OUTCOME) & (t["status"] == "ok")]
+        m, lo, hi = V._mean_ci(t["slope"].to_numpy(float))
+        uc = float(((t["ci_low"] <= truth.outcome_slope) & (truth.outcome_slope <= t["ci_high"])).mean())
+        det = float((t["significant"].astype(bool) & (np.sign(t["slope"]) == np.sign(truth.outcome_slope))).mean())
+        ref = V._row("trend_test", "outcome_slope", truth.outcome_slope, m, lo, hi,
+                     f"ok; detection_rate={det:.3f} (units with a significant MK trend of the true sign)", uc)
+        assert got == [ref]

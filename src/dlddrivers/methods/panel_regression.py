@@ -67,6 +67,11 @@ hac_maxlags : int or None, None
     Newey-West lags for ``per_unit``; None = ``floor(4 (T/100)^(2/9))``.
 min_years_per_unit : int, 8
     Fewer years: the per-unit rows are ``insufficient_data``.
+engine : str, "arrays"
+    ``"arrays"``: the Driscoll-Kraay and clustered fits share one within transform and one
+    least-squares fit (:func:`panelols_fits`, linearmodels' own functions in the order of
+    ``PanelOLS.fit``); ``"linearmodels"``: ``PanelOLS.fit`` once per covariance. The numbers
+    are identical bit for bit (tests/test_panel_regression.py); the first is about half the time.
 
 References
 ----------
