@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from dlddrivers.methods import attribution as AT
-from dlddrivers.methods.attribution import COMPONENTS, _component_matrix, _unit_arrays, unit_components
+from dlddrivers.methods.attribution import (
+    COMPONENTS,
+    _component_matrix,
+    _unit_arrays,
+    unit_components,
+)
 
 
 def _panel(rng, n_units, n_years, nc, nh, gaps):
@@ -107,3 +112,20 @@ def test_unit_arrays_equal_the_per_unit_frame_values(cols):
             assert got.flags.f_contiguous == want.flags.f_contiguous
             assert got.flags.c_contiguous == want.flags.c_contiguous
             np.testing.assert_array_equal(got, want)
+
+
+def test_pooled_ratios_of_rows_equal_the_series_version():
+    """The bootstrap's pooled shares, recomputed for all draws at once, equal the per-draw
+    Series version, zero and missing denominators included."""
+    rng = np.random.default_rng(2)
+    cols = [*COMPONENTS, *AT.SHARES]
+    M = rng.normal(size=(40, len(cols)))
+    M[3, cols.index("observed_change")] = 0.0
+    M[5, cols.index("predicted_change")] = 0.0
+    M[7, cols.index("observed_change")] = np.nan
+    M[9, cols.index("anthropogenic")] = np.nan
+    got = AT._pooled_ratios_rows(M, cols)
+    want = np.array([AT._pooled_ratios(pd.Series(row, index=cols)).to_numpy(float) for row in M])
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[3, cols.index("anthropogenic_share_of_observed")])
+    assert np.isnan(got[5, cols.index("climate_share_of_predicted_change")])

@@ -418,6 +418,27 @@ def _pooled_ratios(values: pd.Series) -> pd.Series:
     return v
 
 
+def _ratio_plan(columns: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(ratio, numerator, denominator) column positions of the share quantities that
+    :func:`_pooled_ratios` recomputes, for rows with ``columns``."""
+    pos = {c: k for k, c in enumerate(columns)}
+    plan = [(pos[f"{q}_share_of_observed"], pos[q], pos["observed_change"]) for q in TREND_Q[1:]]
+    plan.append((pos["climate_share_of_predicted_change"], pos["climate_attributable_change"],
+                 pos["predicted_change"]))
+    return plan
+
+
+def _pooled_ratios_rows(M: np.ndarray, columns: Sequence[str]) -> np.ndarray:
+    """:func:`_pooled_ratios` of every row of ``M`` (columns ``columns``) at once: the same
+    divisions, so the same numbers."""
+    out = np.array(M, float, copy=True)
+    with np.errstate(all="ignore"):
+        for r, num, den in _ratio_plan(columns):
+            d = out[:, den]
+            out[:, r] = np.where(d != 0, out[:, num] / np.where(d != 0, d, 1.0), np.nan)
+    return out
+
+
 def _larger(bio: float, anth: float) -> str | None:
     if not (np.isfinite(bio) and np.isfinite(anth)):
         return None
@@ -537,10 +558,10 @@ def attribute_outcome(
             cb = _component_matrix(arrays, yv, bs, nc, [good[k] for k in picked], opts,
                                    lb if year_fx else None)
             weights = np.bincount(pick, minlength=G)[picked]  # times each unit was drawn
-            pooled_boot.append(_pooled_ratios(
-                pd.Series(_column_sums(cb, weights) / weights.sum(), index=cols)))
+            pooled_boot.append(_column_sums(cb, weights) / weights.sum())
     pooled = _pooled_ratios(_unit_mean(comp, cols))
-    pooled_boot_df = pd.DataFrame(pooled_boot)
+    pooled_boot_df = (pd.DataFrame(_pooled_ratios_rows(np.array(pooled_boot), cols), columns=cols)
+                      if pooled_boot else pd.DataFrame())
     quantities = [*TREND_Q, *[f"{q}_share_of_observed" for q in TREND_Q[1:]], *CF_Q]
 
     def trend_rows(values: pd.Series, bootdf: pd.DataFrame | None) -> list[dict]:
