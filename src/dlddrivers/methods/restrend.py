@@ -167,14 +167,17 @@ def restrend_unit(
     y = g[outcome].to_numpy(float)
     n = len(g)
     row: dict = {"n_years": n, "n_obs": n, "mk_test": opts["mk_test"]}
-    empty = pd.DataFrame(columns=RESIDUAL_COLUMNS)
+
+    def empty() -> pd.DataFrame:  # made only for the units without residuals
+        return pd.DataFrame(columns=RESIDUAL_COLUMNS)
+
     if n < int(opts["min_years"]) or n < len(climate) + 3:
         row["status"] = f"insufficient_data: {n} years < {max(int(opts['min_years']), len(climate) + 3)}"
-        return row, empty
+        return row, empty()
     X = sm.add_constant(g[list(climate)].to_numpy(float), has_constant="add")
     if np.linalg.matrix_rank(X) < X.shape[1] or np.std(y) == 0:
         row["status"] = "refused: singular VPR design (constant climate driver or outcome)"
-        return row, empty
+        return row, empty()
     res = sm.OLS(y, X).fit()
     row.update(vpr_r2=float(res.rsquared), vpr_f=float(res.fvalue), vpr_p=float(res.f_pvalue))
     # the break scan runs whatever the VPR: a break is a common reason for a failed VPR
@@ -189,7 +192,7 @@ def restrend_unit(
                          f"{float(opts['vpr_alpha']):.2f})")
         if brk:
             row["status"] += f"; {brk}: consider a segmented (TSS-)RESTREND"
-        return row, empty
+        return row, empty()
     fitted = res.fittedvalues
     resid = y - fitted
     ci = float(opts["ci"])
