@@ -249,7 +249,10 @@ def test_panelols_fits_refuses_what_it_does_not_reproduce():
     mod = PanelOLS(data["y"], data[["spei"]], entity_effects=True, weights=data["temp"].abs() + 1)
     with pytest.raises(ValueError, match="unweighted PanelOLS"):
         pr.panelols_fits(mod, {"dk": ("kernel", {})})
-    with pytest.raises(ValueError, match="'engine' must be 'arrays' or 'linearmodels'; got 'fast'"):
+    from dlddrivers.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"methods.panel_regression.engine' has value 'fast'; "
+                                          r"expected one of \('arrays', 'linearmodels'\)"):
         pr.compute(make_panel(), DICT, STUDY, {"bootstrap_draws": 9, "engine": "fast"})
 
 

@@ -172,6 +172,15 @@ def prepare(
     return df, dropped, label
 
 
+ENGINES = ("arrays", "linearmodels")
+
+
+def _engine_error(engine: object) -> Exception:
+    from ..errors import ConfigError
+
+    return ConfigError("methods.panel_regression.engine", engine, f"one of {ENGINES}")
+
+
 def _fit_summary(res) -> dict[str, pd.Series]:
     """``params``, ``std_errors`` and ``pvalues`` of a linearmodels results object."""
     return {"params": res.params, "std_errors": res.std_errors, "pvalues": res.pvalues}
@@ -311,8 +320,7 @@ def fit_twoway(
     elif engine == "arrays":
         fits = panelols_fits(mod, specs)
     else:
-        raise ValueError(f"panel_regression option 'engine' must be 'arrays' or 'linearmodels'; "
-                         f"got {engine!r}")
+        raise _engine_error(engine)
     res_dk, res_cl = fits["dk"], fits["cl"]
     absorb = tuple(a for a, on in ((u, entity_effects), (t, time_effects)) if on)
     boot = I.wild_cluster_bootstrap(yw, Xk, df["unit"].to_numpy(), absorb=absorb, draws=draws,
@@ -416,6 +424,8 @@ def regress_outcome(
     (an empty per-unit table; the coefficients are unchanged).
     """
     ci = float(opts.get("ci", 0.95))
+    if opts.get("engine", "arrays") not in ENGINES:  # before any work, not at the first fit
+        raise _engine_error(opts.get("engine"))
     df, dropped, label = prepare(panel, outcome, drivers, detrend=bool(opts.get("detrend")),
                                  first_difference=bool(opts.get("first_difference")))
     cnt = P.counts(df)
