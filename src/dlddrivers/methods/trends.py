@@ -161,11 +161,12 @@ def mann_kendall(y: np.ndarray, variant: str = "hamed_rao", alpha: float = 0.05)
     y : array
         Values in time order.
     variant : {"hamed_rao", "original"}
-        ``pymannkendall.hamed_rao_modification_test`` or ``original_test``. If Hamed-Rao's
-        corrected variance is not positive (short series), the original test is used instead
-        and ``variant_used``/``note`` say so.
+        ``pymannkendall.hamed_rao_modification_test`` or the original test
+        (:func:`mk_original_test`: pymannkendall's ``original_test`` arithmetic, the same
+        numbers, without its Sen slope). If Hamed-Rao's corrected variance is not positive
+        (short series), the original test is used instead and ``variant_used``/``note`` say so.
     alpha : float
-        Test level passed to pymannkendall.
+        Test level.
 
     Returns
     -------
