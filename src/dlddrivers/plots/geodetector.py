@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 from .trends import label_of, sources_caption
 
 ABBREV = {"nonlinear-weaken": "NW", "uni-weaken": "UW", "bi-enhance": "BE",
@@ -58,7 +58,7 @@ def _risk_figure(risk: pd.DataFrame, y: str, dictionary, name: str, path: Path) 
             ax.set_title(f"{s}: " + textwrap.fill(label_of(dictionary, x, False), 28), fontsize=7)
         axes[i * per, 0].set_ylabel(f"mean per stratum ({s})", fontsize=7)
     fig.suptitle(f"Risk detector: {label_of(dictionary, y)} ({name})", fontsize=10)
-    fig.tight_layout()
+    layout.tight_layout(fig)
     cap = sources_caption(dictionary, [y, *xs],
                           "Mean of the response in each stratum of a factor (stratum bounds under the axis) with "
                           "its 95 % t interval, from geodetector/risk.csv; * between two strata: their means "
@@ -101,7 +101,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             n_obs = int(d["n_obs"].max()) if d["n_obs"].notna().any() else 0
             ax.set_title(f"{s} (n = {n_obs})")
         fig.suptitle(f"Factor detector: {label_of(dictionary, y)} ({name})", fontsize=10)
-        fig.tight_layout()
+        layout.tight_layout(fig)
         meth = fy["method"].iloc[0]
         k = fy["n_strata_requested"].iloc[0]
         cap = sources_caption(
@@ -149,5 +149,6 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             "Off-diagonal: q of the overlay X1 n X2; NW nonlinear-weaken, UW uni-weaken, BE "
             "bi-enhance, IN independent, NE nonlinear-enhance (Wang et al. 2010). Overlay cells "
             "can be small, which inflates q.")
+        layout.freeze(fig)
         paths += style.save(fig, outdir / f"geodetector_interaction_{y}.png", caption=cap)
     return paths

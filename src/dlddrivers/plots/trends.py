@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style, ticks
+from . import layout, style
 
 
 def label_of(dictionary: pd.DataFrame | None, indicator: str, with_measure: bool = True) -> str:
@@ -60,7 +60,7 @@ def _series_figure(tab: pd.DataFrame, panel: pd.DataFrame, dictionary, study, in
         ax.set_xlabel("year")
     fig.suptitle(f"{label_of(dictionary, ind)}: Theil-Sen line per unit "
                  f"({study.get('name', '')})", fontsize=10)
-    ticks.tight_layout(fig)  # laid out, with the ticks and titles drawn from here on fixed
+    layout.tight_layout(fig)  # laid out, with the ticks and titles drawn from here on fixed
     return fig
 
 
@@ -170,7 +170,7 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
     n_leg_rows = math.ceil(len(handles) / 3)
     fig.suptitle(f"{study.get('name', '')}: {label_of(dictionary, ind, False)} and its drivers per unit, "
                  "standardised within each unit", fontsize=9.5)
-    ticks.tight_layout(fig, rect=(0, 0.32 * n_leg_rows / fig.get_figheight(), 1, 0.97), w_pad=1.2)
+    layout.tight_layout(fig, rect=(0, 0.32 * n_leg_rows / fig.get_figheight(), 1, 0.97), w_pad=1.2)
     cap = ("Each series minus its mean over the unit's years, divided by its SD (trends/standardised.csv); "
            "the vermilion line is the outcome's Theil-Sen trend on the same scale. Lines show co-movement, "
            "not cause. " + sources_caption(dictionary, [ind, *drivers]))

@@ -26,15 +26,41 @@ def freeze_axis(axis, undo: list | None = None) -> bool:
     if isinstance(ticker.locator, FixedLocator) and isinstance(ticker.formatter, FixedFormatter):
         return True
     locs = axis.get_majorticklocs()  # the locator on the current (final) view and axes size
-    labels = ticker.formatter.format_ticks(locs)
+    labels = ticker.formatter.format_ticks(locs)  # formatted together, as matplotlib does
     if ticker.formatter.get_offset():
         return False
+    # matplotlib draws (and measures) only the ticks inside the view interval, up to a relative
+    # tolerance of 1e-10 on the axis' scale (Axis._update_ticks): the others need no tick object
+    inside = _in_view(axis, locs)
+    locs = [v for v, keep in zip(locs, inside, strict=True) if keep]
+    labels = [t for t, keep in zip(labels, inside, strict=True) if keep]
     if undo is not None:
         undo.append(("axis", axis, ticker.locator, ticker.formatter, axis.isDefault_majloc,
                      axis.isDefault_majfmt))
     axis.set_major_locator(FixedLocator(locs))
     axis.set_major_formatter(FixedFormatter(labels))
     return True
+
+
+def _in_view(axis, locs) -> list[bool]:
+    """Whether each tick position lies in ``axis``' view interval as matplotlib tests it before
+    drawing a tick: in the axis' scale (transformed), with a tolerance of 1e-10 times the
+    interval's length."""
+    import numpy as np
+
+    lo, hi = sorted(axis.get_view_interval())
+    tr = axis.get_transform()
+    a, b = sorted(tr.transform(np.array([lo, hi], dtype=float)))
+    tol = (b - a) * 1e-10
+    out = []
+    for v in locs:
+        try:
+            t = float(tr.transform(v))
+        except (AssertionError, ValueError):  # a masked or invalid position is never drawn
+            out.append(False)
+            continue
+        out.append(bool(a - tol <= t <= b + tol))
+    return out
 
 
 def _title_stays_at_top(ax) -> bool:
@@ -50,7 +76,9 @@ def _title_stays_at_top(ax) -> bool:
     x = ax.xaxis
     if x.get_label_position() != "bottom" or x.major.formatter.get_offset():
         return False
-    if any(t.label2.get_visible() for t in [*x.majorTicks[:1], *x.minorTicks[:1], *x.get_major_ticks()]):
+    # every tick of an axis is made from its first one (its tick parameters), so the first major
+    # and minor ticks tell whether any label is drawn at the top
+    if x.majorTicks[0].label2.get_visible() or x.minorTicks[0].label2.get_visible():
         return False
     return not ax.yaxis.major.formatter.get_offset()
 
