@@ -132,3 +132,18 @@ def tight_layout(fig, **kwargs) -> None:
     finally:
         thaw(undo)
     freeze(fig)
+
+
+def hline(ax, y: float, **kwargs):
+    """``ax.axhline(y, **kwargs)`` (a line across the axes at data height ``y``) without
+    reading the y limits: ``axhline`` reads them to decide whether ``y`` widens the view, which
+    autoscales the axes and every axes sharing its y axis, once per call. Here the axes is
+    asked to autoscale its y axis when next drawn (as ``axhline`` does when ``y`` is outside
+    the limits; inside them autoscaling gives the same limits). Returns the line."""
+    from matplotlib.lines import Line2D
+
+    line = Line2D([0, 1], [y, y], transform=ax.get_yaxis_transform(which="grid"), **kwargs)
+    ax.add_line(line)
+    if ax.get_autoscaley_on():
+        ax.autoscale(enable=True, axis="y")
+    return line

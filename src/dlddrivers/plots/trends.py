@@ -149,7 +149,7 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
         s = zu[zu["indicator"] == ind]
         ax.plot(s["year"], s["z"], "-o", ms=2, lw=1.4, color="black")
         ax.plot(s["year"], s["trend_z"], "-", lw=2.2, color=style.OKABE_ITO[5], alpha=0.9)
-        ax.axhline(0, color="#999999", lw=0.5)
+        layout.hline(ax, 0, color="#999999", lw=0.5)
         ax.set_title(style.unit_name(study, u), fontsize=8)
     from matplotlib.lines import Line2D
 
