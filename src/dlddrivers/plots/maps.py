@@ -43,8 +43,8 @@ OUTSIDE_HATCH = "...."
 # geometry
 
 
-def _patches(geom: Geometry):
-    from matplotlib.patches import PathPatch
+def _paths(geom: Geometry):
+    """One matplotlib path per polygon of ``geom`` (its outer ring and holes)."""
     from matplotlib.path import Path as MPath
 
     out = []
@@ -56,21 +56,29 @@ def _patches(geom: Geometry):
             c = np.full(len(r), MPath.LINETO, dtype=np.uint8)
             c[0] = MPath.MOVETO
             codes.append(c)
-        out.append(PathPatch(MPath(np.concatenate(verts), np.concatenate(codes))))
+        out.append(MPath(np.concatenate(verts), np.concatenate(codes)))
     return out
 
 
 def draw_units(ax, geoms: Mapping[str, Geometry], colors: Mapping[str, object], *,
                edgecolor: str = "white", linewidth: float = 0.4, default: object = NO_DATA_COLOR,
                hatch: Mapping[str, str] | None = None) -> None:
-    """Fill each unit's polygons with ``colors[unit]`` (``default`` when absent)."""
-    from matplotlib.collections import PatchCollection
+    """Fill each unit's polygons with ``colors[unit]`` (``default`` when absent): one collection
+    per unit, in the order of ``geoms``. The axes' data limits grow to the polygons once, after
+    the last unit (adding each collection with its own limit update autoscales the axes each
+    time, over every artist already added)."""
+    from matplotlib.collections import PathCollection
 
+    hatch = hatch or {}
+    verts = []
     for unit, geom in geoms.items():
-        pc = PatchCollection(_patches(geom), facecolor=colors.get(unit, default),
-                             edgecolor=edgecolor, linewidth=linewidth,
-                             hatch=(hatch or {}).get(unit))
-        ax.add_collection(pc)
+        paths = _paths(geom)
+        ax.add_collection(PathCollection(paths, facecolor=colors.get(unit, default), edgecolor=edgecolor,
+                                         linewidth=linewidth, hatch=hatch.get(unit)), autolim=False)
+        verts += [p.vertices for p in paths]
+    if verts:
+        ax.update_datalim(np.concatenate(verts))
+        ax.autoscale_view()
 
 
 def _extent(geoms: Mapping[str, Geometry]) -> tuple[float, float, float, float]:
