@@ -108,7 +108,7 @@ def _condition_figure(g: pd.DataFrame, dictionary, study, path: Path) -> list[Pa
     better = str(g["better"].dropna().iloc[0]) if g["better"].notna().any() else "?"
     fig.suptitle(f"{study.get('name', '')}: {label_of(dictionary, ind, False)}, improving / stable / degrading "
                  f"(better = {better})", fontsize=9.5)
-    fig.tight_layout()
+    layout.tight_layout(fig)
     other = g[~g["condition"].isin(list(STATUS_COLORS))]
     cap = ("Trends.Earth-style classes from trends/land_condition.csv: a significant Mann-Kendall trend in the "
            "better direction = improving, in the worse = degrading, none = stable (short series: no detectable "
