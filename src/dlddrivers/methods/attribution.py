@@ -97,6 +97,7 @@ max_driver_loss : float, 0.5
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -262,15 +263,24 @@ def _unit_arrays(df: pd.DataFrame, climate: Sequence[str], anthro: Sequence[str]
     once. ``X`` (climate columns first) replaces the frame's driver values when given."""
     out = {}
     ycodes = P.codes(df["year"])
+    years = df["year"].to_numpy(float)
     nc = len(climate)
+    if X is None:  # per unit in column order, as ``df.iloc[idx][cols].to_numpy(float)`` gives
+        Xc_all = df[list(climate)].to_numpy(float)
+        Xh_all = df[list(anthro)].to_numpy(float)
     for u, idx in df.groupby("unit").indices.items():
-        g = df.iloc[idx]
         if X is None:
-            xc, xh = g[list(climate)].to_numpy(float), g[list(anthro)].to_numpy(float)
+            xc, xh = np.asfortranarray(Xc_all[idx]), np.asfortranarray(Xh_all[idx])
         else:
             xc, xh = X[idx, :nc], X[idx, nc:]
-        out[u] = (idx, g["year"].to_numpy(float), xc, xh, ycodes[idx])
+        out[u] = (idx, years[idx], xc, xh, ycodes[idx])
     return out
+
+
+def _with_drivers(arrays: dict, X: np.ndarray, nc: int) -> dict:
+    """``arrays`` of :func:`_unit_arrays` with the driver values taken from ``X`` (climate
+    columns first): equal to ``_unit_arrays(df, climate, anthro, X)`` without regrouping."""
+    return {u: (idx, t, X[idx, :nc], X[idx, nc:], yc) for u, (idx, t, _, _, yc) in arrays.items()}
 
 
 #: columns of a unit's components (:func:`unit_components`) and of their shares of the change
@@ -283,19 +293,97 @@ def _component_matrix(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, unit
     """Components and shares for each unit in ``units`` given coefficients ``b`` (climate
     first) and the year effects ``lam`` (by year code; None: no year effects): an array
     ``(len(units), len(COMPONENTS) + len(SHARES))``, columns :data:`COMPONENTS` then
-    :data:`SHARES` (each component of the trend divided by the observed change)."""
+    :data:`SHARES` (each component of the trend divided by the observed change).
+
+    Each row equals :func:`unit_components` of that unit, bit for bit. With
+    ``climate_change="trend"`` the units that share the same years are done together: one
+    Theil-Sen median over all their series and one set of year pairs, instead of one call per
+    unit (tests/test_attribution_batch.py compares the two).
+    """
     out = np.empty((len(units), len(COMPONENTS) + len(SHARES)))
-    for k, u in enumerate(units):
-        idx, t, Xc, Xh, yc = arrays[u]
-        c = unit_components(
-            t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
-            rolling_window=int(opts["rolling_window"]), baseline_years=int(opts["baseline_years"]),
-            common=None if lam is None else lam[yc],
-        )
-        out[k, : len(COMPONENTS)] = [c[q] for q in COMPONENTS]
+    if opts["climate_change"] == "trend":
+        _trend_components(out, arrays, yv, b, nc, units, int(opts["baseline_years"]), lam)
+    else:
+        for k, u in enumerate(units):
+            idx, t, Xc, Xh, yc = arrays[u]
+            c = unit_components(
+                t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
+                rolling_window=int(opts["rolling_window"]), baseline_years=int(opts["baseline_years"]),
+                common=None if lam is None else lam[yc],
+            )
+            out[k, : len(COMPONENTS)] = [c[q] for q in COMPONENTS]
     with np.errstate(all="ignore"):
         out[:, len(COMPONENTS):] = out[:, 1 : len(TREND_Q)] / out[:, [0]]
     return out
+
+
+@lru_cache(maxsize=64)
+def _ts_pairs(t_bytes: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Year pairs of :func:`ts_change` for the years ``t`` (as bytes of a float array):
+    (first index, second index, year difference) of the pairs with a positive difference, and
+    the span ``t.max() - t.min()``."""
+    t = np.frombuffer(t_bytes, dtype=float)
+    i, j = np.triu_indices(len(t), k=1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    return i[ok], j[ok], dt[ok], float(t.max() - t.min())
+
+
+def _ts_rows(Y: np.ndarray, pairs) -> np.ndarray:
+    """:func:`ts_change` of each row of ``Y`` with the pairs of :func:`_ts_pairs`."""
+    i, j, dt, span = pairs
+    return np.median((Y[:, j] - Y[:, i]) / dt, axis=1) * span
+
+
+def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int,
+                      units, baseline_years: int, lam: np.ndarray | None) -> None:
+    """Fill ``out[:, :len(COMPONENTS)]`` as :func:`unit_components` with
+    ``climate_change="trend"`` does per unit, one group of units with the same years at a
+    time. Every elementwise step is the one of :func:`unit_components`, and the products with
+    the coefficients are still taken per unit, so the numbers are the same bit for bit."""
+    bc, bh = b[:nc], b[nc:]
+    groups: dict[bytes, list[int]] = {}
+    for k, u in enumerate(units):
+        groups.setdefault(np.ascontiguousarray(arrays[u][1], float).tobytes(), []).append(k)
+    for t_bytes, ks in groups.items():
+        pairs = _ts_pairs(t_bytes)
+        n_t = len(t_bytes) // 8
+        m = len(ks)
+        rows = np.empty((m, 3 + (nc if len(bc) else 0), n_t))
+        for r, k in enumerate(ks):
+            idx, _, Xc, Xh, _ = arrays[units[k]]
+            rows[r, 0] = yv[idx]
+            rows[r, 1] = Xc @ bc if len(bc) else 0.0
+            rows[r, 2] = Xh @ bh if len(bh) else 0.0
+            if len(bc):
+                rows[r, 3:] = Xc.T
+        ch = _ts_rows(rows.reshape(-1, n_t), pairs).reshape(m, -1)
+        if lam is not None:
+            common = np.asarray(lam[arrays[units[ks[0]]][4]], float)[None]
+            lam_change = float(_ts_rows(common, pairs)[0])
+        else:
+            lam_change = 0.0
+        obs, fc, fh = ch[:, 0], ch[:, 1], ch[:, 2]
+        cc = np.array([float(ch[r, 3:] @ bc) for r in range(m)]) if len(bc) else np.zeros(m)
+        cv = fc - cc
+        rem = obs - cc - cv - fh - lam_change
+        if not np.all(np.isclose(cc + cv + fh + lam_change + rem, obs, rtol=0,
+                                 atol=1e-9 * np.maximum(1.0, np.abs(obs)))):
+            raise AssertionError("components must add up")
+        kb = max(1, min(int(baseline_years), n_t // 2))
+        Fc, Fh = rows[:, 1], rows[:, 2]
+        d_pred = (Fc[:, -kb:].mean(axis=1) + Fh[:, -kb:].mean(axis=1)) - (
+            Fc[:, :kb].mean(axis=1) + Fh[:, :kb].mean(axis=1))
+        d_cf = Fh[:, -kb:].mean(axis=1) - Fh[:, :kb].mean(axis=1)
+        if len(bc):
+            clim = np.array([float(bc @ (arrays[units[k]][2][-kb:].mean(axis=0)
+                                         - arrays[units[k]][2][:kb].mean(axis=0))) for k in ks])
+        else:
+            clim = np.zeros(m)
+        with np.errstate(all="ignore"):
+            share = np.where(d_pred != 0, clim / np.where(d_pred != 0, d_pred, 1.0), np.nan)
+        out[ks, : len(COMPONENTS)] = np.column_stack(
+            [obs, cc, cv, fh, np.full(m, lam_change), rem, d_pred, d_cf, clim, share])
 
 
 def _column_sums(M: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -328,6 +416,27 @@ def _pooled_ratios(values: pd.Series) -> pd.Series:
             v["climate_attributable_change"] / v["predicted_change"]
             if v["predicted_change"] != 0 else np.nan)
     return v
+
+
+def _ratio_plan(columns: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(ratio, numerator, denominator) column positions of the share quantities that
+    :func:`_pooled_ratios` recomputes, for rows with ``columns``."""
+    pos = {c: k for k, c in enumerate(columns)}
+    plan = [(pos[f"{q}_share_of_observed"], pos[q], pos["observed_change"]) for q in TREND_Q[1:]]
+    plan.append((pos["climate_share_of_predicted_change"], pos["climate_attributable_change"],
+                 pos["predicted_change"]))
+    return plan
+
+
+def _pooled_ratios_rows(M: np.ndarray, columns: Sequence[str]) -> np.ndarray:
+    """:func:`_pooled_ratios` of every row of ``M`` (columns ``columns``) at once: the same
+    divisions, so the same numbers."""
+    out = np.array(M, float, copy=True)
+    with np.errstate(all="ignore"):
+        for r, num, den in _ratio_plan(columns):
+            d = out[:, den]
+            out[:, r] = np.where(d != 0, out[:, num] / np.where(d != 0, d, 1.0), np.nan)
+    return out
 
 
 def _larger(bio: float, anth: float) -> str | None:
@@ -449,10 +558,10 @@ def attribute_outcome(
             cb = _component_matrix(arrays, yv, bs, nc, [good[k] for k in picked], opts,
                                    lb if year_fx else None)
             weights = np.bincount(pick, minlength=G)[picked]  # times each unit was drawn
-            pooled_boot.append(_pooled_ratios(
-                pd.Series(_column_sums(cb, weights) / weights.sum(), index=cols)))
+            pooled_boot.append(_column_sums(cb, weights) / weights.sum())
     pooled = _pooled_ratios(_unit_mean(comp, cols))
-    pooled_boot_df = pd.DataFrame(pooled_boot)
+    pooled_boot_df = (pd.DataFrame(_pooled_ratios_rows(np.array(pooled_boot), cols), columns=cols)
+                      if pooled_boot else pd.DataFrame())
     quantities = [*TREND_Q, *[f"{q}_share_of_observed" for q in TREND_Q[1:]], *CF_Q]
 
     def trend_rows(values: pd.Series, bootdf: pd.DataFrame | None) -> list[dict]:
@@ -486,7 +595,7 @@ def attribute_outcome(
             Xk = X.copy()
             Xk[:, nc:] = Sx[k]
             bk, _, lk = fit_fe(yv, Xk, unit_codes, year_codes, n_yc)
-            ck = _component_matrix(_unit_arrays(df, climate, anthro, Xk), yv, bk, nc, good, opts,
+            ck = _component_matrix(_with_drivers(arrays, Xk, nc), yv, bk, nc, good, opts,
                                    lk if year_fx else None)
             vals.append(_pooled_ratios(_unit_mean(ck, cols))["anthropogenic_share_of_observed"])
         trend_placebo = np.asarray(vals, float)
