@@ -142,5 +142,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                "previous December's herd, five species) from impacts/heads_lost.csv; a year with units "
                "missing is a lower bound. Descriptive, not an official national total. "
                + style.caption_sources(dictionary, [hl["source_column"].iloc[0]]))
+        layout.freeze(fig)
         paths += style.save(fig, Path(outdir) / "heads_lost", caption=cap)
     return paths

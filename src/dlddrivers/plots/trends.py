@@ -226,5 +226,6 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
         n_obs = int(c["n_obs"].max())
         cap = sources_caption(dictionary, names, f"Each variable demeaned per unit; pairwise "
                               f"complete unit-years (up to {n_obs}). Association, not cause.")
+        layout.freeze(fig)
         paths += style.save(fig, outdir / "trends_correlations_within.png", caption=cap)
     return paths
