@@ -176,3 +176,48 @@ def test_unit_drivers_figure_draws_the_standardised_table(tmp_path, monkeypatch)
             np.testing.assert_array_equal(np.asarray(g, float), np.asarray(w, float))
         assert np.array_equal(lines[-1].get_xdata(), [0, 1])  # the zero line spans the axes
     plt.close(fig)
+
+
+def _reference_draw_units(ax, geoms, colors, *, edgecolor="white", linewidth=0.4, default="#FFFFFF", hatch=None):
+    """draw_units as it was: one PatchCollection of PathPatches per unit, each added with its
+    own limit update."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MPath
+
+    for unit, geom in geoms.items():
+        patches = []
+        for poly in geom:
+            verts = np.concatenate([np.asarray(r) for r in poly])
+            codes = np.concatenate([[MPath.MOVETO] + [MPath.LINETO] * (len(r) - 1) for r in poly])
+            patches.append(PathPatch(MPath(verts, codes.astype(np.uint8))))
+        ax.add_collection(PatchCollection(patches, facecolor=colors.get(unit, default), edgecolor=edgecolor,
+                                          linewidth=linewidth, hatch=(hatch or {}).get(unit)))
+
+
+def test_draw_units_draws_what_one_patch_collection_per_unit_draws():
+    """Polygons with a hole, a unit of two polygons, hatched and unhatched neighbours, a unit
+    without a colour: the map's pixels and the axes' data limits equal those of the former
+    drawing (PatchCollection per unit, limits updated per unit)."""
+    from dlddrivers.plots import maps
+
+    def square(x, y, s):
+        return np.array([[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]], dtype=float)
+
+    geoms = {"A": [[square(0, 0, 4), square(1, 1, 1)]],  # a hole
+             "B": [[square(4, 0, 3)], [square(8, 1, 1.5)]],  # two polygons
+             "C": [[square(0, 4, 3)]], "D": [[square(3, 4, 4.5)]], "E": [[square(7.5, 3, 2)]]}
+    colors = {"A": "#AB2328", "B": "#45A146", "C": (0.2, 0.3, 0.8, 1.0), "E": "#F5F1E3"}  # D: default
+    hatch = {"B": "////", "D": "xxxx"}
+    figs = []
+    for draw in (_reference_draw_units, maps.draw_units):
+        style.apply_style()
+        fig, ax = plt.subplots(figsize=(4, 3))
+        draw(ax, geoms, colors, edgecolor="#999999", hatch=hatch)
+        figs.append((fig, ax, ax.dataLim.frozen()))
+        maps._frame(ax, geoms)
+    (f0, a0, lim0), (f1, a1, lim1) = figs
+    assert np.array_equal(lim0.get_points(), lim1.get_points())
+    assert len(a1.collections) == len(geoms)  # one collection per unit, in order
+    assert [c.get_hatch() for c in a1.collections] == [None, "////", None, "xxxx", None]
+    assert np.array_equal(_png(f0), _png(f1))
