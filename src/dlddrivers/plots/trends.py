@@ -39,8 +39,9 @@ def _series_figure(tab: pd.DataFrame, panel: pd.DataFrame, dictionary, study, in
                              squeeze=False)
     for ax in axes.flat[len(units):]:
         ax.set_visible(False)
+    by_unit = dict(tuple(panel.groupby("unit", sort=False)))  # one pass; rows in panel order
     for ax, (_, r) in zip(axes.flat, tab.iterrows(), strict=False):
-        g = panel[panel["unit"] == r["unit"]].sort_values("year")
+        g = by_unit.get(r["unit"], panel.iloc[:0]).sort_values("year")
         ax.plot(g["year"], g[ind], "-o", ms=2.5, lw=0.8, color=style.OKABE_ITO[4])
         if r["status"] == "ok" and np.isfinite(r["slope"]):
             x = np.array([r["first_year"], r["last_year"]], dtype=float)
@@ -141,12 +142,14 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
                              squeeze=False)
     for ax in axes.flat[len(units):]:
         ax.set_visible(False)
+    # each (unit, indicator) series in one pass over the table, rows in table order
+    rows = dict(tuple(z.groupby(["unit", "indicator"], sort=False)))
+    none = z.iloc[:0]
     for ax, u in zip(axes.flat, units, strict=False):
-        zu = z[z["unit"] == u]
         for d in drivers:
-            s = zu[zu["indicator"] == d]
+            s = rows.get((u, d), none)
             ax.plot(s["year"], s["z"], lw=0.8, alpha=0.85, color=styles[d][0], ls=styles[d][1])
-        s = zu[zu["indicator"] == ind]
+        s = rows.get((u, ind), none)
         ax.plot(s["year"], s["z"], "-o", ms=2, lw=1.4, color="black")
         ax.plot(s["year"], s["trend_z"], "-", lw=2.2, color=style.OKABE_ITO[5], alpha=0.9)
         layout.hline(ax, 0, color="#999999", lw=0.5)
