@@ -120,21 +120,28 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
         fig, axes = plt.subplots(1, len(samples), figsize=(0.8 + 1.0 * len(xs) * len(samples),
                                  0.9 + 0.8 * len(xs)), squeeze=False)
         for k_ax, (ax, s) in enumerate(zip(axes[0], samples, strict=False)):
-            m = pd.DataFrame(np.nan, index=xs, columns=xs)
-            lab = pd.DataFrame("", index=xs, columns=xs)
+            # the factors' q on the diagonal, q(X1 n X2) off it: cells placed by position
+            at = {x: i for i, x in enumerate(xs)}
+            m = np.full((len(xs), len(xs)), np.nan)
+            lab = np.full((len(xs), len(xs)), "", dtype=object)
             fs = fy[fy["sample"] == s].set_index("x")
             for x in xs:
-                m.loc[x, x] = fs.loc[x, "q"] if x in fs.index else np.nan
-            for _, r in iy[iy["sample"] == s].iterrows():
-                m.loc[r["x1"], r["x2"]] = m.loc[r["x2"], r["x1"]] = r["q_x1x2"]
-                a = ABBREV.get(r["interaction"], "") if isinstance(r["interaction"], str) else ""
-                lab.loc[r["x1"], r["x2"]] = lab.loc[r["x2"], r["x1"]] = a
-            im = ax.imshow(m.to_numpy(float), cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=1)
+                m[at[x], at[x]] = fs.loc[x, "q"] if x in fs.index else np.nan
+            for r in iy[iy["sample"] == s].itertuples(index=False):
+                for key in (r.x1, r.x2):
+                    if key not in at:
+                        raise ValueError(f"geodetector interaction table: x1/x2 = {key!r} (y = {y!r}, "
+                                         f"sample = {s!r}) is not a factor of the factor table {xs}")
+                i, j = at[r.x1], at[r.x2]
+                m[i, j] = m[j, i] = r.q_x1x2
+                lab[i, j] = lab[j, i] = (ABBREV.get(r.interaction, "") if isinstance(r.interaction, str)
+                                         else "")
+            im = ax.imshow(m, cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=1)
             for i in range(len(xs)):
                 for j in range(len(xs)):
-                    v = m.iat[i, j]
+                    v = m[i, j]
                     if np.isfinite(v):
-                        ax.text(j, i, f"{v:.2f}\n{lab.iat[i, j]}", ha="center", va="center",
+                        ax.text(j, i, f"{v:.2f}\n{lab[i, j]}", ha="center", va="center",
                                 fontsize=7, color="white" if v < 0.5 else "black")
             labels = [textwrap.fill(label_of(dictionary, x, False), 22) for x in xs]
             ax.set_xticks(range(len(xs)), labels, rotation=90, fontsize=7)
