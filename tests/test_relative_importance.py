@@ -246,3 +246,45 @@ def test_within_with_unit_trends_equals_dummy_regression():
     D1 = D[:, :10]
     resid1 = x - D1 @ np.linalg.lstsq(D1, x, rcond=None)[0]
     np.testing.assert_allclose(within(x, u, trend=t), resid1, atol=1e-10)
+
+
+def _surrogates_per_unit(df, columns, draws, rng):
+    """The surrogate series drawn unit by unit and driver by driver (the reference)."""
+    from dlddrivers.methods.relative_importance import ar1_trend_params
+
+    out = np.empty((draws, len(df), len(columns)))
+    t_all = df["year"].to_numpy(float)
+    for _, idx in df.groupby("unit", sort=True).indices.items():
+        t = t_all[idx]
+        m = len(idx)
+        for j, c in enumerate(columns):
+            a, b, phi, sd = ar1_trend_params(t, df[c].to_numpy(float)[idx])
+            u = rng.standard_normal((draws, m))
+            e = np.empty((draws, m))
+            e[:, 0] = sd * u[:, 0]
+            s_innov = sd * np.sqrt(1.0 - phi**2)
+            for i in range(1, m):
+                e[:, i] = phi * e[:, i - 1] + s_innov * u[:, i]
+            out[:, idx, j] = a + b * t[None, :] + e
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_surrogate_drivers_equal_the_per_unit_draws_bit_for_bit(seed):
+    """All innovations drawn at once give the per-unit, per-driver surrogates exactly (units of
+    different lengths, a constant driver), and leave the generator where they would."""
+    from dlddrivers.methods.relative_importance import surrogate_drivers
+
+    rng = np.random.default_rng(seed)
+    rows = [{"unit": f"U{u}", "year": t} for u in range(5)
+            for t in range(2000, 2000 + 6 + (3 * u if seed % 2 else 0))]
+    df = pd.DataFrame(rows)
+    for c in ("a", "b", "c"):
+        df[c] = rng.normal(size=len(df)).cumsum()
+    df.loc[df["unit"] == "U2", "b"] = 1.5
+    cols = ["a", "b", "c"][: 1 + seed % 3]
+    r1, r2 = np.random.default_rng(100 + seed), np.random.default_rng(100 + seed)
+    got = surrogate_drivers(df, cols, 9, r1)
+    want = _surrogates_per_unit(df, cols, 9, r2)
+    np.testing.assert_array_equal(got, want)
+    assert r1.random() == r2.random()

@@ -337,18 +337,28 @@ def surrogate_drivers(df: pd.DataFrame, columns: Sequence[str], draws: int,
     n, k = len(df), len(columns)
     out = np.empty((draws, n, k))
     t_all = df["year"].to_numpy(float)
-    for _, idx in df.groupby("unit", sort=True).indices.items():
+    X = df[list(columns)].to_numpy(float) if k else np.empty((n, 0))
+    units = list(df.groupby("unit", sort=True).indices.items())
+    # one draw of all innovations, in the order of the per-unit, per-driver draws they replace
+    # (unit by unit, driver by driver, each (draws, years)): the same numbers
+    sizes = [draws * len(idx) for _, idx in units for _ in range(k)]
+    U = rng.standard_normal(int(sum(sizes)))
+    pos = 0
+    for _, idx in units:
         t = t_all[idx]
         m = len(idx)
-        for j, c in enumerate(columns):
-            a, b, phi, sd = ar1_trend_params(t, df[c].to_numpy(float)[idx])
-            u = rng.standard_normal((draws, m))
-            e = np.empty((draws, m))
-            e[:, 0] = sd * u[:, 0]
-            s_innov = sd * np.sqrt(1.0 - phi**2)
-            for i in range(1, m):
-                e[:, i] = phi * e[:, i - 1] + s_innov * u[:, i]
-            out[:, idx, j] = a + b * t[None, :] + e
+        pars = [ar1_trend_params(t, X[idx, j]) for j in range(k)]
+        u = U[pos : pos + draws * m * k].reshape(k, draws, m)  # (driver, draw, year)
+        pos += draws * m * k
+        phi = np.array([q[2] for q in pars])[:, None]
+        sd = np.array([q[3] for q in pars])[:, None]
+        s_innov = sd * np.sqrt(1.0 - phi**2)
+        e = np.empty((k, draws, m))
+        e[:, :, 0] = sd * u[:, :, 0]
+        for i in range(1, m):
+            e[:, :, i] = phi * e[:, :, i - 1] + s_innov * u[:, :, i]
+        for j, (a, b, _, _) in enumerate(pars):
+            out[:, idx, j] = a + b * t[None, :] + e[j]
     return out
 
 
