@@ -221,3 +221,28 @@ def test_draw_units_draws_what_one_patch_collection_per_unit_draws():
     assert len(a1.collections) == len(geoms)  # one collection per unit, in order
     assert [c.get_hatch() for c in a1.collections] == [None, "////", None, "xxxx", None]
     assert np.array_equal(_png(f0), _png(f1))
+
+
+def test_frozen_heatmap_with_colour_bar_draws_the_same_pixels():
+    """An image (inverted y axis) with text cells, categorical tick labels and a colour bar:
+    the same PNG with ticks and titles fixed by freeze as without."""
+    def make():
+        style.apply_style()
+        fig, ax = plt.subplots(figsize=(4, 3.5))
+        m = np.linspace(-1, 1, 16).reshape(4, 4)
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1)
+        for i in range(4):
+            for j in range(4):
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(4), ["a", "b", "c", "d"], rotation=90)
+        ax.set_yticks(range(4), ["w", "x", "y", "z"])
+        fig.colorbar(im, ax=ax, label="r")
+        ax.set_title("heatmap")
+        return fig
+
+    a = _png(make())
+    fig = make()
+    counts = layout.freeze(fig)
+    assert counts["axes"] == 2 and counts["titles_fixed"] == 2
+    assert isinstance(fig.axes[1].yaxis.get_major_locator(), FixedLocator)  # the colour bar's ticks
+    assert np.array_equal(a, _png(fig))
