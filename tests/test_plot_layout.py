@@ -246,3 +246,33 @@ def test_frozen_heatmap_with_colour_bar_draws_the_same_pixels():
     assert counts["axes"] == 2 and counts["titles_fixed"] == 2
     assert isinstance(fig.axes[1].yaxis.get_major_locator(), FixedLocator)  # the colour bar's ticks
     assert np.array_equal(a, _png(fig))
+
+
+def test_series_figure_draws_each_units_panel_rows_and_trend_line():
+    """Each panel of a trends figure draws its unit's panel rows in year order (the panel is
+    shuffled here) and the Theil-Sen line of the trends table from first to last year (read back
+    from the axes); panels beyond the units are hidden."""
+    from dlddrivers.plots import trends as T
+
+    rng = np.random.default_rng(4)
+    units = ["U1", "U2", "U3", "U4", "U5"]
+    panel = pd.DataFrame([(u, y, rng.normal()) for u in units for y in range(2000, 2012)],
+                         columns=["unit", "year", "v"]).sample(frac=1.0, random_state=1)
+    tab = pd.DataFrame({"unit": units, "status": ["ok"] * 4 + ["insufficient_data"], "slope": [0.1, -0.2, 0.0, 0.3, np.nan],
+                        "intercept": [-200.0, 400.0, 1.0, -600.0, np.nan], "first_year": 2000, "last_year": 2011,
+                        "significant": [True, False, False, True, False], "slope_per_decade": [1.0, -2.0, 0.0, 3.0, np.nan],
+                        "mk_p": [0.01, 0.3, 0.9, 0.02, np.nan]})
+    style.apply_style()
+    fig = T._series_figure(tab, panel, None, {"name": "t"}, "v")
+    axes = fig.axes
+    assert [ax.get_visible() for ax in axes] == [True] * 5 + [False] * 3
+    for ax, r in zip(axes, tab.itertuples(), strict=False):
+        g = panel[panel["unit"] == r.unit].sort_values("year")
+        lines = ax.get_lines()
+        np.testing.assert_array_equal(lines[0].get_xdata(), g["year"].to_numpy())
+        np.testing.assert_array_equal(lines[0].get_ydata(), g["v"].to_numpy())
+        if r.status == "ok":
+            np.testing.assert_allclose(lines[1].get_ydata(), r.intercept + r.slope * np.array([2000.0, 2011.0]))
+        else:
+            assert len(lines) == 1
+    plt.close(fig)

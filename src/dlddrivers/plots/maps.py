@@ -227,7 +227,7 @@ def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: p
     _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, OUTSIDE_HATCH),
                  ("no value", NO_DATA_COLOR, NO_DATA_HATCH)])
     return _save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv; "
-                f"{direction}. {caption_source}")
+                 f"{direction}. {caption_source}")
 
 
 def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], outcome: str,
@@ -280,8 +280,8 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
                    loc="upper left", bbox_to_anchor=(0.0, -0.02), ncol=2, frameon=False, fontsize=7)
     fig.suptitle(f"{study}: attribution of {outcome_label or outcome} per aimag", fontsize=10)
     return _save(fig, path, caption="From attribution/attribution.csv (per-aimag rows; LMG on each aimag's "
-                "time series, intervals in the table). Share of explained variance is not a share of "
-                f"the change. {caption_source}")
+                 "time series, intervals in the table). Share of explained variance is not a share of "
+                 f"the change. {caption_source}")
 
 
 def restrend_map(restrend: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
@@ -312,7 +312,7 @@ def restrend_map(restrend: pd.DataFrame, geoms: Mapping[str, Geometry], dictiona
                  ("refused / no value", NO_DATA_COLOR, NO_DATA_HATCH)])
     why = "; ".join(f"{(names or {}).get(u, u)}: {r.loc[u, 'status']}" for u in refused)
     return _save(fig, path, caption="Theil-Sen slope of the residuals of each aimag's regression on climate, "
-                f"from restrend/restrend.csv (x10 per decade). Refused: {why or 'none'}. {caption_source}")
+                 f"from restrend/restrend.csv (x10 per decade). Refused: {why or 'none'}. {caption_source}")
 
 
 def condition_map(units: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
@@ -345,7 +345,7 @@ def condition_map(units: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary
     ax.set_title(f"{study}: {_label(dictionary, indicator)}, improving / stable / degrading\n"
                  f"(significant Mann-Kendall trend in the better ({better}) or worse direction)", fontsize=9)
     return _save(fig, path, caption="Classes from trends/land_condition_units.csv: stable = no significant "
-                f"trend (with short series: no detectable change, not proof of stability). {caption_source}")
+                 f"trend (with short series: no detectable change, not proof of stability). {caption_source}")
 
 
 def _names(study_dir: Path) -> dict[str, str]:
