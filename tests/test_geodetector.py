@@ -256,3 +256,43 @@ def test_boot_q_unit_blocks_and_cells():
     assert all(np.isnan(gd.boot_q(y, st, 0, 1, 0.9)))
     # q definition passed through: GD's sample-variance q differs from the population q
     assert gd.boot_q(y, st, 50, 2, 0.9, definition="gd") != gd.boot_q(y, st, 50, 2, 0.9)
+
+
+def test_interaction_heatmap_draws_the_tables(tmp_path, monkeypatch):
+    """Each panel of the interaction figure shows the factor table's q on its diagonal and the
+    interaction table's q(X1 n X2) symmetrically off it, with the type's abbreviation (read back
+    from the drawn image and texts); a pair naming no factor is an error naming the value."""
+    import matplotlib.pyplot as plt
+
+    from dlddrivers.plots import geodetector as pgd
+    from dlddrivers.plots import style
+
+    panel = _panel()
+    out = gd.compute(panel, DICT, STUDY, {"n_boot": 0})
+    figs = {}
+    monkeypatch.setattr(style, "save", lambda fig, path, caption=None: figs.setdefault(Path(path).name, fig)
+                        and [Path(path)])
+    pgd.plot(out, panel, DICT, STUDY, tmp_path)
+    fig = figs["geodetector_interaction_bio.png"]
+    f, it = out["factor"], out["interaction"]
+    samples = list(dict.fromkeys(f["sample"]))
+    xs = list(dict.fromkeys(f["x"]))
+    for ax, s in zip(fig.axes, samples, strict=False):  # the colour bar's axes comes last
+        want = np.full((len(xs), len(xs)), np.nan)
+        text = {}
+        for i, x in enumerate(xs):
+            want[i, i] = f.loc[(f["sample"] == s) & (f["x"] == x), "q"].iloc[0]
+        for r in it[it["sample"] == s].itertuples():
+            i, j = xs.index(r.x1), xs.index(r.x2)
+            want[i, j] = want[j, i] = r.q_x1x2
+            text[(i, j)] = text[(j, i)] = f"{r.q_x1x2:.2f}\n{pgd.ABBREV[r.interaction]}"
+        got = np.asarray(ax.images[0].get_array(), float)
+        np.testing.assert_allclose(got, want, rtol=0, atol=0)
+        drawn = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+        for key, t in text.items():
+            assert drawn[key] == t
+    plt.close("all")
+    bad = {**out, "interaction": out["interaction"].assign(x1="not_a_factor")}
+    with pytest.raises(ValueError, match="not_a_factor"):
+        pgd.plot(bad, panel, DICT, STUDY, tmp_path)
+    plt.close("all")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 
 #: The additive components of the observed change, in waterfall order: (quantity, colour key, label).
 COMPONENTS = [("climate_change", "climate", "climate change"),
@@ -110,7 +110,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             a2.text(0.5, 0.5, "no per-unit LMG shares\n(see attribution.csv status)", ha="center",
                     va="center", fontsize=8, transform=a2.transAxes)
         fig.suptitle(f"{study.get('name', '')}: attribution of the change in {label}", fontsize=10)
-        fig.tight_layout()
+        layout.tight_layout(fig)
         cap = (f"Left: waterfall of the observed Theil-Sen change of {y} ({main_unit}): climate change + climate "
                f"variability + anthropogenic drivers + remainder = observed change (black bar, orange its interval). "
                f"Whiskers: {float(r0['ci_level']):.0%} bootstrap intervals of each component, drawn at the bar's end. "
@@ -135,7 +135,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             fig.suptitle(f"{study.get('name', '')}: change in {label} per unit ({meas}); "
                          "bars left to right: climate change, climate variability, anthropogenic, "
                          "remainder, observed", fontsize=8.5)
-            fig.tight_layout(rect=(0, 0.06, 1, 0.96), h_pad=1.2)
+            layout.tight_layout(fig, rect=(0, 0.06, 1, 0.96), h_pad=1.2)
             cap = (f"Per-unit waterfalls of attribution/attribution.csv (method trend_decomposition), whiskers "
                    f"{float(r0['ci_level']):.0%} bootstrap intervals. Each unit has its own axis.")
             paths += style.save(fig, Path(outdir) / f"attribution_units_{y}", caption=cap)

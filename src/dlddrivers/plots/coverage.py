@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import layout
 from .style import apply_style, save
 
 STATUS_CODE = {"missing": 0, "interpolated": 1, "observed": 2}
@@ -46,6 +47,6 @@ def plot_coverage(coverage: pd.DataFrame, study: str, outpath: str | Path) -> li
     fig.legend(handles=[Patch(color="#0072B2", label="observed"), Patch(color="#F0E442", label="interpolated"),
                         Patch(color="#D55E00", label="missing")], loc="upper right", ncol=3, fontsize=7)
     fig.suptitle(f"Data coverage, study '{study}' (indicator x year, per unit)", fontsize=10, y=1.0)
-    fig.tight_layout()
+    layout.tight_layout(fig)
     return save(fig, outpath, caption="Status of every panel cell; sources in data_dictionary.csv. "
                 "No gap is filled unless the study config asks for interpolation.")

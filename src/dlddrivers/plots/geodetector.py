@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 from .trends import label_of, sources_caption
 
 ABBREV = {"nonlinear-weaken": "NW", "uni-weaken": "UW", "bi-enhance": "BE",
@@ -58,7 +58,7 @@ def _risk_figure(risk: pd.DataFrame, y: str, dictionary, name: str, path: Path) 
             ax.set_title(f"{s}: " + textwrap.fill(label_of(dictionary, x, False), 28), fontsize=7)
         axes[i * per, 0].set_ylabel(f"mean per stratum ({s})", fontsize=7)
     fig.suptitle(f"Risk detector: {label_of(dictionary, y)} ({name})", fontsize=10)
-    fig.tight_layout()
+    layout.tight_layout(fig)
     cap = sources_caption(dictionary, [y, *xs],
                           "Mean of the response in each stratum of a factor (stratum bounds under the axis) with "
                           "its 95 % t interval, from geodetector/risk.csv; * between two strata: their means "
@@ -101,7 +101,7 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             n_obs = int(d["n_obs"].max()) if d["n_obs"].notna().any() else 0
             ax.set_title(f"{s} (n = {n_obs})")
         fig.suptitle(f"Factor detector: {label_of(dictionary, y)} ({name})", fontsize=10)
-        fig.tight_layout()
+        layout.tight_layout(fig)
         meth = fy["method"].iloc[0]
         k = fy["n_strata_requested"].iloc[0]
         cap = sources_caption(
@@ -120,21 +120,28 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
         fig, axes = plt.subplots(1, len(samples), figsize=(0.8 + 1.0 * len(xs) * len(samples),
                                  0.9 + 0.8 * len(xs)), squeeze=False)
         for k_ax, (ax, s) in enumerate(zip(axes[0], samples, strict=False)):
-            m = pd.DataFrame(np.nan, index=xs, columns=xs)
-            lab = pd.DataFrame("", index=xs, columns=xs)
+            # the factors' q on the diagonal, q(X1 n X2) off it: cells placed by position
+            at = {x: i for i, x in enumerate(xs)}
+            m = np.full((len(xs), len(xs)), np.nan)
+            lab = np.full((len(xs), len(xs)), "", dtype=object)
             fs = fy[fy["sample"] == s].set_index("x")
             for x in xs:
-                m.loc[x, x] = fs.loc[x, "q"] if x in fs.index else np.nan
-            for _, r in iy[iy["sample"] == s].iterrows():
-                m.loc[r["x1"], r["x2"]] = m.loc[r["x2"], r["x1"]] = r["q_x1x2"]
-                a = ABBREV.get(r["interaction"], "") if isinstance(r["interaction"], str) else ""
-                lab.loc[r["x1"], r["x2"]] = lab.loc[r["x2"], r["x1"]] = a
-            im = ax.imshow(m.to_numpy(float), cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=1)
+                m[at[x], at[x]] = fs.loc[x, "q"] if x in fs.index else np.nan
+            for r in iy[iy["sample"] == s].itertuples(index=False):
+                for key in (r.x1, r.x2):
+                    if key not in at:
+                        raise ValueError(f"geodetector interaction table: x1/x2 = {key!r} (y = {y!r}, "
+                                         f"sample = {s!r}) is not a factor of the factor table {xs}")
+                i, j = at[r.x1], at[r.x2]
+                m[i, j] = m[j, i] = r.q_x1x2
+                lab[i, j] = lab[j, i] = (ABBREV.get(r.interaction, "") if isinstance(r.interaction, str)
+                                         else "")
+            im = ax.imshow(m, cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=1)
             for i in range(len(xs)):
                 for j in range(len(xs)):
-                    v = m.iat[i, j]
+                    v = m[i, j]
                     if np.isfinite(v):
-                        ax.text(j, i, f"{v:.2f}\n{lab.iat[i, j]}", ha="center", va="center",
+                        ax.text(j, i, f"{v:.2f}\n{lab[i, j]}", ha="center", va="center",
                                 fontsize=7, color="white" if v < 0.5 else "black")
             labels = [textwrap.fill(label_of(dictionary, x, False), 22) for x in xs]
             ax.set_xticks(range(len(xs)), labels, rotation=90, fontsize=7)
@@ -149,5 +156,6 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             "Off-diagonal: q of the overlay X1 n X2; NW nonlinear-weaken, UW uni-weaken, BE "
             "bi-enhance, IN independent, NE nonlinear-enhance (Wang et al. 2010). Overlay cells "
             "can be small, which inflates q.")
+        layout.freeze(fig)
         paths += style.save(fig, outdir / f"geodetector_interaction_{y}.png", caption=cap)
     return paths

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..catalogue import BIOPHYSICAL
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 from .panel_regression import std_forest
 
 
@@ -77,7 +77,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         a2.set_title("impact per unit and year", fontsize=9)
         a2.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
         fig.suptitle(f"{study.get('name', '')}: {lab_imp}", fontsize=10)
-        fig.tight_layout()
+        layout.tight_layout(fig)
         r0 = ok.iloc[0] if len(ok) else g.iloc[0]
         cap = (f"{study.get('name', '')}: associations (not causal) of {imp} with lagged drivers; unit and year "
                f"effects; {r0['n_units']} units, {r0['n_obs']} obs ({r0['n_dropped']} dropped); intervals: "
@@ -110,7 +110,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             axes[0, 0].legend(frameon=False, fontsize=7, loc="upper left")
             fig.suptitle(f"{study.get('name', '')}: {lab_imp} against each climate driver "
                          "(one point per unit and year)", fontsize=9.5)
-            fig.tight_layout()
+            layout.tight_layout(fig)
             cap = ("Raw panel values (no model); the title of each panel gives the standardised two-way FE "
                    "coefficient and its interval from impacts/effects.csv, which holds the other drivers fixed. "
                    + style.caption_sources(dictionary, [imp, *clim["driver"]]))
@@ -142,5 +142,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                "previous December's herd, five species) from impacts/heads_lost.csv; a year with units "
                "missing is a lower bound. Descriptive, not an official national total. "
                + style.caption_sources(dictionary, [hl["source_column"].iloc[0]]))
+        layout.freeze(fig)
         paths += style.save(fig, Path(outdir) / "heads_lost", caption=cap)
     return paths

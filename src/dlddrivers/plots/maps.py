@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..sources.boundaries import label_point
+from . import layout
 from .style import GROUP_COLORS, apply_style, save
 
 Ring = np.ndarray
@@ -43,8 +44,8 @@ OUTSIDE_HATCH = "...."
 # geometry
 
 
-def _patches(geom: Geometry):
-    from matplotlib.patches import PathPatch
+def _paths(geom: Geometry):
+    """One matplotlib path per polygon of ``geom`` (its outer ring and holes)."""
     from matplotlib.path import Path as MPath
 
     out = []
@@ -56,21 +57,36 @@ def _patches(geom: Geometry):
             c = np.full(len(r), MPath.LINETO, dtype=np.uint8)
             c[0] = MPath.MOVETO
             codes.append(c)
-        out.append(PathPatch(MPath(np.concatenate(verts), np.concatenate(codes))))
+        out.append(MPath(np.concatenate(verts), np.concatenate(codes)))
     return out
 
 
 def draw_units(ax, geoms: Mapping[str, Geometry], colors: Mapping[str, object], *,
                edgecolor: str = "white", linewidth: float = 0.4, default: object = NO_DATA_COLOR,
                hatch: Mapping[str, str] | None = None) -> None:
-    """Fill each unit's polygons with ``colors[unit]`` (``default`` when absent)."""
-    from matplotlib.collections import PatchCollection
+    """Fill each unit's polygons with ``colors[unit]`` (``default`` when absent): one collection
+    per unit, in the order of ``geoms``. The axes' data limits grow to the polygons once, after
+    the last unit (adding each collection with its own limit update autoscales the axes each
+    time, over every artist already added)."""
+    from matplotlib.collections import PathCollection
 
+    hatch = hatch or {}
+    verts = []
     for unit, geom in geoms.items():
-        pc = PatchCollection(_patches(geom), facecolor=colors.get(unit, default),
-                             edgecolor=edgecolor, linewidth=linewidth,
-                             hatch=(hatch or {}).get(unit))
-        ax.add_collection(pc)
+        paths = _paths(geom)
+        ax.add_collection(PathCollection(paths, facecolor=colors.get(unit, default), edgecolor=edgecolor,
+                                         linewidth=linewidth, hatch=hatch.get(unit)), autolim=False)
+        verts += [p.vertices for p in paths]
+    if verts:
+        ax.update_datalim(np.concatenate(verts))
+        ax.autoscale_view()
+
+
+def _save(fig, path, caption: str | None = None) -> list[Path]:
+    """:func:`plots.style.save` of a complete map, its ticks and titles fixed first
+    (:func:`plots.layout.freeze`: computed once instead of on every layout pass)."""
+    layout.freeze(fig)
+    return save(fig, path, caption=caption)
 
 
 def _extent(geoms: Mapping[str, Geometry]) -> tuple[float, float, float, float]:
@@ -210,8 +226,8 @@ def trend_map(trends: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: p
                  "(estimand: trend; hatched = Mann-Kendall p >= 0.05)", fontsize=9)
     _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, OUTSIDE_HATCH),
                  ("no value", NO_DATA_COLOR, NO_DATA_HATCH)])
-    return save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv; "
-                f"{direction}. {caption_source}")
+    return _save(fig, path, caption=f"Per aimag: Theil-Sen slope of {indicator} from trends/trends.csv; "
+                 f"{direction}. {caption_source}")
 
 
 def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], outcome: str,
@@ -263,9 +279,9 @@ def attribution_map(attribution: pd.DataFrame, geoms: Mapping[str, Geometry], ou
                             label="not in study")],
                    loc="upper left", bbox_to_anchor=(0.0, -0.02), ncol=2, frameon=False, fontsize=7)
     fig.suptitle(f"{study}: attribution of {outcome_label or outcome} per aimag", fontsize=10)
-    return save(fig, path, caption="From attribution/attribution.csv (per-aimag rows; LMG on each aimag's "
-                "time series, intervals in the table). Share of explained variance is not a share of "
-                f"the change. {caption_source}")
+    return _save(fig, path, caption="From attribution/attribution.csv (per-aimag rows; LMG on each aimag's "
+                 "time series, intervals in the table). Share of explained variance is not a share of "
+                 f"the change. {caption_source}")
 
 
 def restrend_map(restrend: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
@@ -295,8 +311,8 @@ def restrend_map(restrend: pd.DataFrame, geoms: Mapping[str, Geometry], dictiona
     _legend(ax, [("not significant", "white", "////"), ("not in study", OUTSIDE_COLOR, OUTSIDE_HATCH),
                  ("refused / no value", NO_DATA_COLOR, NO_DATA_HATCH)])
     why = "; ".join(f"{(names or {}).get(u, u)}: {r.loc[u, 'status']}" for u in refused)
-    return save(fig, path, caption="Theil-Sen slope of the residuals of each aimag's regression on climate, "
-                f"from restrend/restrend.csv (x10 per decade). Refused: {why or 'none'}. {caption_source}")
+    return _save(fig, path, caption="Theil-Sen slope of the residuals of each aimag's regression on climate, "
+                 f"from restrend/restrend.csv (x10 per decade). Refused: {why or 'none'}. {caption_source}")
 
 
 def condition_map(units: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary: pd.DataFrame,
@@ -328,8 +344,8 @@ def condition_map(units: pd.DataFrame, geoms: Mapping[str, Geometry], dictionary
               loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=5, frameon=False, fontsize=7)
     ax.set_title(f"{study}: {_label(dictionary, indicator)}, improving / stable / degrading\n"
                  f"(significant Mann-Kendall trend in the better ({better}) or worse direction)", fontsize=9)
-    return save(fig, path, caption="Classes from trends/land_condition_units.csv: stable = no significant "
-                f"trend (with short series: no detectable change, not proof of stability). {caption_source}")
+    return _save(fig, path, caption="Classes from trends/land_condition_units.csv: stable = no significant "
+                 f"trend (with short series: no detectable change, not proof of stability). {caption_source}")
 
 
 def _names(study_dir: Path) -> dict[str, str]:
@@ -433,7 +449,7 @@ def _placeholder(path: Path, text: str) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 1.2))
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
-    return save(fig, path)
+    return _save(fig, path)
 
 
 # ------------------------------------------------------------------------------------------
@@ -576,7 +592,7 @@ def national_map(study_dir: str | Path, boundaries: Mapping[str, Mapping[str, Ge
         cb.set_label(clabel, fontsize=8)
         cb.ax.tick_params(labelsize=7)
         fig.suptitle(title, fontsize=10)
-        written += save(fig, out / f"{name}.png", caption=cap + " " + cap_geo)
+        written += _save(fig, out / f"{name}.png", caption=cap + " " + cap_geo)
     tables = mapped_tables(d)
     if tables:
         from ..gis import country_geometries, layer_frame, write_layers

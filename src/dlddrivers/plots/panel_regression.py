@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 
 
 def std_forest(ax, rows: pd.DataFrame, labels: list[str]) -> None:
@@ -66,5 +66,6 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                f"scaled like the coefficients. Raw coefficients: {raw}. "
                + (f"Not estimable: {', '.join(skipped)}. " if skipped else "")
                + style.caption_sources(dictionary, [y, *ok["driver"]]))
+        layout.freeze(fig)
         paths += style.save(fig, Path(outdir) / f"coefficients_{y}", caption=cap)
     return paths

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 
 
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
@@ -87,7 +87,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
                      f"persistence: median {a['placebo_median']:.2f}, 95th percentile {a['placebo_p95']:.2f} "
                      f"({str(a['calibration']).replace('_', ' ')}).")
         fig.suptitle(f"{study.get('name', '')}: relative importance of driver groups", fontsize=10)
-        fig.tight_layout()
+        layout.tight_layout(fig)
         cap = (f"Share of explained variance, not of change or cause: the shares divide the {kind} "
                f"R² = {tot:.2f} [{float(r0['total_r2_ci_low']):.2f}, {float(r0['total_r2_ci_high']):.2f}]; "
                f"{1 - tot:.0%} of the variance is not explained. {int(r0['n_units'])} units, "

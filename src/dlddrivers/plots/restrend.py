@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 
 
 def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd.DataFrame,
@@ -30,7 +30,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
         info = rt[rt["outcome"] == y].set_index("unit")
         for ax, u in zip(axes.ravel(), units, strict=False):
             s = g[g["unit"] == u]
-            ax.axhline(0, color="#999999", lw=0.6)
+            layout.hline(ax, 0, color="#999999", lw=0.6)
             ax.plot(s["year"], s["residual"], "o", ms=3, color=style.OKABE_ITO[4])
             if u in info.index and np.isfinite(info.loc[u, "residual_slope"]):
                 yr = s["year"].to_numpy(float)
@@ -48,7 +48,7 @@ def plot(tables: Mapping[str, pd.DataFrame], panel: pd.DataFrame, dictionary: pd
             ax.set_visible(False)
         fig.suptitle(f"{study.get('name', '')}: RESTREND residuals of {indicator_meta(dictionary, y, 'label', y)} "
                      f"({indicator_meta(dictionary, y, 'measure', 'outcome units')})", fontsize=9)
-        fig.tight_layout()
+        layout.tight_layout(fig)
         refused = info.index[info["status"].astype(str).str.startswith(("refused", "insufficient"))].tolist()
         cap = (f"RESTREND residuals of {y} after its regression on climate drivers; line = Theil-Sen trend, "
                f"dashed = Chow break (Bonferroni). Residual trend = non-climatic change, not automatically human. "

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..methods.sdg import TERMS
-from . import style
+from . import layout, style
 from .trends import label_of, sources_caption
 
 TERM_LABELS = {"trajectory": "Trajectory", "state": "State", "performance": "Performance",
@@ -78,5 +78,6 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
             f"Period {r0['period']}, state baseline {r0['baseline']} vs recent {r0['recent']}. "
             "Red degraded, green improved, beige stable, dark grey not computed (see "
             "status). Trends.Earth definitions; detection, not attribution.")
+        layout.freeze(fig)
         paths += style.save(fig, outdir / f"sdg_terms_{ind}.png", caption=cap)
     return paths

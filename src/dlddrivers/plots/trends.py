@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import indicator_meta
-from . import style
+from . import layout, style
 
 
 def label_of(dictionary: pd.DataFrame | None, indicator: str, with_measure: bool = True) -> str:
@@ -39,8 +39,9 @@ def _series_figure(tab: pd.DataFrame, panel: pd.DataFrame, dictionary, study, in
                              squeeze=False)
     for ax in axes.flat[len(units):]:
         ax.set_visible(False)
+    by_unit = dict(tuple(panel.groupby("unit", sort=False)))  # one pass; rows in panel order
     for ax, (_, r) in zip(axes.flat, tab.iterrows(), strict=False):
-        g = panel[panel["unit"] == r["unit"]].sort_values("year")
+        g = by_unit.get(r["unit"], panel.iloc[:0]).sort_values("year")
         ax.plot(g["year"], g[ind], "-o", ms=2.5, lw=0.8, color=style.OKABE_ITO[4])
         if r["status"] == "ok" and np.isfinite(r["slope"]):
             x = np.array([r["first_year"], r["last_year"]], dtype=float)
@@ -60,7 +61,7 @@ def _series_figure(tab: pd.DataFrame, panel: pd.DataFrame, dictionary, study, in
         ax.set_xlabel("year")
     fig.suptitle(f"{label_of(dictionary, ind)}: Theil-Sen line per unit "
                  f"({study.get('name', '')})", fontsize=10)
-    fig.tight_layout()
+    layout.tight_layout(fig)  # laid out, with the ticks and titles drawn from here on fixed
     return fig
 
 
@@ -108,7 +109,7 @@ def _condition_figure(g: pd.DataFrame, dictionary, study, path: Path) -> list[Pa
     better = str(g["better"].dropna().iloc[0]) if g["better"].notna().any() else "?"
     fig.suptitle(f"{study.get('name', '')}: {label_of(dictionary, ind, False)}, improving / stable / degrading "
                  f"(better = {better})", fontsize=9.5)
-    fig.tight_layout()
+    layout.tight_layout(fig)
     other = g[~g["condition"].isin(list(STATUS_COLORS))]
     cap = ("Trends.Earth-style classes from trends/land_condition.csv: a significant Mann-Kendall trend in the "
            "better direction = improving, in the worse = degrading, none = stable (short series: no detectable "
@@ -141,15 +142,17 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
                              squeeze=False)
     for ax in axes.flat[len(units):]:
         ax.set_visible(False)
+    # each (unit, indicator) series in one pass over the table, rows in table order
+    rows = dict(tuple(z.groupby(["unit", "indicator"], sort=False)))
+    none = z.iloc[:0]
     for ax, u in zip(axes.flat, units, strict=False):
-        zu = z[z["unit"] == u]
         for d in drivers:
-            s = zu[zu["indicator"] == d]
+            s = rows.get((u, d), none)
             ax.plot(s["year"], s["z"], lw=0.8, alpha=0.85, color=styles[d][0], ls=styles[d][1])
-        s = zu[zu["indicator"] == ind]
+        s = rows.get((u, ind), none)
         ax.plot(s["year"], s["z"], "-o", ms=2, lw=1.4, color="black")
         ax.plot(s["year"], s["trend_z"], "-", lw=2.2, color=style.OKABE_ITO[5], alpha=0.9)
-        ax.axhline(0, color="#999999", lw=0.5)
+        layout.hline(ax, 0, color="#999999", lw=0.5)
         ax.set_title(style.unit_name(study, u), fontsize=8)
     from matplotlib.lines import Line2D
 
@@ -170,7 +173,7 @@ def _unit_drivers_figure(z: pd.DataFrame, ind: str, dictionary, study, path: Pat
     n_leg_rows = math.ceil(len(handles) / 3)
     fig.suptitle(f"{study.get('name', '')}: {label_of(dictionary, ind, False)} and its drivers per unit, "
                  "standardised within each unit", fontsize=9.5)
-    fig.tight_layout(rect=(0, 0.32 * n_leg_rows / fig.get_figheight(), 1, 0.97), w_pad=1.2)
+    layout.tight_layout(fig, rect=(0, 0.32 * n_leg_rows / fig.get_figheight(), 1, 0.97), w_pad=1.2)
     cap = ("Each series minus its mean over the unit's years, divided by its SD (trends/standardised.csv); "
            "the vermilion line is the outcome's Theil-Sen trend on the same scale. Lines show co-movement, "
            "not cause. " + sources_caption(dictionary, [ind, *drivers]))
@@ -226,5 +229,6 @@ def plot(tables: dict, panel: pd.DataFrame, dictionary: pd.DataFrame, study: dic
         n_obs = int(c["n_obs"].max())
         cap = sources_caption(dictionary, names, f"Each variable demeaned per unit; pairwise "
                               f"complete unit-years (up to {n_obs}). Association, not cause.")
+        layout.freeze(fig)
         paths += style.save(fig, outdir / "trends_correlations_within.png", caption=cap)
     return paths

@@ -1,0 +1,149 @@
+"""Cheaper drawing of figures with many axes: fix ticks and titles once they are final.
+
+:func:`plots.style.save` lays a figure out, measures it and renders it; each of these passes
+(and ``fig.tight_layout()`` before them) asks every axis' locator for its tick positions and its
+formatter for their labels again, and places every axes' title again by measuring its x axis.
+With tens of small multiples this is most of a figure's CPU. :func:`freeze` runs the locators
+and formatters once, on the final view limits and axes size, and hands each axis the positions
+and labels they gave (``FixedLocator``/``FixedFormatter``), and fixes a title at the place
+matplotlib's automatic placement would give it; the PNG is unchanged.
+"""
+
+from __future__ import annotations
+
+
+def freeze_axis(axis, undo: list | None = None) -> bool:
+    """Fix ``axis``' major ticks at the positions and labels its locator and formatter give now;
+    True when fixed. An axis whose formatter writes an offset or scale text (``1e6``) is left
+    as it is (its offset text is computed by the formatter), and so is one with no major ticks.
+    ``undo``: a list :func:`thaw` can restore the axis from (its locator and formatter are
+    appended before they are replaced)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    ticker = axis.major
+    if isinstance(ticker.locator, NullLocator):
+        return False
+    if isinstance(ticker.locator, FixedLocator) and isinstance(ticker.formatter, FixedFormatter):
+        return True
+    locs = axis.get_majorticklocs()  # the locator on the current (final) view and axes size
+    labels = ticker.formatter.format_ticks(locs)  # formatted together, as matplotlib does
+    if ticker.formatter.get_offset():
+        return False
+    # matplotlib draws (and measures) only the ticks inside the view interval, up to a relative
+    # tolerance of 1e-10 on the axis' scale (Axis._update_ticks): the others need no tick object
+    inside = _in_view(axis, locs)
+    locs = [v for v, keep in zip(locs, inside, strict=True) if keep]
+    labels = [t for t, keep in zip(labels, inside, strict=True) if keep]
+    if undo is not None:
+        undo.append(("axis", axis, ticker.locator, ticker.formatter, axis.isDefault_majloc,
+                     axis.isDefault_majfmt))
+    axis.set_major_locator(FixedLocator(locs))
+    axis.set_major_formatter(FixedFormatter(labels))
+    return True
+
+
+def _in_view(axis, locs) -> list[bool]:
+    """Whether each tick position lies in ``axis``' view interval as matplotlib tests it before
+    drawing a tick: in the axis' scale (transformed), with a tolerance of 1e-10 times the
+    interval's length."""
+    import numpy as np
+
+    lo, hi = sorted(axis.get_view_interval())
+    tr = axis.get_transform()
+    a, b = sorted(tr.transform(np.array([lo, hi], dtype=float)))
+    tol = (b - a) * 1e-10
+    out = []
+    for v in locs:
+        try:
+            t = float(tr.transform(v))
+        except (AssertionError, ValueError):  # a masked or invalid position is never drawn
+            out.append(False)
+            continue
+        out.append(bool(a - tol <= t <= b + tol))
+    return out
+
+
+def _title_stays_at_top(ax) -> bool:
+    """Whether matplotlib's automatic title placement (``Axes._update_title_position``) leaves
+    the titles of ``ax`` at y = 1 whatever the layout: no twin, child or title-aligned axes, x
+    tick labels and x label at the bottom only, and no offset text on the y axis. It moves a
+    title up only above top-side x tick labels or an overlapping y offset text."""
+    fig = ax.get_figure(root=False)
+    if ax.child_axes or ax._twinned_axes.get_siblings(ax) != [ax]:
+        return False
+    if fig._align_label_groups["title"].get_siblings(ax) != [ax]:
+        return False
+    x = ax.xaxis
+    if x.get_label_position() != "bottom" or x.major.formatter.get_offset():
+        return False
+    # every tick of an axis is made from its first one (its tick parameters), so the first major
+    # and minor ticks tell whether any label is drawn at the top
+    if x.majorTicks[0].label2.get_visible() or x.minorTicks[0].label2.get_visible():
+        return False
+    return not ax.yaxis.major.formatter.get_offset()
+
+
+def freeze(fig, undo: list | None = None) -> dict:
+    """Fix the ticks (:func:`freeze_axis`) of every visible axes of ``fig`` and, where the
+    automatic placement would leave it there (:func:`_title_stays_at_top`), its titles at
+    y = 1. Call it when the figure is complete and laid out (after ``tight_layout``): the
+    positions are those the locators give for the final view limits and axes size. Axes sharing
+    an axis share its ticker, which is fixed once. Returns counts of what was fixed. ``undo``:
+    a list to restore the figure from with :func:`thaw`."""
+    done: set[int] = set()
+    n_axis = n_title = 0
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            if id(axis.major) not in done and freeze_axis(axis, undo):
+                done.add(id(axis.major))
+                n_axis += 1
+        if getattr(ax, "_autotitlepos", None) and _title_stays_at_top(ax):
+            ax._autotitlepos = False  # matplotlib's flag for a title placed by hand
+            if undo is not None:
+                undo.append(("title", ax))
+            n_title += 1
+    return {"axes": len(fig.axes), "axis_fixed": n_axis, "titles_fixed": n_title}
+
+
+def thaw(undo: list) -> None:
+    """Undo :func:`freeze` (most recent first): the axes get their locators and formatters back
+    and their titles are placed automatically again."""
+    while undo:
+        item = undo.pop()
+        if item[0] == "title":
+            item[1]._autotitlepos = True
+            continue
+        _, axis, locator, formatter, default_loc, default_fmt = item
+        axis.set_major_locator(locator)
+        axis.set_major_formatter(formatter)
+        axis.isDefault_majloc, axis.isDefault_majfmt = default_loc, default_fmt
+
+
+def tight_layout(fig, **kwargs) -> None:
+    """``fig.tight_layout(**kwargs)`` with each axis' ticks computed once for its measurement
+    (fixed while the layout measures the figure, then given back to the locators, which place
+    them for the new axes sizes), then :func:`freeze`: call it when the figure is complete."""
+    undo: list = []
+    freeze(fig, undo)
+    try:
+        fig.tight_layout(**kwargs)
+    finally:
+        thaw(undo)
+    freeze(fig)
+
+
+def hline(ax, y: float, **kwargs):
+    """``ax.axhline(y, **kwargs)`` (a line across the axes at data height ``y``) without
+    reading the y limits: ``axhline`` reads them to decide whether ``y`` widens the view, which
+    autoscales the axes and every axes sharing its y axis, once per call. Here the axes is
+    asked to autoscale its y axis when next drawn (as ``axhline`` does when ``y`` is outside
+    the limits; inside them autoscaling gives the same limits). Returns the line."""
+    from matplotlib.lines import Line2D
+
+    line = Line2D([0, 1], [y, y], transform=ax.get_yaxis_transform(which="grid"), **kwargs)
+    ax.add_line(line)
+    if ax.get_autoscaley_on():
+        ax.autoscale(enable=True, axis="y")
+    return line
