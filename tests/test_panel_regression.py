@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,7 +36,7 @@ def make_panel(n_units=12, n_years=20, betas=(0.5, -0.3, 0.8, 0.0), seed=1, unba
     n = len(idx)
     a = dict(zip(units, rng.normal(0, 2, n_units), strict=True))
     lt = dict(zip(years, rng.normal(0, 1, n_years), strict=True))
-    X = rng.normal(size=(n, 4)) + 0.3 * idx[["unit"]].apply(lambda r: hash(r["unit"]) % 3, axis=1).to_numpy()[:, None]
+    X = rng.normal(size=(n, 4)) + 0.3 * idx[["unit"]].apply(lambda r: zlib.crc32(r["unit"].encode()) % 3, axis=1).to_numpy()[:, None]
     X[:, 2] += 0.05 * (idx["year"].to_numpy() - 2000)
     y = X @ np.asarray(betas) + idx["unit"].map(a).to_numpy() + idx["year"].map(lt).to_numpy() + rng.normal(0, 0.5, n)
     df = idx.assign(y=y, spei=X[:, 0], temp=X[:, 1], sheep=X[:, 2], mines=X[:, 3])
