@@ -53,7 +53,7 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
     solid = [e for e in g.edges if e not in unsupported]
     nx.draw_networkx_edges(g, pos, edgelist=solid, ax=ax, edge_color="#555555", arrowsize=12,
                            node_size=1400)
-    nx.draw_networkx_edges(g, pos, edgelist=list(unsupported), ax=ax, edge_color="#555555",
+    nx.draw_networkx_edges(g, pos, edgelist=sorted(unsupported), ax=ax, edge_color="#555555",
                            style="dashed", arrowsize=12, node_size=1400)
     colors = [COLORS.get(dom.get(n, ""), "#DDDDDD") for n in g.nodes]
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=1400, alpha=0.85)

@@ -117,9 +117,16 @@ def plot_ml(tables: dict, dictionary: pd.DataFrame, outdir: Path, km: int) -> li
     xs = [c[5:] for c in sv.columns if c.startswith("shap_")]
     if len(sv):
         plt.figure()
-        shap.summary_plot(sv[[f"shap_{x}" for x in xs]].to_numpy(), sv[xs].astype(float),
-                          feature_names=[lab.get(x, x) for x in xs], show=False,
-                          plot_size=(7, 4))
+        # shap draws the points in an order shuffled with numpy's global generator: seeded
+        # here (and the caller's state put back) so the figure repeats pixel for pixel
+        state = np.random.get_state()
+        np.random.seed(0)
+        try:
+            shap.summary_plot(sv[[f"shap_{x}" for x in xs]].to_numpy(), sv[xs].astype(float),
+                              feature_names=[lab.get(x, x) for x in xs], show=False,
+                              plot_size=(7, 4))
+        finally:
+            np.random.set_state(state)
         fig = plt.gcf()
         fig.axes[0].set_title(f"SHAP values, {km} km cells ({len(sv)} explained cells)")
         paths += style.save(fig, outdir / "shap_beeswarm.png",
