@@ -22,17 +22,14 @@ Tables (no file I/O; the workflow writes ``results/<study>/causal/<name>.csv``):
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import pandas as pd
 
 from dlddrivers.catalogue import ANTHROPOGENIC
-from dlddrivers.causal.attribution import change_attribution, default_periods
-from dlddrivers.causal.audit import audit_graph
-from dlddrivers.causal.effects import estimate_pair, estimate_pair_dml, pair_seed
-from dlddrivers.causal.graph import check_nodes_in_panel
-from dlddrivers.causal.timeseries import granger_table
+
+if TYPE_CHECKING:  # networkx and the causal modules are imported where used: the stage
+    import networkx as nx  # registry imports this module in every job, most never run it
 
 #: Options of the causal stage (``config["methods"]["causal"]`` is merged over these).
 DEFAULTS: dict[str, Any] = {
@@ -140,6 +137,14 @@ def compute(panel: pd.DataFrame, dictionary: pd.DataFrame, study: dict, options:
         ``effects, refutations, change_attribution, granger, audit`` DataFrames, each with
         ``study`` and ``n_units, n_years, n_obs`` and ``status`` columns.
     """
+    import networkx as nx
+
+    from dlddrivers.causal.attribution import change_attribution, default_periods
+    from dlddrivers.causal.audit import audit_graph
+    from dlddrivers.causal.effects import estimate_pair, estimate_pair_dml, pair_seed
+    from dlddrivers.causal.graph import check_nodes_in_panel
+    from dlddrivers.causal.timeseries import granger_table
+
     opts = merge_options(options)
     check_nodes_in_panel(graph, panel.columns)
     seed = int(study.get("seed", 0))

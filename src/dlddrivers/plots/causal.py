@@ -4,8 +4,8 @@ intervals coloured by refutation status. Draws only from the stage's tables (no 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import pandas as pd
 
 from dlddrivers.plots.style import (
@@ -16,6 +16,9 @@ from dlddrivers.plots.style import (
     draw_interval,
     save,
 )
+
+if TYPE_CHECKING:  # imported where used: the stage registry imports this module in every job
+    import networkx as nx
 
 ROBUST_COLORS = {"robust (all refuters pass)": OKABE_ITO[2],
                  "not robust (a refuter fails)": OKABE_ITO[5],
@@ -32,6 +35,7 @@ def plot_graph(graph: nx.DiGraph, dictionary: pd.DataFrame, study: dict, outdir:
                audit: pd.DataFrame | None = None) -> list[Path]:
     """The config DAG, nodes coloured by domain; edges the PC audit did not find dashed."""
     import matplotlib.pyplot as plt
+    import networkx as nx
     from matplotlib.lines import Line2D
 
     dom = _domain_map(dictionary)
