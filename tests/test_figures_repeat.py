@@ -1,13 +1,8 @@
 """Figures repeat byte for byte: the SHAP beeswarm (shap shuffles its points with numpy's
-global generator) and the causal graph with edges the audit did not find (a set of edges)."""
-
-import os
-import subprocess
-import sys
+global generator). The causal graph: tests/test_causal_graph_figure.py."""
 
 import numpy as np
 import pandas as pd
-from conftest import REPO
 
 
 def _shap_tables(n: int = 200) -> dict:
@@ -32,30 +27,3 @@ def test_shap_beeswarm_repeats_and_leaves_the_global_generator_alone(tmp_path):
         assert np.random.random() == np.random.RandomState(100 + k).random()  # state put back
         files.append(open(path, "rb").read())
     assert files[0] == files[1]
-
-
-CODE = """
-import sys
-import pandas as pd
-from dlddrivers.causal.graph import load_graph
-from dlddrivers.plots.causal import plot_graph
-g = load_graph("config/graphs/neasia.yaml")
-d = pd.DataFrame({"indicator": list(g.nodes), "domain": "climate", "label": list(g.nodes)})
-edges = sorted(g.edges)[::2]
-audit = pd.DataFrame({"from": [u for u, _ in edges], "to": [v for _, v in edges],
-                      "verdict": "not supported"})
-print(plot_graph(g, d, {"name": "neasia"}, sys.argv[1], audit=audit)[0])
-"""
-
-
-def test_graph_with_unsupported_edges_does_not_depend_on_the_hash_seed(tmp_path):
-    files = []
-    for seed in ("1", "2", "3"):
-        out = tmp_path / seed
-        env = {**os.environ, "PYTHONHASHSEED": seed, "MPLBACKEND": "Agg",
-               "PYTHONPATH": str(REPO / "src")}
-        r = subprocess.run([sys.executable, "-c", CODE, str(out)], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-2000:]
-        files.append(open(r.stdout.strip().splitlines()[-1], "rb").read())
-    assert files[0] == files[1] == files[2]
