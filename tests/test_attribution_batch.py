@@ -114,9 +114,9 @@ def test_unit_arrays_equal_the_per_unit_frame_values(cols):
             np.testing.assert_array_equal(got, want)
 
 
-def test_pooled_ratios_of_rows_equal_the_series_version():
-    """The bootstrap's pooled shares, recomputed for all draws at once, equal the per-draw
-    Series version, zero and missing denominators included."""
+def test_pooled_ratios_are_the_ratios_of_the_pooled_components():
+    """Every pooled share is its component over its denominator, computed by hand; a zero or
+    missing denominator gives NaN; the one-row Series version gives the same numbers."""
     rng = np.random.default_rng(2)
     cols = [*COMPONENTS, *AT.SHARES]
     M = rng.normal(size=(40, len(cols)))
@@ -125,7 +125,17 @@ def test_pooled_ratios_of_rows_equal_the_series_version():
     M[7, cols.index("observed_change")] = np.nan
     M[9, cols.index("anthropogenic")] = np.nan
     got = AT._pooled_ratios_rows(M, cols)
-    want = np.array([AT._pooled_ratios(pd.Series(row, index=cols)).to_numpy(float) for row in M])
+    want = M.copy()
+    for r in range(len(M)):
+        obs, pred = M[r, cols.index("observed_change")], M[r, cols.index("predicted_change")]
+        for q in AT.TREND_Q[1:]:
+            want[r, cols.index(f"{q}_share_of_observed")] = (
+                M[r, cols.index(q)] / obs if obs != 0 else np.nan)
+        want[r, cols.index("climate_share_of_predicted_change")] = (
+            M[r, cols.index("climate_attributable_change")] / pred if pred != 0 else np.nan)
     np.testing.assert_array_equal(got, want)
     assert np.isnan(got[3, cols.index("anthropogenic_share_of_observed")])
     assert np.isnan(got[5, cols.index("climate_share_of_predicted_change")])
+    one = AT._pooled_ratios(pd.Series(M[11], index=cols))
+    np.testing.assert_array_equal(one.to_numpy(float), want[11])
+    assert list(one.index) == cols

@@ -501,12 +501,11 @@ def wmean_sq_of(g: pd.DataFrame, w: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- power
 def _mk_z(Y: np.ndarray) -> np.ndarray:
-    """Original Mann-Kendall Z (no tie correction) of each row of ``Y`` (continuous data)."""
-    n = Y.shape[1]
-    i, j = np.triu_indices(n, 1)
-    s = np.sign(Y[:, j] - Y[:, i]).sum(axis=1)
-    var = n * (n - 1) * (2 * n + 5) / 18.0
-    return np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+    """Original Mann-Kendall Z (no tie correction) of each row of ``Y`` (continuous data):
+    :func:`dlddrivers.methods.trends.mk_z_rows`."""
+    from .methods.trends import mk_z_rows
+
+    return mk_z_rows(Y)
 
 
 def degradation(n_years: int, effect: float, kind: str) -> np.ndarray:

@@ -402,41 +402,28 @@ def _unit_mean(M: np.ndarray, columns: Sequence[str]) -> pd.Series:
         return pd.Series(_column_sums(M) / n, index=list(columns))
 
 
-def _pooled_ratios(values: pd.Series) -> pd.Series:
-    """Recompute the share quantities of a pooled (mean over units) row from its pooled
-    components, so that each pooled share is the ratio of the pooled numbers shown beside it
-    (a mean of per-unit ratios is undefined as soon as one unit has a zero change, and is
-    dominated by units whose change is near zero)."""
-    v = values.copy()
-    with np.errstate(all="ignore"):
-        for q in TREND_Q[1:]:
-            v[f"{q}_share_of_observed"] = (v[q] / v["observed_change"]
-                                           if v["observed_change"] != 0 else np.nan)
-        v["climate_share_of_predicted_change"] = (
-            v["climate_attributable_change"] / v["predicted_change"]
-            if v["predicted_change"] != 0 else np.nan)
-    return v
-
-
-def _ratio_plan(columns: Sequence[str]) -> list[tuple[int, int, int]]:
-    """(ratio, numerator, denominator) column positions of the share quantities that
-    :func:`_pooled_ratios` recomputes, for rows with ``columns``."""
-    pos = {c: k for k, c in enumerate(columns)}
-    plan = [(pos[f"{q}_share_of_observed"], pos[q], pos["observed_change"]) for q in TREND_Q[1:]]
-    plan.append((pos["climate_share_of_predicted_change"], pos["climate_attributable_change"],
-                 pos["predicted_change"]))
-    return plan
-
-
 def _pooled_ratios_rows(M: np.ndarray, columns: Sequence[str]) -> np.ndarray:
-    """:func:`_pooled_ratios` of every row of ``M`` (columns ``columns``) at once: the same
-    divisions, so the same numbers."""
+    """Recompute the share quantities of pooled (mean over units) rows ``M`` (columns
+    ``columns``) from their pooled components, so that each pooled share is the ratio of the
+    pooled numbers shown beside it (a mean of per-unit ratios is undefined as soon as one unit
+    has a zero change, and is dominated by units whose change is near zero). A zero
+    denominator gives NaN."""
+    pos = {c: k for k, c in enumerate(columns)}
+    plan = [(f"{q}_share_of_observed", q, "observed_change") for q in TREND_Q[1:]]
+    plan.append(("climate_share_of_predicted_change", "climate_attributable_change",
+                 "predicted_change"))
     out = np.array(M, float, copy=True)
     with np.errstate(all="ignore"):
-        for r, num, den in _ratio_plan(columns):
-            d = out[:, den]
-            out[:, r] = np.where(d != 0, out[:, num] / np.where(d != 0, d, 1.0), np.nan)
+        for r, num, den in plan:
+            d = out[:, pos[den]]
+            out[:, pos[r]] = np.where(d != 0, out[:, pos[num]] / np.where(d != 0, d, 1.0), np.nan)
     return out
+
+
+def _pooled_ratios(values: pd.Series) -> pd.Series:
+    """:func:`_pooled_ratios_rows` of one pooled row (a Series indexed by quantity)."""
+    return pd.Series(_pooled_ratios_rows(values.to_numpy(float)[None], list(values.index))[0],
+                     index=values.index)
 
 
 def _larger(bio: float, anth: float) -> str | None:

@@ -341,8 +341,7 @@ def surrogate_drivers(df: pd.DataFrame, columns: Sequence[str], draws: int,
     units = list(df.groupby("unit", sort=True).indices.items())
     # one draw of all innovations, in the order of the per-unit, per-driver draws they replace
     # (unit by unit, driver by driver, each (draws, years)): the same numbers
-    sizes = [draws * len(idx) for _, idx in units for _ in range(k)]
-    U = rng.standard_normal(int(sum(sizes)))
+    U = rng.standard_normal(draws * k * sum(len(idx) for _, idx in units))
     pos = 0
     for _, idx in units:
         t = t_all[idx]

@@ -118,8 +118,7 @@ def mk_original_test(x: np.ndarray, alpha: float = 0.05) -> MKResult:
     (version 1.4.3), without its Sen slope (which the callers here do not use).
 
     Same steps on the same values, so every field equals pymannkendall's bit for bit (tested):
-    NaNs dropped; ``S`` = number of increasing pairs minus decreasing pairs (an exact integer
-    in either order of counting); ``var_s = (n(n-1)(2n+5) - sum t(t-1)(2t+5)) / 18`` over tied
+    NaNs dropped; ``S`` = :func:`mk_s` (an exact integer in any order of summing); ``var_s = (n(n-1)(2n+5) - sum t(t-1)(2t+5)) / 18`` over tied
     groups ``t``; ``z = (S -+ 1) / sqrt(var_s)`` (0 for S = 0); ``p = 2 (1 - Phi(|z|))``;
     ``Tau = S / (n(n-1)/2)``; ``h = |z| > Phi^-1(1 - alpha/2)``.
     """
@@ -130,10 +129,7 @@ def mk_original_test(x: np.ndarray, alpha: float = 0.05) -> MKResult:
         x = x.flatten()
     x = x[~np.isnan(x)]
     n = len(x)
-    s = 0
-    if n > 1:
-        i, j = np.triu_indices(n, 1)
-        s = float(np.count_nonzero(x[j] > x[i])) - float(np.count_nonzero(x[j] < x[i]))
+    s = mk_s(x) if n > 1 else 0
     unique_x, counts = np.unique(x, return_counts=True)
     if n == len(unique_x):
         var_s = (n * (n - 1) * (2 * n + 5)) / 18
@@ -202,14 +198,19 @@ def mann_kendall(y: np.ndarray, variant: str = "hamed_rao", alpha: float = 0.05)
     }
 
 
+def mk_z_rows(Y: np.ndarray) -> np.ndarray:
+    """Original Mann-Kendall Z (no tie correction, continuity-corrected S) of each row of
+    ``Y`` (continuous data, rows in time order); the simulations' vectorised test."""
+    n = Y.shape[1]
+    iu = np.triu_indices(n, 1)
+    s = np.sign(Y[:, iu[1]] - Y[:, iu[0]]).sum(axis=1)
+    var_s = n * (n - 1) * (2 * n + 5) / 18.0
+    return np.where(s > 0, (s - 1) / np.sqrt(var_s), np.where(s < 0, (s + 1) / np.sqrt(var_s), 0.0))
+
+
 def _mk_reject(y: np.ndarray, z_crit: float) -> np.ndarray:
     """Vectorised two-sided original MK test (no ties) for rows of ``y``: True where rejected."""
-    n = y.shape[1]
-    iu = np.triu_indices(n, 1)
-    s = np.sign(y[:, iu[1]] - y[:, iu[0]]).sum(axis=1)
-    var_s = n * (n - 1) * (2 * n + 5) / 18.0
-    z = np.where(s > 0, (s - 1) / np.sqrt(var_s), np.where(s < 0, (s + 1) / np.sqrt(var_s), 0.0))
-    return np.abs(z) > z_crit
+    return np.abs(mk_z_rows(y)) > z_crit
 
 
 @lru_cache(maxsize=256)
