@@ -1,5 +1,5 @@
 """The attribution stage's component matrix (units with the same years done together) equals
-the per-unit components of ``unit_components`` bit for bit."""
+a per-unit computation of the components (the stage's former code, kept here) bit for bit."""
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,7 @@ from dlddrivers.methods.attribution import (
     COMPONENTS,
     _component_matrix,
     _unit_arrays,
+    ts_change,
     unit_components,
 )
 
@@ -31,15 +32,37 @@ def _panel(rng, n_units, n_years, nc, nh, gaps):
     return df, clim, anth
 
 
+def _one_unit(t, y, Xc, Xh, bc, bh, climate_change, rolling_window, baseline_years, common):
+    """The components of one unit, computed unit by unit (the reference)."""
+    Fc = Xc @ bc if len(bc) else np.zeros_like(y)
+    Fh = Xh @ bh if len(bh) else np.zeros_like(y)
+    lam_change = float(ts_change(np.asarray(common, float)[None], t)[0]) if common is not None else 0.0
+    if climate_change == "rolling":
+        roll = pd.DataFrame(Xc).rolling(int(rolling_window), min_periods=1).mean()
+        ccser = roll.to_numpy() @ bc if len(bc) else np.zeros_like(y)
+        obs, fc, fh, cc = ts_change(np.vstack([y, Fc, Fh, ccser]), t)
+    else:
+        ch = ts_change(np.vstack([y, Fc, Fh, *(Xc.T if len(bc) else [])]), t)
+        obs, fc, fh = ch[:3]
+        cc = float(ch[3:] @ bc) if len(bc) else 0.0
+    cv = fc - cc
+    rem = obs - cc - cv - fh - lam_change
+    k = max(1, min(int(baseline_years), len(y) // 2))
+    base_c = Xc[:k].mean(axis=0) if len(bc) else np.zeros(0)
+    d_pred = float((Fc[-k:].mean() + Fh[-k:].mean()) - (Fc[:k].mean() + Fh[:k].mean()))
+    d_cf = float(Fh[-k:].mean() - Fh[:k].mean())
+    clim = float(bc @ (Xc[-k:].mean(axis=0) - base_c)) if len(bc) else 0.0
+    return [float(obs), float(cc), float(cv), float(fh), lam_change, float(rem), d_pred, d_cf, clim,
+            clim / d_pred if d_pred != 0 else np.nan]
+
+
 def _per_unit(arrays, yv, b, nc, units, opts, lam):
     out = np.empty((len(units), len(COMPONENTS)))
     for k, u in enumerate(units):
         idx, t, Xc, Xh, yc = arrays[u]
-        c = unit_components(t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
-                            rolling_window=int(opts["rolling_window"]),
-                            baseline_years=int(opts["baseline_years"]),
-                            common=None if lam is None else lam[yc])
-        out[k] = [c[q] for q in COMPONENTS]
+        out[k] = _one_unit(t, yv[idx], Xc, Xh, b[:nc], b[nc:], opts["climate_change"],
+                           int(opts["rolling_window"]), int(opts["baseline_years"]),
+                           None if lam is None else lam[yc])
     return out
 
 
@@ -59,12 +82,20 @@ def test_component_matrix_equals_per_unit_components_bit_for_bit(seed):
     b = rng.normal(size=nc + nh)
     n_years = df["year"].nunique()
     lam = None if seed % 4 == 1 else rng.normal(size=n_years)
-    opts = {**AT.DEFAULTS, "baseline_years": [5, 3, 10][seed % 3]}
+    opts = {**AT.DEFAULTS, "baseline_years": [5, 3, 10][seed % 3],
+            "climate_change": "rolling" if seed % 5 == 2 else "trend", "rolling_window": 4}
     got = _component_matrix(arrays, yv, b, nc, units, opts, lam)
     want = _per_unit(arrays, yv, b, nc, units, opts, lam)
     np.testing.assert_array_equal(got[:, : len(COMPONENTS)], want)
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(got[:, len(COMPONENTS):], want[:, 1:6] / want[:, [0]])
+    # one unit through the public function: the same row
+    u = units[0]
+    idx, t, Xc, Xh, yc = arrays[u]
+    one = unit_components(t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
+                          rolling_window=4, baseline_years=opts["baseline_years"],
+                          common=None if lam is None else lam[yc])
+    np.testing.assert_array_equal([one[q] for q in COMPONENTS], want[0])
 
 
 def test_a_wrong_component_fails_the_comparison():

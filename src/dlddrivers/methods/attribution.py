@@ -150,12 +150,7 @@ def ts_change(Y: np.ndarray, t: np.ndarray) -> np.ndarray:
     Equals ``scipy.stats.theilslopes(y, t).slope * span`` for each row; vectorised.
     """
     Y = np.atleast_2d(np.asarray(Y, float))
-    t = np.asarray(t, float)
-    i, j = np.triu_indices(len(t), k=1)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    slopes = (Y[:, j[ok]] - Y[:, i[ok]]) / dt[ok]
-    return np.median(slopes, axis=1) * (t.max() - t.min())
+    return _ts_rows(Y, _ts_pairs(np.ascontiguousarray(t, float).tobytes()))
 
 
 def fit_unit_fe(y: np.ndarray, X: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,38 +218,17 @@ def unit_components(
     and (optionally) the common year effects ``common`` of the unit's years.
 
     Returns a dict with :data:`TREND_Q` and :data:`CF_Q` keys. The trend components are
-    checked to add up to ``observed_change``.
+    checked to add up to ``observed_change``. One unit of :func:`_component_matrix`.
     """
-    Fc = Xc @ bc if len(bc) else np.zeros_like(y)
-    Fh = Xh @ bh if len(bh) else np.zeros_like(y)
-    lam_change = float(ts_change(np.asarray(common, float)[None], t)[0]) if common is not None else 0.0
-    if climate_change == "rolling":
-        roll = pd.DataFrame(Xc).rolling(int(rolling_window), min_periods=1).mean()
-        ccser = roll.to_numpy() @ bc if len(bc) else np.zeros_like(y)
-        rows = np.vstack([y, Fc, Fh, ccser])
-        obs, fc, fh, cc = ts_change(rows, t)
-    elif climate_change == "trend":
-        rows = np.vstack([y, Fc, Fh, *(Xc.T if len(bc) else [])])
-        ch = ts_change(rows, t)
-        obs, fc, fh = ch[:3]
-        cc = float(ch[3:] @ bc) if len(bc) else 0.0
-    else:
-        raise ValueError(f"climate_change must be 'trend' or 'rolling'; got {climate_change!r}")
-    cv = fc - cc
-    rem = obs - cc - cv - fh - lam_change
-    assert np.isclose(cc + cv + fh + lam_change + rem, obs, rtol=0, atol=1e-9 * max(1.0, abs(obs))), "components must add up"
-    k = max(1, min(int(baseline_years), len(y) // 2))
-    base_c = Xc[:k].mean(axis=0) if len(bc) else np.zeros(0)
-    d_pred = float((Fc[-k:].mean() + Fh[-k:].mean()) - (Fc[:k].mean() + Fh[:k].mean()))
-    d_cf = float(Fh[-k:].mean() - Fh[:k].mean())  # climate fixed at base_c: its term is constant
-    clim = float(bc @ (Xc[-k:].mean(axis=0) - base_c)) if len(bc) else 0.0
-    return {
-        "observed_change": float(obs), "climate_change": float(cc), "climate_variability": float(cv),
-        "anthropogenic": float(fh), "common_year_effects": lam_change, "remainder": float(rem),
-        "predicted_change": d_pred,
-        "predicted_change_climate_at_baseline": d_cf, "climate_attributable_change": clim,
-        "climate_share_of_predicted_change": clim / d_pred if d_pred != 0 else np.nan,
-    }
+    n = len(y)
+    arrays = {0: (np.arange(n), np.asarray(t, float), np.asarray(Xc, float), np.asarray(Xh, float),
+                  np.arange(n))}
+    b = np.concatenate([np.asarray(bc, float), np.asarray(bh, float)])
+    opts = {"climate_change": climate_change, "rolling_window": rolling_window,
+            "baseline_years": baseline_years}
+    lam = None if common is None else np.asarray(common, float)
+    row = _component_matrix(arrays, np.asarray(y, float), b, len(bc), [0], opts, lam)[0]
+    return {q: float(v) for q, v in zip(COMPONENTS, row[: len(COMPONENTS)], strict=True)}
 
 
 def _unit_arrays(df: pd.DataFrame, climate: Sequence[str], anthro: Sequence[str],
@@ -295,23 +269,16 @@ def _component_matrix(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, unit
     ``(len(units), len(COMPONENTS) + len(SHARES))``, columns :data:`COMPONENTS` then
     :data:`SHARES` (each component of the trend divided by the observed change).
 
-    Each row equals :func:`unit_components` of that unit, bit for bit. With
-    ``climate_change="trend"`` the units that share the same years are done together: one
-    Theil-Sen median over all their series and one set of year pairs, instead of one call per
-    unit (tests/test_attribution_batch.py compares the two).
+    The units that share the same years are done together: one Theil-Sen median over all
+    their series and one set of year pairs (tests/test_attribution_batch.py compares every
+    row with the per-unit computation, bit for bit).
     """
+    mode = opts["climate_change"]
+    if mode not in ("trend", "rolling"):
+        raise ValueError(f"climate_change must be 'trend' or 'rolling'; got {mode!r}")
     out = np.empty((len(units), len(COMPONENTS) + len(SHARES)))
-    if opts["climate_change"] == "trend":
-        _trend_components(out, arrays, yv, b, nc, units, int(opts["baseline_years"]), lam)
-    else:
-        for k, u in enumerate(units):
-            idx, t, Xc, Xh, yc = arrays[u]
-            c = unit_components(
-                t, yv[idx], Xc, Xh, b[:nc], b[nc:], climate_change=opts["climate_change"],
-                rolling_window=int(opts["rolling_window"]), baseline_years=int(opts["baseline_years"]),
-                common=None if lam is None else lam[yc],
-            )
-            out[k, : len(COMPONENTS)] = [c[q] for q in COMPONENTS]
+    _trend_components(out, arrays, yv, b, nc, units, int(opts["baseline_years"]), lam,
+                      rolling=None if mode == "trend" else int(opts["rolling_window"]))
     with np.errstate(all="ignore"):
         out[:, len(COMPONENTS):] = out[:, 1 : len(TREND_Q)] / out[:, [0]]
     return out
@@ -336,11 +303,14 @@ def _ts_rows(Y: np.ndarray, pairs) -> np.ndarray:
 
 
 def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int,
-                      units, baseline_years: int, lam: np.ndarray | None) -> None:
-    """Fill ``out[:, :len(COMPONENTS)]`` as :func:`unit_components` with
-    ``climate_change="trend"`` does per unit, one group of units with the same years at a
-    time. Every elementwise step is the one of :func:`unit_components`, and the products with
-    the coefficients are still taken per unit, so the numbers are the same bit for bit."""
+                      units, baseline_years: int, lam: np.ndarray | None,
+                      rolling: int | None = None) -> None:
+    """Fill ``out[:, :len(COMPONENTS)]`` with each unit's trend components and counterfactual,
+    one group of units with the same years at a time (see the module docstring). ``rolling``:
+    the climate change term is the Theil-Sen change of the climate fit on a rolling mean of
+    that many years of the climate drivers (``climate_change="rolling"``); None: the sum of
+    each coefficient times its driver's Theil-Sen change (``"trend"``). Products with the
+    coefficients are taken per unit, so the numbers do not depend on the grouping."""
     bc, bh = b[:nc], b[nc:]
     groups: dict[bytes, list[int]] = {}
     for k, u in enumerate(units):
@@ -349,13 +319,17 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
         pairs = _ts_pairs(t_bytes)
         n_t = len(t_bytes) // 8
         m = len(ks)
-        rows = np.empty((m, 3 + (nc if len(bc) else 0), n_t))
+        extra = 1 if rolling is not None else (nc if len(bc) else 0)
+        rows = np.empty((m, 3 + extra, n_t))
         for r, k in enumerate(ks):
             idx, _, Xc, Xh, _ = arrays[units[k]]
             rows[r, 0] = yv[idx]
             rows[r, 1] = Xc @ bc if len(bc) else 0.0
             rows[r, 2] = Xh @ bh if len(bh) else 0.0
-            if len(bc):
+            if rolling is not None:
+                roll = pd.DataFrame(Xc).rolling(rolling, min_periods=1).mean()
+                rows[r, 3] = roll.to_numpy() @ bc if len(bc) else 0.0
+            elif len(bc):
                 rows[r, 3:] = Xc.T
         ch = _ts_rows(rows.reshape(-1, n_t), pairs).reshape(m, -1)
         if lam is not None:
@@ -364,7 +338,10 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
         else:
             lam_change = 0.0
         obs, fc, fh = ch[:, 0], ch[:, 1], ch[:, 2]
-        cc = np.array([float(ch[r, 3:] @ bc) for r in range(m)]) if len(bc) else np.zeros(m)
+        if rolling is not None:
+            cc = ch[:, 3]
+        else:
+            cc = np.array([float(ch[r, 3:] @ bc) for r in range(m)]) if len(bc) else np.zeros(m)
         cv = fc - cc
         rem = obs - cc - cv - fh - lam_change
         if not np.all(np.isclose(cc + cv + fh + lam_change + rem, obs, rtol=0,
