@@ -130,3 +130,88 @@ def test_within_empty_frame(two_way):
     df = pd.DataFrame({"unit": pd.Series([], dtype=str), "year": pd.Series([], dtype=int),
                        "v": pd.Series([], dtype=float)})
     assert P.within_frame(df, ["v"], two_way=two_way).empty
+
+
+# --------------------------------------------------------------------------- indicator reuse
+def _old_demean_by(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The former demean_by (a new indicator in every call): the reference of the reuse."""
+    x = np.asarray(x, float)
+    two_d = x.ndim == 2
+    xx = x if two_d else x[:, None]
+    ng = int(g.max()) + 1 if len(g) else 0
+    cnt = np.bincount(g, minlength=ng).astype(float)
+    ind = np.zeros((len(g), ng))
+    ind[np.arange(len(g)), g] = 1.0
+    means = (ind.T @ xx) / cnt[:, None]
+    out = xx - means[g]
+    return out if two_d else out[:, 0]
+
+
+def _old_within(x, unit, year=None, *, trend=None, tol=P.WITHIN_TOL, max_iter=P.WITHIN_MAX_ITER):
+    """The former within (indicators rebuilt in every sweep)."""
+    x = np.asarray(x, float)
+
+    def by_unit(v):
+        return _old_demean_by(v, unit) if trend is None else P.detrend_by_unit(v, unit, trend)
+
+    if year is None:
+        return by_unit(x)
+    cur = by_unit(x)
+    scale = max(float(np.abs(x).max()) if x.size else 0.0, 1.0)
+    for _ in range(max_iter):
+        nxt = by_unit(_old_demean_by(cur, year))
+        if float(np.abs(nxt - cur).max()) <= tol * scale if cur.size else True:
+            return nxt
+        cur = nxt
+    return cur
+
+
+def _gappy_panel(seed: int, n_units: int, n_years: int, k: int):
+    """Codes of an unbalanced panel (random gaps, units of very different lengths) and data."""
+    rng = np.random.default_rng(seed)
+    keep = rng.random((n_units, n_years)) < rng.uniform(0.3, 1.0, size=(n_units, 1))
+    keep[:, 0] = True  # every unit has a row; every year has one (unit 0 complete)
+    keep[0] = True
+    unit, year = np.nonzero(keep)
+    x = rng.normal(size=(len(unit), k)) * rng.uniform(0.01, 100.0, size=k) + rng.normal(size=k)
+    return unit.astype(np.intp), year.astype(np.intp), x
+
+
+@pytest.mark.parametrize("seed,n_units,n_years,k", [(1, 7, 12, 3), (2, 40, 9, 5), (3, 3, 30, 1),
+                                                    (4, 100, 30, 6)])
+def test_within_with_reused_indicators_is_bit_identical(seed, n_units, n_years, k):
+    """The indicators built once per call (and cached across calls) give the same numbers, bit
+    for bit, as rebuilding them in every sweep: unbalanced panels with gaps, one- and two-way,
+    with unit trends, 1-d and 2-d, C- and F-ordered input, and a second call (cache hit)."""
+    unit, year, x = _gappy_panel(seed, n_units, n_years, k)
+    t = (2000 + year).astype(float)
+    P._INDICATORS.clear()
+    for xx in (x, np.asfortranarray(x), x[:, 0], x[::-1][::-1]):
+        for _ in range(2):  # the second round reads the cached indicators
+            for args, kw in (((unit,), {}), ((unit, year), {}), ((unit, year), {"trend": t}),
+                             ((unit,), {"trend": t}), ((year, unit), {})):
+                new, old = P.within(xx, *args, **kw), _old_within(xx, *args, **kw)
+                assert new.shape == old.shape
+                assert new.tobytes() == old.tobytes()
+            assert P.demean_by(xx, year).tobytes() == _old_demean_by(xx, year).tobytes()
+    assert P._INDICATORS  # the cache was used
+
+
+def test_group_indicator_values_cache_and_read_only():
+    """The indicator is the 0/1 matrix of the codes with the group sizes; equal codes (another
+    array, same bytes) return the cached matrix; the cache keeps a bounded number; the arrays
+    cannot be changed by a caller."""
+    g = np.array([2, 0, 2, 1, 2], dtype=np.intp)
+    ind, cnt = P.group_indicator(g)
+    np.testing.assert_array_equal(ind, np.eye(3)[g])
+    assert ind.flags.c_contiguous
+    np.testing.assert_array_equal(cnt, [1.0, 1.0, 3.0])
+    assert P.group_indicator(g.copy())[0] is ind
+    assert P.group_indicator(g.astype(np.int32))[0] is not ind  # another dtype: another key
+    with pytest.raises(ValueError):
+        ind[0, 0] = 5.0
+    for s in range(P.INDICATOR_CACHE_SIZE + 3):
+        P.group_indicator(np.arange(s + 1, dtype=np.intp))
+    assert len(P._INDICATORS) == P.INDICATOR_CACHE_SIZE
+    assert P.group_indicator(g)[0] is not ind  # evicted, rebuilt: the same values
+    np.testing.assert_array_equal(P.group_indicator(g)[0], ind)

@@ -107,15 +107,50 @@ def add_lags(panel: pd.DataFrame, lags: Mapping[str, int] | None) -> tuple[pd.Da
 
 
 # --------------------------------------------------------------------------- within transforms
-def demean_by(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Subtract group means of the rows of ``x`` (n x k) within integer groups ``g``."""
-    x = np.asarray(x, float)
-    two_d = x.ndim == 2
-    xx = x if two_d else x[:, None]
+#: Indicators of the most recent group-code arrays (see :func:`group_indicator`).
+_INDICATORS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+#: How many indicators :data:`_INDICATORS` keeps (the oldest is dropped first).
+INDICATOR_CACHE_SIZE = 8
+
+
+def group_indicator(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(indicator, counts)`` of integer groups ``g`` (n,): the n x G 0/1 matrix (C order, row
+    i has its 1 in column ``g[i]``) and the group sizes as floats, as :func:`demean_by` uses
+    them; pass it as ``indicator=`` to demean several arrays by the same groups.
+
+    The last :data:`INDICATOR_CACHE_SIZE` results are kept, keyed by the codes' dtype and
+    bytes (equal codes give the same matrix; the bootstrap of a balanced panel draws the same
+    unit and year codes in every draw). Both arrays are read-only.
+    """
+    g = np.asarray(g)
+    key = (g.dtype.str, g.shape, g.tobytes())
+    hit = _INDICATORS.get(key)
+    if hit is not None:
+        return hit
     ng = int(g.max()) + 1 if len(g) else 0
     cnt = np.bincount(g, minlength=ng).astype(float)
     ind = np.zeros((len(g), ng))
     ind[np.arange(len(g)), g] = 1.0
+    ind.flags.writeable = False
+    cnt.flags.writeable = False
+    if len(_INDICATORS) >= INDICATOR_CACHE_SIZE:
+        del _INDICATORS[next(iter(_INDICATORS))]
+    _INDICATORS[key] = (ind, cnt)
+    return ind, cnt
+
+
+def demean_by(x: np.ndarray, g: np.ndarray,
+              indicator: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Subtract group means of the rows of ``x`` (n x k) within integer groups ``g``.
+
+    The group sums are one matrix product of the transposed indicator with ``x``.
+    ``indicator``: :func:`group_indicator` of ``g``, when the caller already has it (the same
+    matrix, so the same product and the same numbers bit for bit); built here otherwise.
+    """
+    x = np.asarray(x, float)
+    two_d = x.ndim == 2
+    xx = x if two_d else x[:, None]
+    ind, cnt = indicator if indicator is not None else group_indicator(g)
     means = (ind.T @ xx) / cnt[:, None]
     out = xx - means[g]
     return out if two_d else out[:, 0]
@@ -169,16 +204,20 @@ def within(
     tol, max_iter : convergence rule of the two-way transform (see the module docstring).
     """
     x = np.asarray(x, float)
+    # the unit and year indicators are built once and reused by every sweep (same matrices,
+    # same products: the numbers do not change)
+    unit_ind = group_indicator(unit) if trend is None else None
 
     def by_unit(v: np.ndarray) -> np.ndarray:
-        return demean_by(v, unit) if trend is None else detrend_by_unit(v, unit, trend)
+        return demean_by(v, unit, unit_ind) if trend is None else detrend_by_unit(v, unit, trend)
 
     if year is None:
         return by_unit(x)
+    year_ind = group_indicator(year)
     cur = by_unit(x)
     scale = max(float(np.abs(x).max()) if x.size else 0.0, 1.0)
     for _ in range(max_iter):
-        nxt = by_unit(demean_by(cur, year))
+        nxt = by_unit(demean_by(cur, year, year_ind))
         if float(np.abs(nxt - cur).max()) <= tol * scale if cur.size else True:
             return nxt
         cur = nxt
