@@ -278,3 +278,61 @@ def test_engine_arrays_equals_panelols_fit_on_study_panels(default_results, stud
     panel, dictionary = read_panel(default_results / study)
     coef = _engines_equal(panel, dictionary, sl["study"], sl["options"])
     assert coef["coef"].notna().any()
+
+
+def _gappy_frame(seed: int, n_units: int, n_years: int, k: int, keep: float) -> pd.DataFrame:
+    """Panel sorted by unit and year with rows missing at random (so the years first appear out
+    of calendar order), drivers on very different scales."""
+    rng = np.random.default_rng(seed)
+    rows = [(f"u{g:03d}", 1990 + t) for g in range(n_units) for t in range(n_years)
+            if rng.random() < keep or g == 0]
+    df = pd.DataFrame(rows, columns=["unit", "year"])
+    cols = [f"x{j}" for j in range(k)]
+    df[cols] = rng.normal(size=(len(df), k)) * rng.uniform(0.01, 1e3, size=k) + rng.normal(size=k) * 10
+    df["y"] = df[cols].to_numpy() @ rng.normal(size=k) + rng.normal(size=len(df))
+    return df
+
+
+@pytest.mark.parametrize("seed,n_units,n_years,k,keep", [
+    (1, 57, 4, 4, 0.6),    # more units than years: demean by unit, year dummies removed
+    (2, 5, 31, 2, 0.7),    # more years than units: demean by year, unit dummies removed
+    (3, 12, 12, 3, 1.0),   # balanced, as many units as years
+    (4, 40, 9, 1, 0.5),
+    (5, 3, 20, 5, 0.8),
+])
+def test_panelols_arrays_equals_panelols_fit_bit_for_bit(seed, n_units, n_years, k, keep):
+    """panelols_arrays (no PanelOLS model) gives PanelOLS.fit's params, SE and p-values bit for
+    bit for every covariance, two-way and unit effects only, on unbalanced panels whose years
+    first appear out of order (the dummies' column order matters to the last bit)."""
+    from linearmodels import PanelOLS
+
+    df = _gappy_frame(seed, n_units, n_years, k, keep)
+    cols = [c for c in df.columns if c.startswith("x")]
+    data = df.set_index(["unit", "year"])
+    specs = {"dk": ("kernel", {}), "cl": ("clustered", {"cluster_entity": True}),
+             "robust": ("robust", {}), "unadjusted": ("unadjusted", {})}
+    for time_effects in (True, False):
+        got = pr.panelols_arrays(df, "y", cols, specs, time_effects=time_effects)
+        assert got is not None
+        mod = PanelOLS(data["y"], data[cols], entity_effects=True, time_effects=time_effects)
+        for key, (cov_type, cfg) in specs.items():
+            ref = mod.fit(cov_type=cov_type, **cfg)
+            for stat in ("params", "std_errors", "pvalues"):
+                assert got[key][stat].to_numpy().tobytes() == getattr(ref, stat).to_numpy().tobytes()
+                assert list(got[key][stat].index) == list(getattr(ref, stat).index)
+
+
+def test_panelols_arrays_declines_what_it_does_not_reproduce():
+    """None (the caller builds the PanelOLS model) for time effects only, unsorted or repeated
+    (unit, year) rows, missing values, regressors spanning a constant, other cluster options."""
+    df = _gappy_frame(9, 8, 10, 2, 0.9)
+    specs = {"dk": ("kernel", {})}
+    assert pr.panelols_arrays(df, "y", ["x0", "x1"], specs) is not None
+    assert pr.panelols_arrays(df, "y", ["x0", "x1"], specs, entity_effects=False) is None
+    assert pr.panelols_arrays(df.iloc[::-1], "y", ["x0", "x1"], specs) is None
+    assert pr.panelols_arrays(pd.concat([df, df.iloc[:1]]).sort_values(["unit", "year"]), "y",
+                              ["x0", "x1"], specs) is None
+    assert pr.panelols_arrays(df.assign(x1=np.where(df.index == 3, np.nan, df["x1"])), "y",
+                              ["x0", "x1"], specs) is None
+    assert pr.panelols_arrays(df.assign(x1=1.0 - df["x0"] * 0), "y", ["x0", "x1"], specs) is None
+    assert pr.panelols_arrays(df, "y", ["x0"], {"cl": ("clustered", {"cluster_time": True})}) is None
