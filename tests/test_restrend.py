@@ -151,3 +151,54 @@ def test_restrend_uses_pymannkendall_numbers():
             if str(r["status"]).startswith("ok"):
                 e = res.loc[res["unit"] == r["unit"], "residual"].to_numpy()
                 assert r["mk_p"] == ref(e).p
+
+
+def _per_unit_reference(df, options):
+    """The former assembly of compute(): restrend_unit on each unit's frame and the per-unit
+    residual frames concatenated (empty frames for units without residuals)."""
+    from dlddrivers.methods import paneltools as P
+
+    opts = {**rt.DEFAULTS, **options}
+    climate = ["precip", "temp"]
+    sub, _ = P.complete_cases(df, ["ndvi", *climate])
+    rows, resids = [], []
+    n_rows = df["unit"].astype(str).value_counts(dropna=False)
+    for unit in sorted(n_rows.index):
+        g = sub[sub["unit"] == unit]
+        r, res = rt.restrend_unit(g, "ndvi", climate, opts)
+        rows.append({"outcome": "ndvi", "unit": unit, "climate_drivers": ",".join(climate),
+                     "ci_level": float(opts["ci"]), "slope_unit": "NDVI per year", "n_units": 1,
+                     "n_dropped": int(n_rows[unit]) - len(g), "note": rt.NOTE,
+                     "estimand": "trend", **r})
+        resids.append(res)
+    rest = pd.DataFrame(rows).reindex(columns=rt.RESTREND_COLUMNS)
+    residuals = pd.concat(resids, ignore_index=True).reindex(columns=rt.RESIDUAL_COLUMNS)
+    return rest, residuals
+
+
+@pytest.mark.parametrize("case", ["all_ok", "refused_and_short", "unit_without_rows"])
+def test_compute_on_arrays_equals_the_per_unit_frames(case):
+    """compute() takes each unit's series from arrays of the complete-case frame and builds
+    the residual table once: the restrend and residual tables equal, values and dtypes, those
+    of restrend_unit on each unit's frame with the per-unit residual frames concatenated (with
+    refused and too-short units, the residual table's dtypes change: they must change alike)."""
+    df = make(n_units=7, n_years=25, seed=11)
+    if case != "all_ok":
+        null = make(n_units=2, n_years=25, a=0.0, seed=12).assign(unit=lambda d: d["unit"] + "n")
+        df = pd.concat([df, null], ignore_index=True)
+        df = df[~((df["unit"] == "U3") & (df["year"] > 1996))]  # 6 years: too short
+        df.loc[df.index[::7], "temp"] = np.nan  # gaps: unsorted by nothing, fewer rows
+    if case == "unit_without_rows":
+        df.loc[df["unit"] == "U5", "precip"] = np.nan
+    df = df.sample(frac=1.0, random_state=3)  # rows in any order
+    out = rt.compute(df, DICT, STUDY, {"bootstrap_draws": 19})
+    rest, residuals = _per_unit_reference(df, {"bootstrap_draws": 19})
+    pd.testing.assert_frame_equal(out["restrend"], rest, check_exact=True)
+    pd.testing.assert_frame_equal(out["residuals"], residuals, check_exact=True)
+    statuses = out["restrend"]["status"].astype(str)
+    if case == "all_ok":
+        assert statuses.str.startswith("ok").all()
+        assert out["residuals"]["year"].dtype == np.int64
+    else:
+        assert statuses.str.startswith("insufficient_data").any()
+        assert out["residuals"]["year"].dtype == object

@@ -156,28 +156,39 @@ def restrend_unit(
     g: pd.DataFrame, outcome: str, climate: Sequence[str], opts: Mapping
 ) -> tuple[dict, pd.DataFrame]:
     """RESTREND for one unit's complete-case series. Returns (row dict, residual frame)."""
+    g = g.sort_values("year")
+    row, fitted, resid = restrend_series(g["year"].to_numpy(int), g[outcome].to_numpy(float),
+                                         g[list(climate)].to_numpy(float), len(climate), opts)
+    if resid is None:  # made only for the units without residuals
+        return row, pd.DataFrame(columns=RESIDUAL_COLUMNS)
+    years = g["year"].to_numpy(int)
+    resid_df = pd.DataFrame({"unit": g["unit"].to_numpy(), "year": years, "outcome": outcome,
+                             "observed": g[outcome].to_numpy(float), "fitted": fitted,
+                             "residual": resid})
+    return row, resid_df
+
+
+def restrend_series(
+    years: np.ndarray, y: np.ndarray, climate_values: np.ndarray, n_climate: int, opts: Mapping
+) -> tuple[dict, np.ndarray | None, np.ndarray | None]:
+    """:func:`restrend_unit` on arrays: one unit's years (sorted, int), outcome and climate
+    drivers (n, ``n_climate``). Returns ``(row dict, fitted, residuals)``; the two arrays are
+    None when the unit gets no residuals (refused or too short)."""
     import pymannkendall as mk
     import statsmodels.api as sm
     from scipy import stats
 
     from .trends import mk_original_test
 
-    g = g.sort_values("year")
-    years = g["year"].to_numpy(int)
-    y = g[outcome].to_numpy(float)
-    n = len(g)
+    n = len(y)
     row: dict = {"n_years": n, "n_obs": n, "mk_test": opts["mk_test"]}
-
-    def empty() -> pd.DataFrame:  # made only for the units without residuals
-        return pd.DataFrame(columns=RESIDUAL_COLUMNS)
-
-    if n < int(opts["min_years"]) or n < len(climate) + 3:
-        row["status"] = f"insufficient_data: {n} years < {max(int(opts['min_years']), len(climate) + 3)}"
-        return row, empty()
-    X = sm.add_constant(g[list(climate)].to_numpy(float), has_constant="add")
+    if n < int(opts["min_years"]) or n < n_climate + 3:
+        row["status"] = f"insufficient_data: {n} years < {max(int(opts['min_years']), n_climate + 3)}"
+        return row, None, None
+    X = sm.add_constant(climate_values, has_constant="add")
     if np.linalg.matrix_rank(X) < X.shape[1] or np.std(y) == 0:
         row["status"] = "refused: singular VPR design (constant climate driver or outcome)"
-        return row, empty()
+        return row, None, None
     res = sm.OLS(y, X).fit()
     row.update(vpr_r2=float(res.rsquared), vpr_f=float(res.fvalue), vpr_p=float(res.f_pvalue))
     # the break scan runs whatever the VPR: a break is a common reason for a failed VPR
@@ -192,7 +203,7 @@ def restrend_unit(
                          f"{float(opts['vpr_alpha']):.2f})")
         if brk:
             row["status"] += f"; {brk}: consider a segmented (TSS-)RESTREND"
-        return row, empty()
+        return row, None, None
     fitted = res.fittedvalues
     resid = y - fitted
     ci = float(opts["ci"])
@@ -212,9 +223,7 @@ def restrend_unit(
         status = (f"ok; Chow test not run ({n} years < 2 x max(min_segment, "
                   f"{X.shape[1] + 1}))")
     row["status"] = status
-    resid_df = pd.DataFrame({"unit": g["unit"].to_numpy(), "year": years, "outcome": outcome,
-                             "observed": y, "fitted": fitted, "residual": resid})
-    return row, resid_df
+    return row, fitted, resid
 
 
 def compute(
@@ -242,18 +251,36 @@ def compute(
             rows.append({"outcome": y, "unit": "all", "status": "refused: no climate-domain driver in the study"})
             continue
         df, _ = P.complete_cases(lagged, [y, *climate])
-        # rows per unit found once (the complete-case frame's units are str, as the keys)
+        # rows per unit found once (the complete-case frame's units are str, as the keys); the
+        # frame is sorted by unit and year, so a unit's rows are its series in year order
         rows_of = df.groupby("unit", sort=False).indices
         n_rows = lagged["unit"].astype(str).value_counts(dropna=False)
+        years_all = df["year"].to_numpy(int)
+        y_all = df[y].to_numpy(float)
+        c_all = df[list(climate)].to_numpy(float)
+        units_all = df["unit"].to_numpy()
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for unit in sorted(n_rows.index):
-            g = df.iloc[rows_of[unit]] if unit in rows_of else df.iloc[:0]
+            idx = rows_of[unit] if unit in rows_of else np.arange(0)
             n_all = int(n_rows[unit])
-            r, res = restrend_unit(g, y, climate, opts)
+            # F order, as a unit frame's to_numpy gives it (the VPR design's layout decides
+            # the BLAS path of its products: same layout, same last bits)
+            r, fitted, resid = restrend_series(years_all[idx], y_all[idx],
+                                               np.asfortranarray(c_all[idx]), len(climate), opts)
             rows.append({"outcome": y, "unit": unit, "climate_drivers": ",".join(climate),
                          "ci_level": float(opts["ci"]), "slope_unit": f"{measure} per year",
-                         "n_units": 1, "n_dropped": n_all - len(g), "note": NOTE,
+                         "n_units": 1, "n_dropped": n_all - len(idx), "note": NOTE,
                          "estimand": "trend", **r})
-            resids.append(res)
+            if resid is None:  # an empty residual frame, as restrend_unit gives
+                resids.append(pd.DataFrame(columns=RESIDUAL_COLUMNS))
+            else:
+                parts.append((idx, fitted, resid))
+        if parts:  # one frame of every unit's residuals, as the per-unit frames concatenated
+            idx = np.concatenate([p_[0] for p_ in parts])
+            resids.append(pd.DataFrame({
+                "unit": units_all[idx], "year": years_all[idx], "outcome": y,
+                "observed": y_all[idx], "fitted": np.concatenate([p_[1] for p_ in parts]),
+                "residual": np.concatenate([p_[2] for p_ in parts])}))
         # residuals ~ anthropogenic drivers
         res_all = pd.concat(resids, ignore_index=True) if resids else pd.DataFrame(columns=RESIDUAL_COLUMNS)
         res_y = res_all[res_all["outcome"] == y]
