@@ -288,3 +288,25 @@ def test_surrogate_drivers_equal_the_per_unit_draws_bit_for_bit(seed):
     want = _surrogates_per_unit(df, cols, 9, r2)
     np.testing.assert_array_equal(got, want)
     assert r1.random() == r2.random()
+
+
+def test_surrogate_drivers_units_of_one_length_with_different_years_bit_for_bit():
+    """Units simulated together share a series length, not their years: units of 8 years with
+    gaps at different places (and a group of 5-year units, one driver constant in a unit)
+    give exactly the per-unit, per-driver surrogates."""
+    from dlddrivers.methods.relative_importance import surrogate_drivers
+
+    rng = np.random.default_rng(42)
+    rows = []
+    for u in range(7):
+        years = np.sort(rng.choice(np.arange(1990, 2005), size=8 if u < 4 else 5, replace=False))
+        rows += [{"unit": f"U{u}", "year": int(t)} for t in years]
+    df = pd.DataFrame(rows)
+    for c in ("a", "b"):
+        df[c] = rng.normal(size=len(df)).cumsum() + 0.3 * (df["year"] - 1990)
+    df.loc[df["unit"] == "U5", "a"] = -2.0
+    r1, r2 = np.random.default_rng(7), np.random.default_rng(7)
+    got = surrogate_drivers(df, ["a", "b"], 11, r1)
+    want = _surrogates_per_unit(df, ["a", "b"], 11, r2)
+    assert got.tobytes() == want.tobytes()
+    assert r1.random() == r2.random()

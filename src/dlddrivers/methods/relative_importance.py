@@ -342,22 +342,29 @@ def surrogate_drivers(df: pd.DataFrame, columns: Sequence[str], draws: int,
     # one draw of all innovations, in the order of the per-unit, per-driver draws they replace
     # (unit by unit, driver by driver, each (draws, years)): the same numbers
     U = rng.standard_normal(draws * k * sum(len(idx) for _, idx in units))
+    # the units of one series length are simulated together: the same elementwise arithmetic
+    # on each unit's own innovations, one pass over the years for all of them
+    by_len: dict[int, list[tuple[np.ndarray, int]]] = {}
     pos = 0
     for _, idx in units:
-        t = t_all[idx]
-        m = len(idx)
-        pars = [ar1_trend_params(t, X[idx, j]) for j in range(k)]
-        u = U[pos : pos + draws * m * k].reshape(k, draws, m)  # (driver, draw, year)
-        pos += draws * m * k
-        phi = np.array([q[2] for q in pars])[:, None]
-        sd = np.array([q[3] for q in pars])[:, None]
+        by_len.setdefault(len(idx), []).append((idx, pos))
+        pos += draws * len(idx) * k
+    for m, members in by_len.items():
+        IDX = np.array([idx for idx, _ in members]).reshape(len(members), m)  # (units, years)
+        T = t_all[IDX]
+        pars = np.array([[ar1_trend_params(T[r], X[idx, j]) for j in range(k)]
+                         for r, (idx, _) in enumerate(members)]).reshape(len(members), k, 4)
+        u = np.stack([U[p0 : p0 + draws * m * k].reshape(k, draws, m) for _, p0 in members])
+        phi = pars[:, :, 2, None]  # (units, driver, 1)
+        sd = pars[:, :, 3, None]
         s_innov = sd * np.sqrt(1.0 - phi**2)
-        e = np.empty((k, draws, m))
-        e[:, :, 0] = sd * u[:, :, 0]
+        e = np.empty((len(members), k, draws, m))  # (unit, driver, draw, year)
+        e[..., 0] = sd * u[..., 0]
         for i in range(1, m):
-            e[:, :, i] = phi * e[:, :, i - 1] + s_innov * u[:, :, i]
-        for j, (a, b, _, _) in enumerate(pars):
-            out[:, idx, j] = a + b * t[None, :] + e[j]
+            e[..., i] = phi * e[..., i - 1] + s_innov * u[..., i]
+        line = pars[:, :, 0, None] + pars[:, :, 1, None] * T[:, None, :]  # (unit, driver, year)
+        vals = line[:, :, None, :] + e
+        out[:, IDX, :] = vals.transpose(2, 0, 3, 1)  # (draw, unit, year, driver)
     return out
 
 
