@@ -310,3 +310,39 @@ def test_surrogate_drivers_units_of_one_length_with_different_years_bit_for_bit(
     want = _surrogates_per_unit(df, ["a", "b"], 11, r2)
     assert got.tobytes() == want.tobytes()
     assert r1.random() == r2.random()
+
+
+def _corr_former(Z):
+    """The former _corr (np.clip, np.outer, np.diag_indices_from): the reference."""
+    S = Z.T @ Z
+    d = np.sqrt(np.clip(np.diag(S), 0, None))
+    tiny = d <= 1e-12 * max(float(d.max()) if d.size else 0.0, 1e-300)
+    dd = np.where(tiny, 1.0, d)
+    R = S / np.outer(dd, dd)
+    R[tiny, :] = 0.0
+    R[:, tiny] = 0.0
+    R[np.diag_indices_from(R)] = 1.0
+    if tiny[0]:
+        R[:] = np.nan
+    return R, bool(tiny.any())
+
+
+@pytest.mark.parametrize("case", ["plain", "constant_predictor", "constant_outcome", "nan", "one"])
+def test_corr_equals_the_former_operations_bit_for_bit(case):
+    """The correlation matrix with fewer calls: the same numbers and degenerate flag, bit for
+    bit, also with a predictor or the outcome without variance and with missing values."""
+    from dlddrivers.methods.relative_importance import _corr
+
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(40, 1 if case == "one" else 6)) * rng.uniform(1e-3, 1e3, size=1 if case == "one" else 6)
+    if case == "constant_predictor":
+        Z[:, 3] = 0.0
+    if case == "constant_outcome":
+        Z[:, 0] = 0.0
+    if case == "nan":
+        Z[5, 2] = np.nan
+    Z = Z - Z.mean(axis=0)
+    got, got_deg = _corr(Z)
+    ref, ref_deg = _corr_former(Z)
+    assert got.tobytes() == ref.tobytes() and got_deg == ref_deg
+    assert got_deg == (case in ("constant_predictor", "constant_outcome"))

@@ -235,16 +235,20 @@ def _corr(Z: np.ndarray) -> tuple[np.ndarray, bool]:
     no variance (such a predictor then contributes exactly 0).
     """
     S = Z.T @ Z
-    d = np.sqrt(np.clip(np.diag(S), 0, None))
+    # the same operations as np.clip / np.outer / np.diag_indices_from, without their call
+    # overhead (this runs once per bootstrap and placebo draw)
+    d = np.sqrt(np.maximum(S.diagonal(), 0.0))
     tiny = d <= 1e-12 * max(float(d.max()) if d.size else 0.0, 1e-300)
-    dd = np.where(tiny, 1.0, d)
-    R = S / np.outer(dd, dd)
-    R[tiny, :] = 0.0
-    R[:, tiny] = 0.0
-    R[np.diag_indices_from(R)] = 1.0
-    if tiny[0]:
+    degenerate = bool(tiny.any())
+    dd = np.where(tiny, 1.0, d) if degenerate else d
+    R = S / (dd[:, None] * dd[None, :])
+    if degenerate:
+        R[tiny, :] = 0.0
+        R[:, tiny] = 0.0
+    R.flat[:: R.shape[0] + 1] = 1.0
+    if degenerate and tiny[0]:
         R[:] = np.nan
-    return R, bool(tiny.any())
+    return R, degenerate
 
 
 def lmg(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -397,9 +401,10 @@ def placebo_group_shares(
         flat = S.transpose(1, 0, 2).reshape(len(df), draws * km)
         St = _transform(flat, u, yr, within, t, variation).reshape(len(df), draws, km)
         corrs = np.empty((draws, p + 1, p + 1))
+        Zb = Z0.copy()  # each draw overwrites the same member columns: the rest stays Z0
+        cols_b = [1 + m for m in members]
         for b in range(draws):
-            Zb = Z0.copy()
-            Zb[:, [1 + m for m in members]] = St[:, b, :]
+            Zb[:, cols_b] = St[:, b, :]
             corrs[b], _ = _corr(Zb)
         R2 = subset_r2(corrs)
         phi = shapley_from_r2(R2, p)
