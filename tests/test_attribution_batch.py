@@ -170,3 +170,31 @@ def test_pooled_ratios_are_the_ratios_of_the_pooled_components():
     one = AT._pooled_ratios(pd.Series(M[11], index=cols))
     np.testing.assert_array_equal(one.to_numpy(float), want[11])
     assert list(one.index) == cols
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_component_matrix_with_a_kept_cache_equals_per_unit_components_bit_for_bit(seed):
+    """The per-unit climate terms kept in a cache across calls (as the bootstrap draws of one
+    outcome do): every call, with other coefficients, year effects and unit subsets, equals the
+    per-unit computation bit for bit; units with gaps (other year sets), rolling and trend."""
+    rng = np.random.default_rng(100 + seed)
+    nc, nh = [(2, 1), (1, 2), (0, 1), (3, 0)][seed % 4]
+    df, clim, anth = _panel(rng, int(rng.integers(3, 9)), int(rng.integers(6, 31)), nc, nh,
+                            gaps=bool(seed % 2))
+    arrays = _unit_arrays(df, clim, anth)
+    yv = df["y"].to_numpy(float)
+    n_years = df["year"].nunique()
+    opts = {**AT.DEFAULTS, "baseline_years": [5, 3][seed % 2],
+            "climate_change": "rolling" if seed == 5 else "trend", "rolling_window": 4}
+    cache: dict = {}
+    for _ in range(4):
+        units = sorted(arrays)
+        units = [units[k] for k in rng.permutation(len(units))[: int(rng.integers(1, len(units) + 1))]]
+        b = rng.normal(size=nc + nh)
+        lam = None if seed % 3 == 1 else rng.normal(size=n_years)
+        got = _component_matrix(arrays, yv, b, nc, units, opts, lam, cache)
+        want = _per_unit(arrays, yv, b, nc, units, opts, lam)
+        np.testing.assert_array_equal(got[:, : len(COMPONENTS)], want)
+        assert got.tobytes() == _component_matrix(arrays, yv, b, nc, units, opts, lam).tobytes()
+    assert bool(cache) == (nc > 0)  # the climate terms are kept (no climate driver: none)
+    assert any(k[0] == "ts_climate" for k in cache) == (nc > 0 and opts["climate_change"] == "trend")

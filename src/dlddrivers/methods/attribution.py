@@ -263,7 +263,7 @@ SHARES = [f"{q}_share_of_observed" for q in TREND_Q[1:]]
 
 
 def _component_matrix(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, units, opts,
-                      lam: np.ndarray | None = None) -> np.ndarray:
+                      lam: np.ndarray | None = None, cache: dict | None = None) -> np.ndarray:
     """Components and shares for each unit in ``units`` given coefficients ``b`` (climate
     first) and the year effects ``lam`` (by year code; None: no year effects): an array
     ``(len(units), len(COMPONENTS) + len(SHARES))``, columns :data:`COMPONENTS` then
@@ -272,13 +272,19 @@ def _component_matrix(arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int, unit
     The units that share the same years are done together: one Theil-Sen median over all
     their series and one set of year pairs (tests/test_attribution_batch.py compares every
     row with the per-unit computation, bit for bit).
+
+    ``cache``: a dict kept by the caller for one ``arrays`` (the bootstrap draws of one
+    outcome): what depends only on a unit's climate drivers and years (their Theil-Sen
+    changes, their baseline-to-end mean differences) is computed once per unit and reused
+    (the same numbers: a row's median does not depend on the other rows).
     """
     mode = opts["climate_change"]
     if mode not in ("trend", "rolling"):
         raise ValueError(f"climate_change must be 'trend' or 'rolling'; got {mode!r}")
     out = np.empty((len(units), len(COMPONENTS) + len(SHARES)))
     _trend_components(out, arrays, yv, b, nc, units, int(opts["baseline_years"]), lam,
-                      rolling=None if mode == "trend" else int(opts["rolling_window"]))
+                      rolling=None if mode == "trend" else int(opts["rolling_window"]),
+                      cache=cache)
     with np.errstate(all="ignore"):
         out[:, len(COMPONENTS):] = out[:, 1 : len(TREND_Q)] / out[:, [0]]
     return out
@@ -302,9 +308,14 @@ def _ts_rows(Y: np.ndarray, pairs) -> np.ndarray:
     return np.median((Y[:, j] - Y[:, i]) / dt, axis=1) * span
 
 
+def _base_to_end(Xc: np.ndarray, kb: int) -> np.ndarray:
+    """Mean of the last ``kb`` rows of ``Xc`` minus the mean of its first ``kb`` rows."""
+    return Xc[-kb:].mean(axis=0) - Xc[:kb].mean(axis=0)
+
+
 def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarray, nc: int,
                       units, baseline_years: int, lam: np.ndarray | None,
-                      rolling: int | None = None) -> None:
+                      rolling: int | None = None, cache: dict | None = None) -> None:
     """Fill ``out[:, :len(COMPONENTS)]`` with each unit's trend components and counterfactual,
     one group of units with the same years at a time (see the module docstring). ``rolling``:
     the climate change term is the Theil-Sen change of the climate fit on a rolling mean of
@@ -320,7 +331,9 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
         n_t = len(t_bytes) // 8
         m = len(ks)
         extra = 1 if rolling is not None else (nc if len(bc) else 0)
-        rows = np.empty((m, 3 + extra, n_t))
+        # the climate drivers' own Theil-Sen changes (trend mode) from the cache when kept
+        cached = cache is not None and rolling is None and extra > 0
+        rows = np.empty((m, 3 if cached else 3 + extra, n_t))
         for r, k in enumerate(ks):
             idx, _, Xc, Xh, _ = arrays[units[k]]
             rows[r, 0] = yv[idx]
@@ -329,9 +342,18 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
             if rolling is not None:
                 roll = pd.DataFrame(Xc).rolling(rolling, min_periods=1).mean()
                 rows[r, 3] = roll.to_numpy() @ bc if len(bc) else 0.0
-            elif len(bc):
+            elif len(bc) and not cached:
                 rows[r, 3:] = Xc.T
-        ch = _ts_rows(rows.reshape(-1, n_t), pairs).reshape(m, -1)
+        if cached:
+            ch = np.empty((m, 3 + extra))
+            ch[:, :3] = _ts_rows(rows.reshape(-1, n_t), pairs).reshape(m, -1)
+            for r, k in enumerate(ks):
+                key = ("ts_climate", units[k])
+                if key not in cache:
+                    cache[key] = _ts_rows(np.ascontiguousarray(arrays[units[k]][2].T), pairs)
+                ch[r, 3:] = cache[key]
+        else:
+            ch = _ts_rows(rows.reshape(-1, n_t), pairs).reshape(m, -1)
         if lam is not None:
             common = np.asarray(lam[arrays[units[ks[0]]][4]], float)[None]
             lam_change = float(_ts_rows(common, pairs)[0])
@@ -353,8 +375,13 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
             Fc[:, :kb].mean(axis=1) + Fh[:, :kb].mean(axis=1))
         d_cf = Fh[:, -kb:].mean(axis=1) - Fh[:, :kb].mean(axis=1)
         if len(bc):
-            clim = np.array([float(bc @ (arrays[units[k]][2][-kb:].mean(axis=0)
-                                         - arrays[units[k]][2][:kb].mean(axis=0))) for k in ks])
+            if cache is None:
+                clim = np.array([float(bc @ _base_to_end(arrays[units[k]][2], kb)) for k in ks])
+            else:
+                for k in ks:
+                    if ("clim", units[k], kb) not in cache:
+                        cache[("clim", units[k], kb)] = _base_to_end(arrays[units[k]][2], kb)
+                clim = np.array([float(bc @ cache[("clim", units[k], kb)]) for k in ks])
         else:
             clim = np.zeros(m)
         with np.errstate(all="ignore"):
@@ -490,7 +517,8 @@ def attribute_outcome(
     arrays = _unit_arrays(df, climate, anthro)
     nc = len(climate)
     cols = [*COMPONENTS, *SHARES]
-    comp = _component_matrix(arrays, yv, b, nc, good, opts, lam_or_none)
+    ccache: dict = {}  # per-unit climate terms of `arrays`, shared by the bootstrap draws
+    comp = _component_matrix(arrays, yv, b, nc, good, opts, lam_or_none, ccache)
     resid = yv - fitted
     seed_off = I.stable_offset("attribution", y)
     # ---- per-unit residual moving-block bootstrap (fixed design: one pseudo-inverse)
@@ -506,7 +534,7 @@ def attribute_outcome(
             ystar[idx] += resid[idx][RI.block_indices(len(idx), Lu, rng)]
         bs, _, lb = fit_fe(ystar, X, unit_codes, year_codes, n_yc)
         lb = lb if year_fx else None
-        boot_units.append(_component_matrix(arrays, ystar, bs, nc, good, opts, lb))
+        boot_units.append(_component_matrix(arrays, ystar, bs, nc, good, opts, lb, ccache))
     comp_s = pd.DataFrame(comp, index=good, columns=cols)
     # ---- pooled: mean over units, unit block bootstrap
     rng_p = I.rng_from(study, seed_off + 1)
@@ -520,7 +548,7 @@ def attribute_outcome(
             bs, _, lb = fit_fe(yv[idx], X[idx], codes_b, None if year_codes is None else year_codes[idx], n_yc)
             picked = sorted(set(pick.tolist()))  # unit positions, in the order of `good`
             cb = _component_matrix(arrays, yv, bs, nc, [good[k] for k in picked], opts,
-                                   lb if year_fx else None)
+                                   lb if year_fx else None, ccache)
             weights = np.bincount(pick, minlength=G)[picked]  # times each unit was drawn
             pooled_boot.append(_column_sums(cb, weights) / weights.sum())
     pooled = _pooled_ratios(_unit_mean(comp, cols))
