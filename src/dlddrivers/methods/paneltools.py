@@ -43,10 +43,15 @@ def complete_cases(panel: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.Data
     """
     cols = list(dict.fromkeys(["unit", "year", *columns]))
     sub = panel[cols].copy()
-    vals = sub[list(columns)].apply(pd.to_numeric, errors="coerce").astype(float)
+    names = list(columns)
+    # float columns need no conversion: their values are what the conversion would give
+    floats = (len(set(names)) == len(names) and not {"unit", "year"} & set(names)
+              and sub.columns.is_unique and all(sub.dtypes[c] == np.float64 for c in names))
+    vals = sub[names] if floats else sub[names].apply(pd.to_numeric, errors="coerce").astype(float)
     ok = np.isfinite(vals.to_numpy()).all(axis=1) if len(columns) else np.ones(len(sub), bool)
     out = sub.loc[ok].copy()
-    out[list(columns)] = vals.loc[ok]
+    if not floats:
+        out[names] = vals.loc[ok]
     out["year"] = out["year"].astype(int)
     out["unit"] = out["unit"].astype(str)
     out = out.sort_values(["unit", "year"]).reset_index(drop=True)
