@@ -198,3 +198,15 @@ def test_component_matrix_with_a_kept_cache_equals_per_unit_components_bit_for_b
         assert got.tobytes() == _component_matrix(arrays, yv, b, nc, units, opts, lam).tobytes()
     assert bool(cache) == (nc > 0)  # the climate terms are kept (no climate driver: none)
     assert any(k[0] == "ts_climate" for k in cache) == (nc > 0 and opts["climate_change"] == "trend")
+
+
+def test_unit_arrays_positions_are_the_unit_row_positions():
+    """The bootstrap takes each unit's rows from _unit_arrays: the same positions (values and
+    dtype) as selecting the unit's rows of the frame, units with gaps included."""
+    rng = np.random.default_rng(21)
+    df, clim, anth = _panel(rng, 7, 15, 2, 1, gaps=True)
+    arrays = _unit_arrays(df, clim, anth)
+    assert sorted(arrays) == sorted(df["unit"].unique())
+    for u, (idx, *_rest) in arrays.items():
+        ref = df.index[df["unit"] == u].to_numpy()
+        assert idx.dtype == ref.dtype and idx.tobytes() == ref.tobytes()

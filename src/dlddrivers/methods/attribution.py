@@ -524,7 +524,8 @@ def attribute_outcome(
     # ---- per-unit residual moving-block bootstrap (fixed design: one pseudo-inverse)
     rng = I.rng_from(study, seed_off)
     L = opts.get("block_length")
-    unit_idx = {u: df.index[df["unit"] == u].to_numpy() for u in good}
+    # each unit's row positions (df has a fresh RangeIndex): the positions _unit_arrays found
+    unit_idx = {u: arrays[u][0] for u in good}
     boot_units = []
     unit_rows = bool(opts.get("unit_rows", True))
     for _ in range(draws if unit_rows else 0):
