@@ -306,3 +306,27 @@ def test_period_coverage_flag_names_data_ending_inside_the_recent_period():
     late = panel.assign(spei=[np.nan] * 3 + list(range(11)))
     assert "start in 2010, inside the baseline period 2007-2013" in period_coverage_flag(
         late, "spei", [2007, 2013], [2014, 2020])
+
+
+def test_identified_estimands_are_cached_per_graph_and_copied():
+    """identify() runs DoWhy once per graph (nodes, edges, in order) and pair: a second call
+    returns an equal copy (changing it leaves the next call untouched), another graph or pair
+    is identified anew, and the stage's rows are the same whether the cache is cold or warm."""
+    from dlddrivers.causal import effects as E
+
+    E._IDENTIFIED.clear()
+    g = confounded_graph()
+    a = E.identify(g, "press", "y")
+    b = E.identify(g, "press", "y")
+    assert a is not b and vars(a) == vars(b) and len(E._IDENTIFIED) == 1
+    b.set_backdoor_variables(["bogus"], key="backdoor")
+    assert E.identify(g, "press", "y").get_backdoor_variables() == a.get_backdoor_variables()
+    assert E.identify(nx.DiGraph([("press", "y")]), "press", "y").get_backdoor_variables() == []
+    assert len(E._IDENTIFIED) == 2
+    assert E.identify(nx.DiGraph([("y", "press")]), "press", "y") is None  # no directed path
+    panel = confounded_panel(effect=0.5, seed=8)
+    warm = estimate_pair(panel, g, "press", "y", _opts(), seed=3)
+    E._IDENTIFIED.clear()
+    cold = estimate_pair(panel, g, "press", "y", _opts(), seed=3)
+    assert pd.Series(warm[0]).equals(pd.Series(cold[0]))
+    assert pd.DataFrame(warm[1]).equals(pd.DataFrame(cold[1]))

@@ -54,12 +54,33 @@ def quiet_and_seeded(seed: int | None = None) -> Iterator[None]:
             np.random.set_state(state)
 
 
+#: Identified estimands by graph (nodes and edges with their data, in order) and pair, so the
+#: seeds of a validation scenario identify once; :func:`identify` hands out copies.
+_IDENTIFIED: dict[str, Any] = {}
+#: How many identified estimands :data:`_IDENTIFIED` keeps (the oldest is dropped first).
+IDENTIFY_CACHE_SIZE = 64
+
+
 def identify(graph: nx.DiGraph, treatment: str, outcome: str):
     """DoWhy backdoor identification of ``treatment -> outcome`` on the config graph.
 
     Returns the ``IdentifiedEstimand`` (identifier method set to ``backdoor``) or ``None`` when
-    no backdoor adjustment set exists.
+    no backdoor adjustment set exists. The same graph (nodes, edges and their data, in the
+    same order) and pair are identified once per process; every call gets its own copy.
     """
+    import copy
+
+    key = repr((list(graph.nodes(data=True)), list(graph.edges(data=True)), treatment, outcome))
+    if key not in _IDENTIFIED:
+        if len(_IDENTIFIED) >= IDENTIFY_CACHE_SIZE:
+            del _IDENTIFIED[next(iter(_IDENTIFIED))]
+        _IDENTIFIED[key] = _identify(graph, treatment, outcome)
+    ie = _IDENTIFIED[key]
+    return None if ie is None else copy.deepcopy(ie)
+
+
+def _identify(graph: nx.DiGraph, treatment: str, outcome: str):
+    """:func:`identify` without the cache."""
     from dowhy.causal_identifier import identify_effect_auto
     from dowhy.causal_identifier.auto_identifier import EstimandType
 
