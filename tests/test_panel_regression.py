@@ -336,3 +336,4 @@ def test_panelols_arrays_declines_what_it_does_not_reproduce():
                               ["x0", "x1"], specs) is None
     assert pr.panelols_arrays(df.assign(x1=1.0 - df["x0"] * 0), "y", ["x0", "x1"], specs) is None
     assert pr.panelols_arrays(df, "y", ["x0"], {"cl": ("clustered", {"cluster_time": True})}) is None
+    assert pr.panelols_arrays(df.assign(year=df["year"].astype(str)), "y", ["x0"], specs) is None

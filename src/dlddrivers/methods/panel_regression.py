@@ -308,9 +308,10 @@ def panelols_arrays(df: pd.DataFrame, outcome: str, drivers: Sequence[str],
     ``PanelOLS.fit``).
 
     Returns None for what it does not reproduce (the caller then builds the model): time
-    effects without unit effects, repeated (unit, year) rows, missing or non-finite values, a
-    regressor set spanning a constant, more than 2**10 MiB of dummies (linearmodels' low-memory
-    algorithm), cluster options other than ``cluster_entity``.
+    effects without unit effects, non-numeric years, unsorted or repeated (unit, year) rows,
+    missing or non-finite values, a regressor set spanning a constant, more than 2**10 MiB of
+    dummies (linearmodels' low-memory algorithm), cluster options other than
+    ``cluster_entity``.
     """
     from linearmodels.panel.covariance import check_covariance_kwargs, setup_covariance_estimator
     from linearmodels.panel.model import PanelOLS, _lstsq
@@ -320,6 +321,8 @@ def panelols_arrays(df: pd.DataFrame, outcome: str, drivers: Sequence[str],
 
     names = list(drivers)
     if not entity_effects or not names or any(set(cfg) - {"cluster_entity"} for _, cfg in specs.values()):
+        return None
+    if not pd.api.types.is_numeric_dtype(df["year"]):  # PanelData refuses it (ValueError)
         return None
     mi = pd.MultiIndex.from_arrays([df["unit"], df["year"]])
     if not mi.is_unique or not mi.is_monotonic_increasing:
