@@ -346,3 +346,60 @@ def test_corr_equals_the_former_operations_bit_for_bit(case):
     ref, ref_deg = _corr_former(Z)
     assert got.tobytes() == ref.tobytes() and got_deg == ref_deg
     assert got_deg == (case in ("constant_predictor", "constant_outcome"))
+
+
+def _ar1_former(t, x):
+    """The former ar1_trend_params (np.ptp, np.clip, means taken twice): the reference."""
+    t = np.asarray(t, float)
+    x = np.asarray(x, float)
+    if len(x) < 3 or np.ptp(t) == 0:
+        return float(x.mean()), 0.0, 0.0, float(x.std())
+    tc = t - t.mean()
+    b = float(tc @ (x - x.mean()) / (tc @ tc))
+    a = float(x.mean() - b * t.mean())
+    e = x - a - b * t
+    den = float(e @ e)
+    phi = float(np.clip(e[1:] @ e[:-1] / den, -0.95, 0.95)) if den > 0 else 0.0
+    return a, b, phi, float(np.sqrt(den / len(e)))
+
+
+def test_ar1_trend_params_equal_the_former_arithmetic():
+    """The same four numbers, bit for bit: random series, strongly persistent ones (phi
+    clipped at 0.95), alternating ones (clipped at -0.95), an exact line (no residual), a
+    constant year, and series of 1 and 2 values."""
+    from dlddrivers.methods.relative_importance import ar1_trend_params
+
+    rng = np.random.default_rng(17)
+    t30 = np.arange(1991, 2021, dtype=float)
+    cases = [(t30, rng.normal(size=30)) for _ in range(20)]
+    cases += [(t30, np.cumsum(np.cumsum(rng.normal(size=30)))),      # phi clipped at 0.95
+              (t30, np.tile([1.0, -1.0], 15) + 1e-3 * rng.normal(size=30)),  # at -0.95
+              (t30, 2.0 + 0.5 * t30), (np.full(5, 2000.0), rng.normal(size=5)),
+              (t30[:1], rng.normal(size=1)), (t30[:2], rng.normal(size=2)),
+              (np.sort(rng.choice(t30, 12, replace=False)), rng.normal(size=12) * 1e6)]
+    clipped = set()
+    for t, x in cases:
+        got, ref = ar1_trend_params(t, x), _ar1_former(t, x)
+        assert np.array(got).tobytes() == np.array(ref).tobytes()
+        clipped.add(abs(got[2]) == 0.95)
+    assert clipped == {True, False}
+
+
+def test_surrogate_drivers_with_kept_params_equal_without():
+    """Parameters kept across calls (as the groups of one placebo calibration share drivers)
+    give the same surrogates and generator state as computing them in every call."""
+    from dlddrivers.methods.relative_importance import surrogate_drivers
+
+    rng = np.random.default_rng(4)
+    rows = [{"unit": f"U{u}", "year": t} for u in range(6) for t in range(2000, 2010 + u % 3)]
+    df = pd.DataFrame(rows)
+    for c in ("a", "b", "c"):
+        df[c] = rng.normal(size=len(df)).cumsum()
+    kept: dict = {}
+    r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
+    for cols in (["a", "b"], ["b"], ["c", "a"], ["b", "c"]):
+        got = surrogate_drivers(df, cols, 7, r1, kept)
+        want = surrogate_drivers(df, cols, 7, r2)
+        assert got.tobytes() == want.tobytes()
+    assert r1.random() == r2.random()
+    assert len(kept) == 3 * 6  # every (driver, unit) once

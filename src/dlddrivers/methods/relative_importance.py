@@ -319,22 +319,27 @@ def ar1_trend_params(t: np.ndarray, x: np.ndarray) -> tuple[float, float, float,
     Fewer than 3 values: no trend (``b = 0``) and no persistence."""
     t = np.asarray(t, float)
     x = np.asarray(x, float)
-    if len(x) < 3 or np.ptp(t) == 0:
+    # the arithmetic of np.ptp, np.clip and the repeated means, each computed once
+    if len(x) < 3 or t.max() - t.min() == 0:
         return float(x.mean()), 0.0, 0.0, float(x.std())
-    tc = t - t.mean()
-    b = float(tc @ (x - x.mean()) / (tc @ tc))
-    a = float(x.mean() - b * t.mean())
+    t_mean, x_mean = t.mean(), x.mean()
+    tc = t - t_mean
+    b = float(tc @ (x - x_mean) / (tc @ tc))
+    a = float(x_mean - b * t_mean)
     e = x - a - b * t
     den = float(e @ e)
-    phi = float(np.clip(e[1:] @ e[:-1] / den, -0.95, 0.95)) if den > 0 else 0.0
+    phi = float(min(max(e[1:] @ e[:-1] / den, -0.95), 0.95)) if den > 0 else 0.0
     return a, b, phi, float(np.sqrt(den / len(e)))
 
 
 def surrogate_drivers(df: pd.DataFrame, columns: Sequence[str], draws: int,
-                      rng: np.random.Generator) -> np.ndarray:
+                      rng: np.random.Generator, params: dict | None = None) -> np.ndarray:
     """Surrogate series for ``columns`` of a complete-case panel sorted by (unit, year):
     per unit and driver the fitted line ``a + b t`` plus a simulated stationary AR(1) with the
     residuals' lag-1 autocorrelation and standard deviation (:func:`ar1_trend_params`).
+
+    ``params``: a dict the caller keeps for one ``df`` (the groups of one placebo calibration
+    share drivers): each (driver, unit)'s :func:`ar1_trend_params` are computed once.
 
     Returns an array ``(draws, n_rows, len(columns))``, independent of any outcome.
     """
@@ -348,17 +353,25 @@ def surrogate_drivers(df: pd.DataFrame, columns: Sequence[str], draws: int,
     U = rng.standard_normal(draws * k * sum(len(idx) for _, idx in units))
     # the units of one series length are simulated together: the same elementwise arithmetic
     # on each unit's own innovations, one pass over the years for all of them
-    by_len: dict[int, list[tuple[np.ndarray, int]]] = {}
+    by_len: dict[int, list[tuple[object, np.ndarray, int]]] = {}
     pos = 0
-    for _, idx in units:
-        by_len.setdefault(len(idx), []).append((idx, pos))
+    for unit, idx in units:
+        by_len.setdefault(len(idx), []).append((unit, idx, pos))
         pos += draws * len(idx) * k
+    params = {} if params is None else params
+
+    def pars_of(col: int, unit: object, t: np.ndarray, idx: np.ndarray) -> tuple:
+        key = (columns[col], unit)
+        if key not in params:
+            params[key] = ar1_trend_params(t, X[idx, col])
+        return params[key]
+
     for m, members in by_len.items():
-        IDX = np.array([idx for idx, _ in members]).reshape(len(members), m)  # (units, years)
+        IDX = np.array([idx for _, idx, _ in members]).reshape(len(members), m)  # (units, years)
         T = t_all[IDX]
-        pars = np.array([[ar1_trend_params(T[r], X[idx, j]) for j in range(k)]
-                         for r, (idx, _) in enumerate(members)]).reshape(len(members), k, 4)
-        u = np.stack([U[p0 : p0 + draws * m * k].reshape(k, draws, m) for _, p0 in members])
+        pars = np.array([[pars_of(j, unit, T[r], idx) for j in range(k)]
+                         for r, (unit, idx, _) in enumerate(members)]).reshape(len(members), k, 4)
+        u = np.stack([U[p0 : p0 + draws * m * k].reshape(k, draws, m) for _, _, p0 in members])
         phi = pars[:, :, 2, None]  # (units, driver, 1)
         sd = pars[:, :, 3, None]
         s_innov = sd * np.sqrt(1.0 - phi**2)
@@ -391,12 +404,13 @@ def placebo_group_shares(
     Z, u, yr, t = _design(df, outcome, predictors)
     Z0 = _transform(Z, u, yr, within, t, variation)
     out: dict[str, np.ndarray] = {}
+    params: dict = {}  # each driver's per-unit line and AR(1), shared by the groups
     for name, members in groups.items():
         members = list(members)
         if not members:
             continue
         cols = [predictors[m] for m in members]
-        S = surrogate_drivers(df, cols, draws, rng)  # (draws, n, km)
+        S = surrogate_drivers(df, cols, draws, rng, params)  # (draws, n, km)
         km = len(cols)
         flat = S.transpose(1, 0, 2).reshape(len(df), draws * km)
         St = _transform(flat, u, yr, within, t, variation).reshape(len(df), draws, km)
