@@ -81,3 +81,42 @@ def test_overlaps_are_still_found_with_the_shared_pass(tmp_path):
     style.OVERLAPS.clear()
     style.save(_figure(), tmp_path / "clean", caption=CAPTION)
     assert style.OVERLAPS == {}
+
+
+def test_write_png_gives_the_pixels_and_resolution_back(tmp_path):
+    """write_png is lossless (RGBA, transparent pixels included) and stores the resolution as
+    Pillow does; the file is a plain PNG: IHDR, pHYs, IDAT, IEND."""
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
+    img[:10, :20] = [255, 255, 255, 255]  # flat areas as in plots
+    img[20:, 30:, 3] = 0
+    ours = style.write_png(tmp_path / "ours.png", img, 150.0)
+    Image.fromarray(img, "RGBA").save(tmp_path / "pil.png", dpi=(150.0, 150.0))
+    a, b = Image.open(ours), Image.open(tmp_path / "pil.png")
+    assert a.mode == "RGBA" and np.array_equal(np.asarray(a), img)
+    assert a.info["dpi"] == b.info["dpi"]
+    data, kinds, i = ours.read_bytes(), [], 8
+    while i < len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        kinds.append(data[i + 4:i + 8])
+        i += 12 + n
+    assert kinds == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
+    with pytest.raises(ValueError, match="expected \\(height, width, 4\\)"):
+        style.write_png(tmp_path / "bad.png", img[..., :3], 150.0)
+
+
+def test_saved_png_is_written_by_write_png_with_matplotlibs_pixels(tmp_path, monkeypatch):
+    """save() encodes the figure's Agg buffer itself (write_png) and the pixels equal
+    matplotlib's own PNG of the same crop."""
+    calls = []
+    real = style.write_png
+    monkeypatch.setattr(style, "write_png", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    fig = _figure()
+    fig.set_dpi(float(matplotlib.rcParams["savefig.dpi"]))
+    ref = tmp_path / "ref.png"
+    fig.savefig(ref, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    out = style.save(_figure(), tmp_path / "ours")
+    assert calls == [out[0]]
+    assert np.array_equal(np.asarray(Image.open(ref)), np.asarray(Image.open(out[0])))
+    assert Image.open(ref).info["dpi"] == Image.open(out[0]).info["dpi"]
