@@ -196,6 +196,31 @@ def text_overlaps(fig, pad: float = 0.5, renderer=None) -> list[tuple[str, str]]
     return [(texts[a], texts[c]) for a, c in zip(i, j, strict=True)]
 
 
+def place_boxes(fig, renderer) -> int:
+    """Place the children of every legend and offset box of ``fig`` (legends, anchored texts,
+    annotation boxes) as drawing places them, without drawing anything else; return how many.
+
+    Their texts get their positions only when the box is drawn (``OffsetBox.draw`` sets each
+    child's offset); everything else :func:`save` measures is placed by ``get_tightbbox``
+    itself (ticks and tick labels, axis labels, titles), so this replaces the full layout draw
+    (``draw_without_rendering``) of a figure without a layout engine: the overlap check then
+    measures the legends' texts where they are drawn."""
+    from matplotlib.legend import Legend
+    from matplotlib.offsetbox import AnnotationBbox, OffsetBox
+
+    boxes = []
+    for parent in (fig, *fig.axes):
+        if parent is not fig and not parent.get_visible():
+            continue
+        boxes += [a for a in parent.get_children()
+                  if isinstance(a, (Legend, OffsetBox, AnnotationBbox)) and a.get_visible()]
+    if boxes:
+        with renderer._draw_disabled():  # matplotlib's own no-output mode (draw_without_rendering)
+            for b in boxes:
+                b.draw(renderer)
+    return len(boxes)
+
+
 def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False) -> list[Path]:
     """Save ``fig`` as PNG (and SVG if asked) with an optional caption; close it; return paths.
 
@@ -203,8 +228,11 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
     caption under everything drawn, measures the texts for the overlap check
     (:data:`OVERLAPS`) and gives the tight bounding box the file is cropped to, so the PNG is
     rendered once (``savefig(bbox_inches="tight")`` would lay the figure out again); the pass
-    runs at the file's dpi (``savefig.dpi``), so texts are measured as printed. A figure
-    with a layout engine (constrained layout) is laid out again after its caption is added."""
+    runs at the file's dpi (``savefig.dpi``), so texts are measured as printed. Without a
+    layout engine the pass is ``get_tightbbox`` itself (it places ticks, labels and titles as
+    drawing does) after :func:`place_boxes` (legends), not a full draw; a figure with a layout
+    engine (constrained layout) is drawn without rendering, and again after its caption is
+    added. The PNG is encoded by :func:`write_png` from the Agg buffer."""
     import matplotlib as mpl
     import matplotlib.pyplot as plt
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
@@ -219,9 +247,13 @@ def save(fig, path: str | Path, *, caption: str | None = None, svg: bool = False
     dpi = mpl.rcParams["savefig.dpi"]
     if dpi != "figure":  # lay out at the file's dpi: texts measure and wrap as they are printed
         fig.set_dpi(float(dpi))
-    fig.draw_without_rendering()  # the one layout pass
-    renderer = fig.canvas.get_renderer()
-    tight = fig.get_tightbbox(renderer)  # inches
+    if engine is not None:
+        fig.draw_without_rendering()  # the engine lays the figure out
+        renderer = fig.canvas.get_renderer()
+    else:
+        renderer = fig.canvas.get_renderer()
+        place_boxes(fig, renderer)
+    tight = fig.get_tightbbox(renderer)  # inches: lays out ticks, labels and titles
     if caption:
         label = add_caption(fig, caption, renderer, tight=tight)
         if engine is not None:
