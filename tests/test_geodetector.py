@@ -296,3 +296,24 @@ def test_interaction_heatmap_draws_the_tables(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not_a_factor"):
         pgd.plot(bad, panel, DICT, STUDY, tmp_path)
     plt.close("all")
+
+
+@pytest.mark.parametrize("kind", ["codes with gaps", "uint8", "strings", "negative", "huge codes"])
+def test_stratum_sums_direct_count_equals_the_factorised_sums_bit_for_bit(kind):
+    """q's per-stratum sums and counts from the direct count of integer codes equal those of
+    np.unique + bincount (sorted label order, empty codes absent) to the last bit, and q is
+    the same; labels that are not small non-negative integers take the factorised path."""
+    rng = np.random.default_rng(4)
+    y = rng.lognormal(size=3001) * 1e3
+    codes = rng.choice([0, 2, 3, 7, 11], size=len(y))
+    strata = {"codes with gaps": codes, "uint8": codes.astype(np.uint8),
+              "strings": np.array([f"s{c}" for c in codes]), "negative": codes - 5,
+              "huge codes": codes * 10**9}[kind]
+    _, inv = np.unique(strata, return_inverse=True)
+    sums, cnt = gd._stratum_sums(y, strata)
+    assert np.array_equal(sums, np.bincount(inv, weights=y))  # exact, not approx
+    assert np.array_equal(cnt, np.bincount(inv)) and cnt.dtype == np.bincount(inv).dtype
+    ref = np.bincount(inv, weights=y)
+    ssb = float((ref**2 / np.bincount(inv)).sum() - y.sum() ** 2 / len(y))
+    sst = float(((y - y.mean()) ** 2).sum())
+    assert gd.q_statistic(y, strata) == min(max(ssb / sst, 0.0), 1.0)

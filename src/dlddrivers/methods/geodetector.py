@@ -201,6 +201,23 @@ def risk_detector(y: np.ndarray, strata: np.ndarray, edges: np.ndarray, level: f
     return pd.DataFrame(rows)
 
 
+def _stratum_sums(y: np.ndarray, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``y`` and count per stratum, strata in sorted label order (empty ones absent).
+
+    Small non-negative integer codes (the strata of the discretisations) are counted directly
+    (``np.bincount`` on the codes, empty codes dropped); other labels are factorised first
+    (``np.unique``, a sort). Both add each stratum's values in row order, so the sums are the
+    same to the last bit; the direct count only skips the sort."""
+    s = np.asarray(strata)
+    direct = s.dtype.kind == "i" or (s.dtype.kind == "u" and s.dtype.itemsize < 8)
+    if direct and len(s) and s.min() >= 0 and s.max() <= 4 * len(s) + 64:
+        cnt = np.bincount(s)
+        keep = cnt > 0
+        return np.bincount(s, weights=y, minlength=len(cnt))[keep], cnt[keep]
+    _, inv = np.unique(s, return_inverse=True)
+    return np.bincount(inv, weights=y), np.bincount(inv)
+
+
 def q_statistic(y: np.ndarray, strata: np.ndarray) -> float:
     """q = 1 - sum_h N_h var_h / (N var) (population variances); NaN if Y is constant."""
     y = np.asarray(y, dtype=float)
@@ -208,9 +225,7 @@ def q_statistic(y: np.ndarray, strata: np.ndarray) -> float:
     sst = float(((y - y.mean()) ** 2).sum())
     if sst == 0:
         return float("nan")
-    _, inv = np.unique(strata, return_inverse=True)
-    sums = np.bincount(inv, weights=y)
-    cnt = np.bincount(inv)
+    sums, cnt = _stratum_sums(y, strata)
     ssb = float((sums**2 / cnt).sum() - y.sum() ** 2 / len(y))
     return float(min(max(ssb / sst, 0.0), 1.0))
 
