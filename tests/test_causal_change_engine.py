@@ -124,3 +124,17 @@ def test_arrays_engine_equals_dowhy_on_the_neasia_panel(snapshot):
                  num_permutations=3, seed=5)
     assert (a["status"].str.startswith("ok")).all()
     _assert_tables_identical(a, d)
+
+
+@pytest.mark.parametrize("m, n", [(1, 5), (7, 3), (100, 1000), (2**20 + 3, 50), (5, 0)])
+def test_row_draws_equal_numpy_choice_and_leave_the_same_state(m, n):
+    from dlddrivers.causal.fastchange import _choice_rows
+
+    for seed in range(20):
+        np.random.seed(seed)
+        ref = np.random.choice(m, size=n, replace=True)
+        ref_next = np.random.random()
+        np.random.seed(seed)
+        got = _choice_rows(m, n)
+        assert got.dtype == ref.dtype and np.array_equal(got, ref)
+        assert np.random.random() == ref_next  # the generator advanced by the same amount

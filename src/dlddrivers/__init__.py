@@ -6,3 +6,9 @@ catalogue, derived indicators, gaps, coverage, provenance) -> ``methods`` and ``
 """
 
 __version__ = "0.1.0"
+
+# pandas runs on first use, not on import: the Snakefile's start-up never needs it
+# (dlddrivers._lazy explains how; nothing changes once it is used)
+from ._lazy import defer_import as _defer_import  # noqa: E402
+
+_defer_import("pandas")

@@ -94,14 +94,14 @@ def check_graphs(cfg: dict, catalogue: Catalogue | None = None) -> None:
     with the catalogue, no edge runs from an anthropogenic driver into a climate driver
     (climate is exogenous in every study here)."""
     from .catalogue import ANTHROPOGENIC, BIOPHYSICAL
-    from .causal.graph import GraphError, load_graph
+    from .causal.graph import GraphError, read_graph_spec
     from .config import study_indicators
 
     for name in panel_run(cfg):
         st = cfg["studies"][name]
         if not st.get("graph"):
             continue
-        g = load_graph(st["graph"], panel_columns=["unit", "year", *study_indicators(st)])
+        g = read_graph_spec(st["graph"], panel_columns=["unit", "year", *study_indicators(st)])
         if catalogue is None:
             continue
         for u, v in sorted(g.edges):

@@ -74,10 +74,13 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import permutations
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 BURN_IN = 20
 CLIMATE = ("precip", "temp")
@@ -380,6 +383,8 @@ def dictionary() -> pd.DataFrame:
 def graph(confounding_edge: bool = True) -> nx.DiGraph:
     """The simulator's causal graph; ``confounding_edge=False`` gives a wrong graph that omits
     ``precip -> herd``."""
+    import networkx as nx
+
     g = nx.DiGraph()
     edges = [("temp", "precip", "temperature drives the water balance"),
              ("precip", "herd", "herds follow forage"),

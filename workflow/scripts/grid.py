@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 from dlddrivers import grid
+from dlddrivers.process import end_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F821
 logging.captureWarnings(True)
@@ -30,3 +31,4 @@ elif rule == "grid_scale":
                         sm.input.dictionary, sm.output[0])
 else:
     raise ValueError(f"workflow/scripts/grid.py: unknown rule {rule!r}")
+end_job()  # every output is written: skip the interpreter's teardown

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from dlddrivers.maps_job import maps_job
+from dlddrivers.process import end_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 logging.captureWarnings(True)
@@ -17,3 +18,4 @@ maps_job(
     skipped=sm.params.boundaries_skipped,
     tiles=sm.params.tiles,
 )
+end_job()  # every output is written: skip the interpreter's teardown

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from dlddrivers.pipeline import panel_job
+from dlddrivers.process import end_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F821
 panel_job(
@@ -11,3 +12,4 @@ panel_job(
     snakemake.params.raw_root,  # noqa: F821
     Path(snakemake.output.panel_csv).parent,  # noqa: F821
 )
+end_job()  # every output is written: skip the interpreter's teardown

@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 from dlddrivers.pipeline import stage_job
+from dlddrivers.process import end_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.WARNING)  # noqa: F821
 logging.captureWarnings(True)
@@ -17,3 +18,4 @@ stage_job(
     snakemake.output[0],  # noqa: F821
     graph=(snakemake.input.graph or [None])[0] if hasattr(snakemake.input, "graph") else None,  # noqa: F821
 )
+end_job()  # every output is written: skip the interpreter's teardown

@@ -7,6 +7,7 @@ The validation table (``<results>/validation/expected_error.csv``) is read when 
 import logging
 from pathlib import Path
 
+from dlddrivers.process import end_job
 from dlddrivers.summary import VALIDATION_TABLE, write_summary
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
@@ -21,3 +22,4 @@ md, html = write_summary(
     front_path=snakemake.output.front,  # noqa: F821
 )
 logging.info("summary written: %s, %s", md, html)
+end_job()  # every output is written: skip the interpreter's teardown

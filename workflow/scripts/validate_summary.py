@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from dlddrivers.process import end_job
 from dlddrivers.validation import summary_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
@@ -11,3 +12,4 @@ summary_job(
     str(Path(snakemake.output.recovery).parent),  # noqa: F821
     snakemake.params.shapes,  # noqa: F821
 )
+end_job()  # every output is written: skip the interpreter's teardown

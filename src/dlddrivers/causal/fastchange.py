@@ -43,6 +43,14 @@ import numpy as np
 ENGINES = ("arrays", "dowhy")
 
 
+def _choice_rows(m: int, n: int) -> np.ndarray:
+    """``np.random.choice(m, size=n, replace=True)`` as DoWhy calls it: the legacy generator's
+    ``choice`` with replacement and no weights is ``randint(0, m, size=n)`` (the same draws and
+    generator state, checked in the tests) without its argument checks, which cost more than the
+    draw for the small samples here."""
+    return np.random.randint(0, m, size=n)
+
+
 class _Root:
     """A fitted ``EmpiricalDistribution``: its stored ``(m, 1)`` samples."""
 
@@ -53,7 +61,7 @@ class _Root:
 
     def draw(self, num_samples: int, parents: np.ndarray | None) -> np.ndarray:
         d = self.data
-        return d[np.random.choice(d.shape[0], size=num_samples, replace=True), :]
+        return d[_choice_rows(d.shape[0], num_samples), :]
 
 
 class _LinearANM:
@@ -67,7 +75,7 @@ class _LinearANM:
     def draw(self, num_samples: int, parents: np.ndarray | None) -> np.ndarray:
         # FunctionalCausalModel.draw_samples: the noise is drawn first, then evaluate()
         d = self.noise
-        noise = d[np.random.choice(d.shape[0], size=parents.shape[0], replace=True), :]
+        noise = d[_choice_rows(d.shape[0], parents.shape[0]), :]
         if self.coef.ndim == 1:
             pred = parents @ self.coef + self.intercept
         else:

@@ -47,7 +47,7 @@ class DropLog:
         self.records.extend(other.records)
 
 
-Reader = Callable[..., pd.DataFrame]
+Reader = Callable[..., "pd.DataFrame"]
 
 
 def get_reader(name: str) -> Reader:
