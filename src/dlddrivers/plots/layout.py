@@ -192,12 +192,15 @@ def share_text_metrics(enable: bool = True) -> None:
     cache: dict = {}
     rc = mpl.rcParams
     get = dict.__getitem__  # the stored value, without RcParams' per-read checks
+    lists = [k for k in _METRIC_RC if isinstance(get(rc, k), list)]  # font families: lists
+    scalars = [k for k in _METRIC_RC if k not in lists]
 
     def shared_metrics(renderer, text, fontprop, ismath, dpi):
         if ismath is not False or type(renderer) is not RendererAgg:
             return original(renderer, text, fontprop, ismath, dpi)
         prop = fontprop.copy()  # FontProperties is mutable: the key keeps its state now
-        key = (renderer.dpi, dpi, text, prop, tuple(str(get(rc, k)) for k in _METRIC_RC))
+        key = (renderer.dpi, dpi, text, prop, *[get(rc, k) for k in scalars],
+               *[tuple(get(rc, k)) for k in lists])
         hit = cache.get(key)
         if hit is None:
             if len(cache) >= _SHARED_MAX:
