@@ -184,8 +184,8 @@ def share_text_metrics(enable: bool = True) -> None:
             mtext._get_text_metrics_with_cache = _SHARED.pop("original")
             _SHARED.pop("cache", None)
         return
-    if "original" in _SHARED:
-        return
+    if "original" in _SHARED or not callable(getattr(mtext, "_get_text_metrics_with_cache", None)):
+        return  # installed already, or a matplotlib without this cache: its own caching stays
     from matplotlib.backends.backend_agg import RendererAgg
 
     original = mtext._get_text_metrics_with_cache
