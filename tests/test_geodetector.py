@@ -296,3 +296,53 @@ def test_interaction_heatmap_draws_the_tables(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not_a_factor"):
         pgd.plot(bad, panel, DICT, STUDY, tmp_path)
     plt.close("all")
+
+
+@pytest.mark.parametrize("kind", ["codes with gaps", "uint8", "strings", "negative", "huge codes"])
+def test_stratum_sums_direct_count_equals_the_factorised_sums_bit_for_bit(kind):
+    """q's per-stratum sums and counts from the direct count of integer codes equal those of
+    np.unique + bincount (sorted label order, empty codes absent) to the last bit, and q is
+    the same; labels that are not small non-negative integers take the factorised path."""
+    rng = np.random.default_rng(4)
+    y = rng.lognormal(size=3001) * 1e3
+    codes = rng.choice([0, 2, 3, 7, 11], size=len(y))
+    strata = {"codes with gaps": codes, "uint8": codes.astype(np.uint8),
+              "strings": np.array([f"s{c}" for c in codes]), "negative": codes - 5,
+              "huge codes": codes * 10**9}[kind]
+    _, inv = np.unique(strata, return_inverse=True)
+    sums, cnt = gd._stratum_sums(y, strata)
+    assert np.array_equal(sums, np.bincount(inv, weights=y))  # exact, not approx
+    assert np.array_equal(cnt, np.bincount(inv)) and cnt.dtype == np.bincount(inv).dtype
+    ref = np.bincount(inv, weights=y)
+    ssb = float((ref**2 / np.bincount(inv)).sum() - y.sum() ** 2 / len(y))
+    sst = float(((y - y.mean()) ** 2).sum())
+    assert gd.q_statistic(y, strata) == min(max(ssb / sst, 0.0), 1.0)
+
+
+def test_risk_detector_welch_tests_equal_the_direct_pairwise_tests():
+    """Each pair of strata is tested once and reused both ways: p_vs_next and n_differs equal
+    (exactly) those of a Welch t-test run for every ordered pair, as the detector used to."""
+    from scipy import stats
+
+    rng = np.random.default_rng(9)
+    strata = rng.integers(0, 6, 400)
+    strata[strata == 4] = 3  # an empty stratum in the middle
+    strata[:1] = 5
+    strata[strata == 5] = np.r_[5, np.full((strata == 5).sum() - 1, 0)]  # stratum 5: one value
+    y = rng.gamma(2.0, size=len(strata)) + 0.3 * strata
+    edges = np.arange(7.0)
+    out = gd.risk_detector(y, strata, edges, alpha=0.05)
+    present = [h for h in range(6) if (strata == h).any()]
+    groups = {h: y[strata == h] for h in present}
+    for k, h in enumerate(present):
+        r = out[out["stratum"] == h + 1].iloc[0]
+        v = groups[h]
+        nxt = present[k + 1] if k + 1 < len(present) else None
+        if nxt is not None and len(v) > 1 and len(groups[nxt]) > 1:
+            assert r["p_vs_next"] == float(stats.ttest_ind(v, groups[nxt], equal_var=False).pvalue)
+        else:
+            assert np.isnan(r["p_vs_next"])
+        differs = sum(1 for g, w in groups.items() if g != h and len(v) > 1 and len(w) > 1
+                      and stats.ttest_ind(v, w, equal_var=False).pvalue < 0.05)
+        assert r["n_differs"] == differs
+    assert out["n_differs"].sum() > 0 and out["p_vs_next"].notna().sum() >= 2

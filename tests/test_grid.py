@@ -437,6 +437,59 @@ def test_natural_breaks_dp_equals_kmeans1d_and_brute_force():
         assert sum(((small[st == h] - small[st == h].mean()) ** 2).sum() for h in range(k)) == pytest.approx(best)
 
 
+
+def _dp_depth_first(c0, c1, c2, n, kmax):
+    """The former numba DP of methods/_jenks.py, scalar and depth first (an explicit stack),
+    as the reference of the vectorised breadth-first version."""
+    def cost_of(i, j):
+        w = c0[j + 1] - c0[i]
+        s = c1[j + 1] - c1[i]
+        v = (c2[j + 1] - c2[i]) - s * s / w
+        return v if v > 0.0 else 0.0
+
+    cost = np.empty((kmax, n))
+    arg = np.zeros((kmax, n), dtype=np.int64)
+    for j in range(n):
+        cost[0, j] = cost_of(0, j)
+    for m in range(1, kmax):
+        cost[m, :m] = np.inf
+        stack = [(m, n - 1, m, n - 1)]
+        while stack:
+            lo, hi, olo, ohi = stack.pop()
+            if lo > hi:
+                continue
+            mid = (lo + hi) // 2
+            best, bs = np.inf, olo
+            for s in range(olo, min(ohi, mid) + 1):
+                v = cost[m - 1, s - 1] + cost_of(s, mid)
+                if v < best:
+                    best, bs = v, s
+            cost[m, mid], arg[m, mid] = best, bs
+            stack += [(lo, mid - 1, olo, bs), (mid + 1, hi, bs, ohi)]
+    return cost, arg
+
+
+@pytest.mark.parametrize("kind", ["ties", "normal", "few", "grid"])
+def test_natural_breaks_dp_equals_the_depth_first_recursion(kind):
+    """The breadth-first numpy DP gives the costs (bit for bit) and split points of the
+    depth-first scalar recursion it replaced, ties and few distinct values included."""
+    from dlddrivers.methods._jenks import _dp
+
+    rng = np.random.default_rng(7)
+    x = {"ties": np.round(rng.gamma(2.0, 2.0, 900), 1), "normal": rng.normal(size=400),
+         "few": np.repeat([1.0, 2.5, 3.0, 7.0], [3, 1, 4, 2]),
+         "grid": np.round(rng.lognormal(size=600), 2)}[kind]
+    u, w = np.unique(x, return_counts=True)
+    z, w = u - u.mean(), w.astype(float)
+    c = (np.concatenate([[0.0], np.cumsum(w)]), np.concatenate([[0.0], np.cumsum(w * z)]),
+         np.concatenate([[0.0], np.cumsum(w * z * z)]))
+    kmax = min(15, len(u))
+    cost, arg = _dp(*c, len(u), kmax)
+    ref_cost, ref_arg = _dp_depth_first(*c, len(u), kmax)
+    assert np.array_equal(arg, ref_arg)
+    assert np.array_equal(cost, ref_cost)  # the same floating-point operations
+
+
 @needs_raw
 def test_jobs_and_summary_on_the_50km_grid(tmp_path):
     """The job functions the grid rules call, on the 50 km file, and the summary section."""

@@ -276,3 +276,51 @@ def test_series_figure_draws_each_units_panel_rows_and_trend_line():
         else:
             assert len(lines) == 1
     plt.close(fig)
+
+
+def test_shared_text_metrics_draw_the_same_pixels_and_measure_each_text_once():
+    """With the shared metrics cache (installed by apply_style) a figure is drawn exactly as
+    with matplotlib's per-renderer cache; drawing it again measures no text again (the second
+    figure's renderers reuse the sizes), and a change of a font setting is measured anew."""
+    def draw():
+        fig, _ = _small_multiples()
+        layout.tight_layout(fig)
+        return _png(fig)
+
+    import matplotlib.text as mtext
+
+    style.apply_style()
+    layout.share_text_metrics(False)
+
+    own = mtext._get_text_metrics_with_cache
+    style.apply_style = _no_share(style.apply_style)
+    try:
+        ref = draw()
+    finally:
+        style.apply_style = style.apply_style.__wrapped__
+    assert mtext._get_text_metrics_with_cache is own  # not installed while drawing the reference
+    layout.share_text_metrics()
+    assert mtext._get_text_metrics_with_cache is not own
+    first = draw()
+    measured = layout._SHARED["measured"]
+    assert measured > 0
+    second = draw()
+    assert layout._SHARED["measured"] == measured  # every text of the same figure known
+    assert np.array_equal(ref, first) and np.array_equal(ref, second)
+    with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+        draw()
+    assert layout._SHARED["measured"] > measured  # another font setting: measured again
+    layout.share_text_metrics(False)
+    assert mtext._get_text_metrics_with_cache is own
+
+
+def _no_share(apply_style):
+    """apply_style without installing the shared metrics cache (the reference drawing)."""
+    import functools
+
+    @functools.wraps(apply_style)
+    def wrapped():
+        apply_style()
+        layout.share_text_metrics(False)
+
+    return wrapped

@@ -181,6 +181,16 @@ def risk_detector(y: np.ndarray, strata: np.ndarray, edges: np.ndarray, level: f
     y = np.asarray(y, dtype=float)
     present = [h for h in range(len(edges) - 1) if (strata == h).sum() > 0]
     groups = {h: y[strata == h] for h in present}
+    # Welch p-value of each pair of strata, computed once: swapping the samples negates t
+    # exactly and leaves the degrees of freedom as they are, so p is the same to the last bit
+    welch: dict[tuple[int, int], float] = {}
+
+    def p_welch(a: int, b: int) -> float:
+        key = (min(a, b), max(a, b))
+        if key not in welch:
+            welch[key] = float(stats.ttest_ind(groups[key[0]], groups[key[1]], equal_var=False).pvalue)
+        return welch[key]
+
     rows = []
     for k, h in enumerate(present):
         v = groups[h]
@@ -190,15 +200,32 @@ def risk_detector(y: np.ndarray, strata: np.ndarray, edges: np.ndarray, level: f
         half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
         p_next = np.nan
         if k + 1 < len(present) and n > 1 and len(groups[present[k + 1]]) > 1:
-            p_next = float(stats.ttest_ind(v, groups[present[k + 1]], equal_var=False).pvalue)
+            p_next = p_welch(h, present[k + 1])
         differs = sum(1 for g, w in groups.items() if g != h and n > 1 and len(w) > 1
-                      and stats.ttest_ind(v, w, equal_var=False).pvalue < alpha)
+                      and p_welch(h, g) < alpha)
         rows.append({"stratum": h + 1, "lower": float(edges[h]), "upper": float(edges[h + 1]), "n": n,
                      "mean_y": m, "sd_y": sd, "ci_low": m - half, "ci_high": m + half, "ci_level": level,
                      "p_vs_next": p_next,
                      "significant_vs_next": bool(p_next < alpha) if np.isfinite(p_next) else pd.NA,
                      "n_differs": int(differs)})
     return pd.DataFrame(rows)
+
+
+def _stratum_sums(y: np.ndarray, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``y`` and count per stratum, strata in sorted label order (empty ones absent).
+
+    Small non-negative integer codes (the strata of the discretisations) are counted directly
+    (``np.bincount`` on the codes, empty codes dropped); other labels are factorised first
+    (``np.unique``, a sort). Both add each stratum's values in row order, so the sums are the
+    same to the last bit; the direct count only skips the sort."""
+    s = np.asarray(strata)
+    direct = s.dtype.kind == "i" or (s.dtype.kind == "u" and s.dtype.itemsize < 8)
+    if direct and len(s) and s.min() >= 0 and s.max() <= 4 * len(s) + 64:
+        cnt = np.bincount(s)
+        keep = cnt > 0
+        return np.bincount(s, weights=y, minlength=len(cnt))[keep], cnt[keep]
+    _, inv = np.unique(s, return_inverse=True)
+    return np.bincount(inv, weights=y), np.bincount(inv)
 
 
 def q_statistic(y: np.ndarray, strata: np.ndarray) -> float:
@@ -208,9 +235,7 @@ def q_statistic(y: np.ndarray, strata: np.ndarray) -> float:
     sst = float(((y - y.mean()) ** 2).sum())
     if sst == 0:
         return float("nan")
-    _, inv = np.unique(strata, return_inverse=True)
-    sums = np.bincount(inv, weights=y)
-    cnt = np.bincount(inv)
+    sums, cnt = _stratum_sums(y, strata)
     ssb = float((sums**2 / cnt).sum() - y.sum() ** 2 / len(y))
     return float(min(max(ssb / sst, 0.0), 1.0))
 

@@ -147,3 +147,67 @@ def hline(ax, y: float, **kwargs):
     if ax.get_autoscaley_on():
         ax.autoscale(enable=True, axis="y")
     return line
+
+
+#: Font settings a text's size depends on besides its FontProperties (a family name such as
+#: "sans-serif" is resolved through ``font.<family>`` when the font is looked up; hinting
+#: changes the glyph advances). Part of every key of the shared metrics cache.
+_METRIC_RC = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "font.family",
+              "font.sans-serif", "font.serif", "font.monospace", "font.cursive", "font.fantasy")
+#: The shared metrics cache: its state (``original``: matplotlib's function, ``cache``: the
+#: measured sizes, ``measured``: how many texts the renderer measured since it was installed).
+_SHARED: dict = {}
+#: Entries kept before the cache starts afresh (matplotlib's own cache keeps 4,096 a renderer).
+_SHARED_MAX = 50_000
+
+
+def share_text_metrics(enable: bool = True) -> None:
+    """Measure each text once per process instead of once per renderer (idempotent).
+
+    matplotlib caches the size of a text (width, height, descent) per renderer instance, and
+    every figure gets new renderers: the layout pass of :func:`plots.style.save`, its
+    ``savefig`` (the cropped figure has another size, hence another renderer) and each new
+    figure measure every text again, although an Agg renderer's measurement depends only on the
+    text, its font properties, the dpi and the font settings (``RendererAgg.
+    get_text_width_height_descent``: the font is looked up from the properties and sized at
+    the renderer's dpi; the canvas size plays no part). With ``enable`` the measurement of
+    plain texts on Agg renderers is cached under (renderer dpi, dpi, text, font properties,
+    :data:`_METRIC_RC` settings), so a text measured once is never measured again in the
+    process; mathtext, TeX and other renderers (SVG, PDF) go to matplotlib's own cache. The
+    sizes are the renderer's own, so the figures are drawn exactly as before (pixel-identical;
+    tests/test_plot_layout.py). ``enable=False`` restores matplotlib's function."""
+    import matplotlib as mpl
+    import matplotlib.text as mtext
+
+    if not enable:
+        if "original" in _SHARED:
+            mtext._get_text_metrics_with_cache = _SHARED.pop("original")
+            _SHARED.pop("cache", None)
+        return
+    if "original" in _SHARED or not callable(getattr(mtext, "_get_text_metrics_with_cache", None)):
+        return  # installed already, or a matplotlib without this cache: its own caching stays
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    original = mtext._get_text_metrics_with_cache
+    cache: dict = {}
+    rc = mpl.rcParams
+    get = dict.__getitem__  # the stored value, without RcParams' per-read checks
+    lists = [k for k in _METRIC_RC if isinstance(get(rc, k), list)]  # font families: lists
+    scalars = [k for k in _METRIC_RC if k not in lists]
+
+    def shared_metrics(renderer, text, fontprop, ismath, dpi):
+        if ismath is not False or type(renderer) is not RendererAgg:
+            return original(renderer, text, fontprop, ismath, dpi)
+        prop = fontprop.copy()  # FontProperties is mutable: the key keeps its state now
+        key = (renderer.dpi, dpi, text, prop, *[get(rc, k) for k in scalars],
+               *[tuple(get(rc, k)) for k in lists])
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= _SHARED_MAX:
+                cache.clear()
+            hit = cache[key] = renderer.get_text_width_height_descent(text, prop, ismath)
+            _SHARED["measured"] = _SHARED.get("measured", 0) + 1
+        return hit
+
+    _SHARED.update(original=original, cache=cache, measured=0)
+    mtext._get_text_metrics_with_cache = shared_metrics
