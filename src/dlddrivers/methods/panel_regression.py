@@ -204,7 +204,6 @@ def panelols_fits(mod, specs: Mapping[str, tuple[str, Mapping]]) -> dict[str, di
     from linearmodels.panel.covariance import check_covariance_kwargs, setup_covariance_estimator
     from linearmodels.panel.model import _lstsq
     from linearmodels.panel.utility import check_absorbed
-    from scipy import stats
 
     if np.any(mod.weights.values2d != 1.0) or mod.other_effects or mod._drop_absorbed:
         raise ValueError("panelols_fits reproduces unweighted PanelOLS with entity/time effects "
@@ -234,16 +233,22 @@ def panelols_fits(mod, specs: Mapping[str, tuple[str, Mapping]]) -> dict[str, di
         cov = setup_covariance_estimator(mod._cov_estimators, cov_type, y, x, params,
                                          mod.dependent.entity_ids, mod.dependent.time_ids,
                                          debiased=True, extra_df=extra_df, **cfg)
-        # as PanelEffectsResults: params squeezed, SE = sqrt(diag(cov)), t = params / SE,
-        # p = 2 * t_sf(|t|, df_resid) (debiased)
-        b = params.squeeze()
-        se = pd.Series(np.sqrt(np.diag(pd.DataFrame(cov.deferred_cov(), columns=names, index=names))),
-                       names, name="std_error")
-        tstat = pd.Series(b / se, name="tstat")
-        pv = pd.Series(2 * stats.t.sf(np.abs(tstat), df_resid), index=names, name="pvalue")
-        out[key] = {"params": pd.Series(b, index=names, name="parameter"), "std_errors": se,
-                    "pvalues": pv}
+        out[key] = _fit_results(params, cov, names, df_resid)
     return out
+
+
+def _fit_results(params: np.ndarray, cov, names: Sequence[str], df_resid: int) -> dict:
+    """Parameters, standard errors and p-values as ``PanelEffectsResults`` reports them:
+    params squeezed, SE = sqrt(diag(cov)), t = params / SE, p = 2 * t_sf(|t|, df_resid)
+    (debiased)."""
+    from scipy import stats
+
+    b = params.squeeze()
+    se = pd.Series(np.sqrt(np.diag(pd.DataFrame(cov.deferred_cov(), columns=names, index=names))),
+                   names, name="std_error")
+    tstat = pd.Series(b / se, name="tstat")
+    pv = pd.Series(2 * stats.t.sf(np.abs(tstat), df_resid), index=names, name="pvalue")
+    return {"params": pd.Series(b, index=names, name="parameter"), "std_errors": se, "pvalues": pv}
 
 
 _COV_MANAGER = None
@@ -317,7 +322,6 @@ def panelols_arrays(df: pd.DataFrame, outcome: str, drivers: Sequence[str],
     from linearmodels.panel.model import PanelOLS, _lstsq
     from linearmodels.panel.utility import check_absorbed
     from linearmodels.shared.linalg import has_constant
-    from scipy import stats
 
     names = list(drivers)
     if not entity_effects or not names or any(set(cfg) - {"cluster_entity"} for _, cfg in specs.values()):
@@ -356,13 +360,7 @@ def panelols_arrays(df: pd.DataFrame, outcome: str, drivers: Sequence[str],
                   and PanelOLS._is_effect_nested(entity_ids, entity_ids))
         cov = setup_covariance_estimator(manager, cov_type, y, x, params, entity_ids, time_ids,
                                          debiased=True, extra_df=0 if nested else neffects, **cfg)
-        b = params.squeeze()
-        se = pd.Series(np.sqrt(np.diag(pd.DataFrame(cov.deferred_cov(), columns=names, index=names))),
-                       names, name="std_error")
-        tstat = pd.Series(b / se, name="tstat")
-        pv = pd.Series(2 * stats.t.sf(np.abs(tstat), df_resid), index=names, name="pvalue")
-        out[key] = {"params": pd.Series(b, index=names, name="parameter"), "std_errors": se,
-                    "pvalues": pv}
+        out[key] = _fit_results(params, cov, names, df_resid)
     return out
 
 
