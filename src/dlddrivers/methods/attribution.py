@@ -321,7 +321,9 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
     the climate change term is the Theil-Sen change of the climate fit on a rolling mean of
     that many years of the climate drivers (``climate_change="rolling"``); None: the sum of
     each coefficient times its driver's Theil-Sen change (``"trend"``). Products with the
-    coefficients are taken per unit, so the numbers do not depend on the grouping."""
+    coefficients are taken per unit, so the numbers do not depend on the grouping.
+    ``cache``: see :func:`_component_matrix` (a fresh one when None)."""
+    cache = {} if cache is None else cache
     bc, bh = b[:nc], b[nc:]
     groups: dict[bytes, list[int]] = {}
     for k, u in enumerate(units):
@@ -331,8 +333,8 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
         n_t = len(t_bytes) // 8
         m = len(ks)
         extra = 1 if rolling is not None else (nc if len(bc) else 0)
-        # the climate drivers' own Theil-Sen changes (trend mode) from the cache when kept
-        cached = cache is not None and rolling is None and extra > 0
+        # trend mode: the climate drivers' own Theil-Sen changes come from the cache
+        cached = rolling is None and extra > 0
         rows = np.empty((m, 3 if cached else 3 + extra, n_t))
         for r, k in enumerate(ks):
             idx, _, Xc, Xh, _ = arrays[units[k]]
@@ -342,8 +344,6 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
             if rolling is not None:
                 roll = pd.DataFrame(Xc).rolling(rolling, min_periods=1).mean()
                 rows[r, 3] = roll.to_numpy() @ bc if len(bc) else 0.0
-            elif len(bc) and not cached:
-                rows[r, 3:] = Xc.T
         if cached:
             ch = np.empty((m, 3 + extra))
             ch[:, :3] = _ts_rows(rows.reshape(-1, n_t), pairs).reshape(m, -1)
@@ -375,13 +375,10 @@ def _trend_components(out: np.ndarray, arrays: dict, yv: np.ndarray, b: np.ndarr
             Fc[:, :kb].mean(axis=1) + Fh[:, :kb].mean(axis=1))
         d_cf = Fh[:, -kb:].mean(axis=1) - Fh[:, :kb].mean(axis=1)
         if len(bc):
-            if cache is None:
-                clim = np.array([float(bc @ _base_to_end(arrays[units[k]][2], kb)) for k in ks])
-            else:
-                for k in ks:
-                    if ("clim", units[k], kb) not in cache:
-                        cache[("clim", units[k], kb)] = _base_to_end(arrays[units[k]][2], kb)
-                clim = np.array([float(bc @ cache[("clim", units[k], kb)]) for k in ks])
+            for k in ks:
+                if ("clim", units[k], kb) not in cache:
+                    cache[("clim", units[k], kb)] = _base_to_end(arrays[units[k]][2], kb)
+            clim = np.array([float(bc @ cache[("clim", units[k], kb)]) for k in ks])
         else:
             clim = np.zeros(m)
         with np.errstate(all="ignore"):
