@@ -45,11 +45,14 @@ def load() -> float:
 
 
 def export_tree(dest: Path) -> None:
-    """The committed tree (HEAD) exported into ``dest`` (a fresh clone's content)."""
+    """The committed tree (HEAD) exported into ``dest`` (a fresh clone's content), with the
+    package's bytecode written as ``make install`` writes it (``make bytecode``)."""
     dest.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(dest / "src")], check=True,
+                   capture_output=True)
 
 
 def children_cpu() -> float:

@@ -237,39 +237,60 @@ def test_batches_hold_every_run_once_with_balanced_cost():
 
 
 def test_a_batch_job_writes_what_single_runs_write(tmp_path):
-    """Batching changes how many processes run, not one byte of the run tables."""
+    """Batching changes how many processes run, not one byte of the run tables: the batch CSV
+    is the single runs' CSVs one after the other (one header)."""
     cfg = {**V.load_config("config/validation.yaml", "smoke"), "seeds": 2, "batches": 1,
            "methods": {**FAST, "attribution": {"bootstrap_draws": 9},
                        "causal": {"refuter_simulations": 3, "sensitivity_strengths": [0.5]}}}
     (batch,) = V.batches_of(cfg)
-    outs = [str(tmp_path / "batch" / f"{n}_{s}.csv") for n, s in batch]
-    V.run_batch_job(V.batch_slice(cfg, batch), outs)
-    for (name, seed), out in zip(batch, outs, strict=True):
+    out = tmp_path / "batch.csv"
+    df = V.run_batch_job(V.batch_slice(cfg, batch), str(out))
+    header, expected = None, []
+    for name, seed in batch:
         single = tmp_path / "single" / f"{name}_{seed}.csv"
         V.run_slice_job(V.scenario_slice(cfg, name), seed, str(single))
-        assert single.read_bytes() == open(out, "rb").read(), (name, seed)
-    with pytest.raises(ValueError, match="2 output files"):
-        V.run_batch_job(V.batch_slice(cfg, batch), outs[:2] if len(outs) > 2 else outs[:1] * 2)
+        head, *rows = single.read_bytes().splitlines(keepends=True)
+        assert header in (None, head)
+        header = head
+        expected += rows
+        assert len(rows) == int(((df["scenario"] == name) & (df["seed"] == seed)).sum())
+    assert out.read_bytes() == header + b"".join(expected)
+    with pytest.raises(ValueError, match="no runs"):
+        V.run_batch_job({"runs": [], "methods": {}})
 
 
 def test_batch_tables_do_not_depend_on_the_number_of_batches(tmp_path):
-    """The same runs split into 1 or 3 batches write the same bytes (each run is seeded by its
-    scenario and seed alone)."""
+    """The same runs split into 1 or 3 batches give the same rows for every run, and the
+    summary of either set of batch files is byte-identical (each run is seeded by its scenario
+    and seed alone)."""
     cfg = {**V.load_config("config/validation.yaml", "smoke"), "seeds": 2,
            "methods": {**FAST, "attribution": {"bootstrap_draws": 9}, "restrend": {"bootstrap_draws": 19},
                        "causal": {"refuter_simulations": 2, "sensitivity_strengths": [0.5]}}}
-    written = {}
+    written, files = {}, {}
     for nb in (1, 3):
         batches = V.batches_of({**cfg, "batches": nb})
         assert len(batches) == min(nb, len(V.scenario_grid(cfg)))
-        for b in batches:
-            outs = [str(tmp_path / f"b{nb}" / f"{n}_{s}.csv") for n, s in b]
-            V.run_batch_job(V.batch_slice(cfg, b), outs)
-            for (n, s), out in zip(b, outs, strict=True):
-                written.setdefault((n, s), []).append(open(out, "rb").read())
+        for i, b in enumerate(batches):
+            out = tmp_path / f"b{nb}" / f"batch_{i}.csv"
+            V.run_batch_job(V.batch_slice(cfg, b), str(out))
+            files.setdefault(nb, []).append(str(out))
+            df = pd.read_csv(out)
+            for (n, s), rows in df.groupby(["scenario", "seed"], sort=False):
+                written.setdefault((n, s), []).append(rows.to_csv(index=False))
     assert sorted(written) == sorted(V.run_jobs(cfg)) and len(written) == 4
     for key, (one, three) in written.items():
         assert one == three, key
+    shapes = {"s": (6, 15)}
+    for nb in (1, 3):
+        V.summary_job(files[nb], str(tmp_path / f"sum{nb}"), shapes, runs=V.run_jobs(cfg))
+    for name in ("recovery.csv", "summary.csv", "by_units.csv", "expected_error.csv"):
+        assert (tmp_path / "sum1" / name).read_bytes() == (tmp_path / "sum3" / name).read_bytes()
+    # a batch table that lacks a run of the config is an error naming the run
+    with pytest.raises(ValueError, match=r"lack 1 run\(s\) of the config, first \('"):
+        V.summary_job(files[3], str(tmp_path / "bad"), shapes,
+                      runs=[*V.run_jobs(cfg), ("a_missing_scenario", 1)])
+    with pytest.raises(ValueError, match="not in it"):
+        V.summary_job(files[3], str(tmp_path / "bad"), shapes, runs=V.run_jobs(cfg)[1:])
 
 
 def test_run_scenario_seeds_equals_one_run_per_seed():

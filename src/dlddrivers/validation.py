@@ -741,15 +741,20 @@ def batch_slice(cfg: Mapping, runs: Sequence[tuple[str, int]]) -> dict:
             "methods": method_options(cfg)}
 
 
-def run_batch_job(slice_: Mapping, outs: Sequence[str]) -> None:
-    """One batch job (:func:`batch_slice`): every run, each written to its own CSV (``outs`` in
-    the slice's order), exactly as :func:`run_slice_job` writes it; the seeds of a scenario
-    (consecutive in the slice) are run together by :func:`run_scenario_seeds`."""
-    runs = list(slice_["runs"])
-    if len(runs) != len(outs):
-        raise ValueError(f"validation batch: {len(runs)} runs but {len(outs)} output files")
-    from pathlib import Path
+def run_batch_job(slice_: Mapping, out: str | None = None) -> pd.DataFrame:
+    """One batch job (:func:`batch_slice`): every run in the slice's order, one run's rows
+    after the other in one table (each run's rows are those :func:`run_slice_job` writes for
+    it, with its ``scenario`` and ``seed`` columns), written to ``out`` when given.
 
+    One file per batch, not per run: a workflow with 290 run files spent more time on their
+    bookkeeping (Snakemake's job graph and metadata, one read each in the summary) than on
+    writing them. The seeds of a scenario (consecutive in the slice) are run together by
+    :func:`run_scenario_seeds`.
+    """
+    runs = list(slice_["runs"])
+    if not runs:
+        raise ValueError("validation batch: the slice holds no runs")
+    tables: list[pd.DataFrame] = []
     # consecutive runs of one scenario share its calibration and one vectorised simulation
     i = 0
     while i < len(runs):
@@ -757,23 +762,44 @@ def run_batch_job(slice_: Mapping, outs: Sequence[str]) -> None:
         while j < len(runs) and runs[j]["scenario"] == runs[i]["scenario"]:
             j += 1
         sc = S.Scenario(**dict(runs[i]["scenario"]))
-        tables = run_scenario_seeds(sc, [int(r["seed"]) for r in runs[i:j]], slice_["methods"])
-        for df, out in zip(tables, outs[i:j], strict=True):
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(out, index=False)
+        tables += run_scenario_seeds(sc, [int(r["seed"]) for r in runs[i:j]], slice_["methods"])
         i = j
+    df = pd.concat(tables, ignore_index=True)
+    if out is not None:
+        from pathlib import Path
+
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+    return df
 
 
 def summary_job(run_files: Sequence[str], outdir: str,
-                shapes: Mapping[str, Sequence[int]]) -> dict[str, str]:
-    """Gather run CSVs into ``recovery.csv``, ``summary.csv``, ``by_units.csv``,
-    ``by_years.csv`` and ``expected_error.csv`` in ``outdir``; ``shapes`` are the studies'
-    units x years (:func:`study_shapes`)."""
+                shapes: Mapping[str, Sequence[int]],
+                runs: Sequence[Sequence] | None = None) -> dict[str, str]:
+    """Gather the run tables (the batch CSVs of :func:`run_batch_job`, or one CSV per run) into
+    ``recovery.csv``, ``summary.csv``, ``by_units.csv``, ``by_years.csv`` and
+    ``expected_error.csv`` in ``outdir``; ``shapes`` are the studies' units x years
+    (:func:`study_shapes`).
+
+    ``runs``: the (scenario, seed) pairs the tables must hold (:func:`run_jobs`); a run that
+    is missing, or one that is not in the list, is an error naming it and the files read.
+    """
     from pathlib import Path
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rec = pd.concat([pd.read_csv(f) for f in run_files], ignore_index=True)
+    if runs is not None:
+        want = {(str(n), int(s)) for n, s in runs}
+        have = set(zip(rec["scenario"].astype(str), rec["seed"].astype(int), strict=True))
+        missing, extra = sorted(want - have), sorted(have - want)
+        if missing or extra:
+            raise ValueError(
+                f"validation summary: the run tables {list(map(str, run_files))} "
+                + (f"lack {len(missing)} run(s) of the config, first {missing[0]}" if missing else "")
+                + ("; " if missing and extra else "")
+                + (f"hold {len(extra)} run(s) not in it, first {extra[0]}" if extra else "")
+                + " (expected one table per (scenario, seed) of the validation config)")
     rec = rec.sort_values(["scenario", "seed", "method", "quantity"]).reset_index(drop=True)
     summ = summarise(rec)
     paths = {"recovery": out / "recovery.csv", "summary": out / "summary.csv",

@@ -9,5 +9,5 @@ from dlddrivers.validation import run_batch_job
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 logging.captureWarnings(True)
 warnings.simplefilter("ignore")
-run_batch_job(snakemake.params.slice, list(snakemake.output))  # noqa: F821
+run_batch_job(snakemake.params.slice, snakemake.output[0])  # noqa: F821
 end_job()  # every output is written: skip the interpreter's teardown
