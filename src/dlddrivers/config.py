@@ -68,18 +68,51 @@ def load_schema(schema_path: str | Path = SCHEMA_PATH) -> dict:
     return schema
 
 
-def validate_schema(cfg: dict, schema_path: str | Path = SCHEMA_PATH) -> None:
-    """Validate ``cfg`` against the JSON schema; the first error names the key and value."""
+def validate_schema(cfg: dict, schema_path: str | Path = SCHEMA_PATH, *,
+                    cache_dir: str | Path | None = None) -> None:
+    """Validate ``cfg`` against the JSON schema; the first error names the key and value.
+
+    ``cache_dir``: remember a config that passed, keyed by the sha256 of the schema and the
+    config together (:func:`schema_key`), so the same config with the same schema is not
+    validated again (importing jsonschema alone costs a no-op ``snakemake -n`` about 0.07 s).
+    Any edit of either changes the key; a config that fails is never remembered.
+    """
+    schema = load_schema(schema_path)
+    marker = None
+    if cache_dir:
+        try:
+            marker = Path(cache_dir) / f"schema-ok-{schema_key(schema, cfg)}"
+        except (TypeError, ValueError):  # keys JSON cannot sort (e.g. int and str): no cache
+            marker = None
+    if marker is not None and marker.is_file():
+        return
     import jsonschema
 
-
-    schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
     if errors:
         e = errors[0]
         raise ConfigError(_path_of(e), e.instance if not isinstance(e.instance, dict) else "{...}",
                           e.message if len(e.message) < 300 else e.message[:300])
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:  # a read-only working folder: validate every time
+            pass
+
+
+def schema_key(schema: dict, cfg: dict) -> str:
+    """sha256 (first 32 hex digits) of the schema and the config as canonical JSON, with the
+    JSON Schema draft the check uses: equal keys mean the same validation and the same result.
+    Values JSON does not hold (dates from YAML) are keyed by their text and their type, so a
+    date and the string that prints like it do not share a key."""
+    def typed(v: Any) -> str:
+        return f"{type(v).__module__}.{type(v).__qualname__}:{v}"
+
+    text = json.dumps({"draft": "2020-12", "schema": schema, "config": cfg}, sort_keys=True,
+                      default=typed)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def validate_semantics(cfg: dict, registry, catalogue) -> None:

@@ -53,7 +53,7 @@ def setup(cfg: dict, *, config_files: list[str] | None = None, root: str | Path 
         cfg["validation"] = cfg["validation"].lower() == "true"
     for f in config_files or []:
         load_yaml(f)  # raises on a duplicate key, naming file, key and both lines
-    validate_schema(cfg)
+    validate_schema(cfg, cache_dir=cache_dir)  # a config that passed before is remembered
     resolve_paths(cfg, root)
     check_stage_options(cfg)
     sources = load_sources(cfg["sources"])
