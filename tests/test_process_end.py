@@ -31,3 +31,18 @@ def test_an_error_before_end_job_exits_the_usual_way():
     code = "from dlddrivers.process import end_job\nraise ValueError('bad input')\nend_job()\n"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 1 and "ValueError: bad input" in r.stderr
+
+
+def test_drop_local_rate_limit_only_on_local_runs():
+    from types import SimpleNamespace
+
+    from dlddrivers.process import drop_local_rate_limit
+
+    limiter = object()
+    local = SimpleNamespace(local_exec=True, scheduler=SimpleNamespace(job_rate_limiter=limiter))
+    assert drop_local_rate_limit(local) and local.scheduler.job_rate_limiter is None
+    assert not drop_local_rate_limit(local)  # already none
+    cluster = SimpleNamespace(local_exec=False, scheduler=SimpleNamespace(job_rate_limiter=limiter))
+    assert not drop_local_rate_limit(cluster) and cluster.scheduler.job_rate_limiter is limiter
+    assert not drop_local_rate_limit(SimpleNamespace(local_exec=True))  # no scheduler yet
+    assert not drop_local_rate_limit(SimpleNamespace(local_exec=True, scheduler=SimpleNamespace()))

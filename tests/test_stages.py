@@ -217,3 +217,29 @@ def _snapshot() -> str:
     if not SNAPSHOT_DIR.is_dir():
         pytest.skip("no raw-data snapshot beside the checkout")
     return str(SNAPSHOT_DIR)
+
+
+def test_contract_reads_values_only_when_the_dtype_does_not_decide():
+    """Number-typed columns pass on their dtype (pandera is not even imported); an object
+    column is read value by value by the pandera schema: numbers pass, a string or a bool
+    fails naming the column."""
+    import subprocess
+    import sys
+
+    spec = TableSpec("t", "t", ("unit", "mean", "n"), numeric=("mean", "n"))
+    ok_object = pd.DataFrame({"unit": ["A", "B"], "mean": pd.Series([1.5, None], dtype=object),
+                              "n": pd.Series([1, 2], dtype=object)})
+    spec.check(ok_object, "s")
+    for bad in (["x", 1.0], [True, 1.0]):
+        t = ok_object.assign(mean=pd.Series(bad, dtype=object))
+        with pytest.raises(TableContractError, match="mean"):
+            spec.check(t, "s")
+    with pytest.raises(TableContractError, match="mean"):
+        spec.check(ok_object.assign(mean=[True, False]), "s")  # bool dtype is not a number
+    code = ("import sys, pandas as pd\n"
+            "from dlddrivers.stages import TableSpec\n"
+            "TableSpec('t', 't', ('unit', 'mean'), numeric=('mean',))"
+            ".check(pd.DataFrame({'unit': ['A'], 'mean': [1.0]}), 's')\n"
+            "print('pandera' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"
