@@ -291,6 +291,8 @@ def test_batch_tables_do_not_depend_on_the_number_of_batches(tmp_path):
                       runs=[*V.run_jobs(cfg), ("a_missing_scenario", 1)])
     with pytest.raises(ValueError, match="not in it"):
         V.summary_job(files[3], str(tmp_path / "bad"), shapes, runs=V.run_jobs(cfg)[1:])
+    with pytest.raises(ValueError, match="is in two run tables"):  # a batch file given twice
+        V.summary_job([*files[3], files[3][0]], str(tmp_path / "bad"), shapes, runs=V.run_jobs(cfg))
 
 
 def test_run_scenario_seeds_equals_one_run_per_seed():

@@ -4,7 +4,8 @@ report all iterate.
 A stage is a :class:`Stage`: its name and title in words, the function that computes its tables
 and the one that draws its figures, what it needs from a study (a causal graph, years, outcomes,
 impacts), its options (``DEFAULTS`` and their bounds) and the tables it writes, each with a
-column contract (:class:`TableSpec`, checked with pandera before a table is written). The
+column contract (:class:`TableSpec`, checked before a table is written: columns, order and key
+directly, the numbers of a column whose dtype does not already guarantee them by pandera). The
 registry keeps the pipeline's order: the Snakemake rules (one per stage), the report's
 subcategories, the summary's stage table and the config schema's ``methods`` keys come from it.
 

@@ -788,10 +788,20 @@ def summary_job(run_files: Sequence[str], outdir: str,
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    rec = pd.concat([pd.read_csv(f) for f in run_files], ignore_index=True)
+    frames = [pd.read_csv(f) for f in run_files]
+    rec = pd.concat(frames, ignore_index=True)
     if runs is not None:
         want = {(str(n), int(s)) for n, s in runs}
-        have = set(zip(rec["scenario"].astype(str), rec["seed"].astype(int), strict=True))
+        per_file = [set(zip(f["scenario"].astype(str), f["seed"].astype(int), strict=True))
+                    for f in frames]
+        seen: dict[tuple[str, int], str] = {}
+        for f, pairs in zip(run_files, per_file, strict=True):
+            for pair in sorted(pairs):
+                if pair in seen:
+                    raise ValueError(f"validation summary: run {pair} is in two run tables, "
+                                     f"{seen[pair]} and {f} (expected each run once)")
+                seen[pair] = str(f)
+        have = set(seen)
         missing, extra = sorted(want - have), sorted(have - want)
         if missing or extra:
             raise ValueError(
