@@ -1,5 +1,9 @@
 """Thin adapter: draw the coverage heatmap of one study."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import pandas as pd
 
 from dlddrivers.plots.coverage import plot_coverage

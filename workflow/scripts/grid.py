@@ -1,6 +1,10 @@
 """Thin adapter for the grid rules (grid_data, grid_geodetector, grid_ml, grid_scale):
 Snakemake inputs/params -> dlddrivers.grid job functions."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 import warnings
 from pathlib import Path

@@ -1,5 +1,9 @@
 """Thin adapter: draw the maps of one study (dlddrivers.maps_job.maps_job)."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 from pathlib import Path
 

@@ -1,5 +1,9 @@
 """Thin adapter: build one study's panel from its config slice (dlddrivers.pipeline.panel_job)."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 from pathlib import Path
 

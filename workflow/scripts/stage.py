@@ -1,5 +1,9 @@
 """Thin adapter: run one analysis stage on one study's panel (dlddrivers.pipeline.stage_job)."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 import warnings
 from pathlib import Path

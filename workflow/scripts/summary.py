@@ -4,6 +4,10 @@
 The validation table (``<results>/validation/expected_error.csv``) is read when present.
 """
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 from pathlib import Path
 

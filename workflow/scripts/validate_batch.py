@@ -1,5 +1,9 @@
 """Thin adapter: a batch of validation runs from its slice (dlddrivers.validation.run_batch_job)."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 import warnings
 

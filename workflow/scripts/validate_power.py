@@ -1,6 +1,10 @@
 """Thin adapter: detection power table (dlddrivers.validation.power_job) and its figure
 (dlddrivers.plots.validation), drawn from the table just written."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 
 import pandas as pd

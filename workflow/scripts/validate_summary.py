@@ -1,6 +1,10 @@
 """Thin adapter: gather the validation runs (dlddrivers.validation.summary_job) and draw the
 recovery figure from the table just written (dlddrivers.plots.validation)."""
 
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()  # in a forked child of the warm job server when one runs (local runs)
+
 import logging
 from pathlib import Path
 

@@ -1,0 +1,475 @@
+"""A warm process that runs the workflow's jobs in forked children, so each job does not pay
+for importing pandas, matplotlib, SciPy, statsmodels, DoWhy, scikit-learn and the rest again.
+
+Why: a default run is about 60 jobs, and each job process spent 0.5-2.5 s of CPU importing
+libraries before its first line of work (58 s of a 277 s run, measured with the modules each job
+had loaded). This module keeps one process that has imported them (:data:`PRELOAD`) and forks it
+once per job: a child starts with every library in memory and nothing else done.
+
+How a job runs:
+
+1. The workflow's ``onstart`` calls :func:`start` (local runs only): the server process imports
+   :data:`PRELOAD` and listens on a Unix socket in a private folder (mode 0700) named after the
+   working folder, the interpreter and the package's source files (an edited source file gives
+   another name, so a server never runs stale code). ``onsuccess`` and ``onerror`` call
+   :func:`stop`.
+2. A workflow script calls :func:`run_in_server` first. When a server answers, the script's
+   process sends its script path, arguments, working folder, environment and its standard
+   input, output and error (as file descriptors), waits, and exits with the child's exit code.
+   Otherwise (no server, a cluster node, ``DLD_JOBSERVER=0``, a job with more than one thread)
+   it returns and the script runs in its own process as before.
+3. The server forks; the child takes the job's descriptors, folder, environment and arguments
+   and runs the script (Snakemake's copy of it, with its preamble) with :func:`runpy.run_path`.
+   There :func:`run_in_server` sees that it runs in a child and returns, so the script does its
+   work exactly as it would in a fresh interpreter. The server reports the child's exit status
+   to the waiting process; if that process goes away (Snakemake cancelled the job), the child's
+   process group is killed.
+
+The child is a copy of a process that only imported modules, so it starts in the state a fresh
+interpreter reaches after the same imports: the outputs are the same bytes (checked on the full
+default run). What differs: Snakemake's ``benchmark:`` files measure the waiting process, not the
+child (each stage's ``run.json`` still records its own CPU seconds), and all children share the
+server's string-hash seed (no result depends on hash order). The server is single-threaded (a
+``selectors`` loop), so forking it is safe; it exits when asked, when the Snakemake process that
+started it is gone, or after :data:`IDLE_SECONDS` without a job. Its log is
+``.snakemake/dlddrivers/jobserver.log``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: Set to 0 / off / false / no to run every job in its own fresh interpreter.
+ENV_SWITCH = "DLD_JOBSERVER"
+#: Set in a forked child: :func:`run_in_server` returns at once there.
+ENV_CHILD = "DLD_JOBSERVER_CHILD"
+#: Seconds the server waits for a job before it leaves on its own.
+IDLE_SECONDS = 120.0
+#: Libraries (and Snakemake's modules the scripts' preamble unpickles with) imported by the
+#: server once; a module missing here is simply imported by the child that needs it.
+PRELOAD = (
+    "numpy", "pandas", "pyarrow.parquet", "yaml",
+    "scipy.stats", "scipy.optimize", "scipy.special",
+    "statsmodels.api", "statsmodels.tsa.stattools",
+    "linearmodels", "linearmodels.panel.model", "linearmodels.panel.covariance",
+    "sklearn.ensemble", "sklearn.model_selection", "sklearn.linear_model", "sklearn.pipeline",
+    "sklearn.compose", "sklearn.preprocessing", "sklearn.metrics",
+    "shap", "dowhy", "dowhy.gcm", "networkx", "pymannkendall", "pandera.pandas", "geopandas",
+    "shapely", "matplotlib", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
+    "pyarrow.dataset", "pyarrow.pandas_compat", "pandas.io.formats.csvs",
+    "pandas.core.arrays.arrow.extension_types", "pandas.core.reshape.reshape",
+    "causallearn.search.ConstraintBased.PC", "pydot", "momentchi2", "pyogrio", "shapely.validation",
+    "markdown", "snakemake.io", "snakemake.iocontainers", "snakemake.logging", "snakemake.shell",
+    # and every module of this package but the pixel path's (:func:`_own_modules`)
+)
+#: Modules of this package the server does not import (the pixel path brings dask and xarray,
+#: and its jobs do not come to the server).
+OWN_SKIP = ("dlddrivers.gridded", "dlddrivers.jobserver", "dlddrivers.retrieve", "dlddrivers.cli",
+            "dlddrivers.repro")
+_HEADER = struct.Struct(">I")
+#: The server started by :func:`start` in this process (stopped by :func:`stop`).
+_SERVER: Any = None
+
+
+def enabled() -> bool:
+    """Whether jobs may go to a server: Linux (Unix sockets that carry file descriptors) and
+    ``DLD_JOBSERVER`` not switched off."""
+    off = os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "off", "false", "no")
+    return not off and sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+
+
+def code_fingerprint() -> str:
+    """sha256 of the interpreter and of every source file of the package (path, size and
+    modification time): a server started before an edit is not used after it."""
+    h = hashlib.sha256(f"{sys.executable}|{sys.version}".encode())
+    root = Path(__file__).resolve().parent
+    for p in sorted(root.rglob("*.py")):
+        st = p.stat()
+        h.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def address(workdir: str | Path = ".") -> str:
+    """The server's socket path for ``workdir``: a private folder of this user in the system's
+    temporary folder (mode 0700), named by the working folder and :func:`code_fingerprint`."""
+    import tempfile
+
+    key = hashlib.sha256(f"{Path(workdir).resolve()}|{code_fingerprint()}".encode()).hexdigest()
+    folder = Path(tempfile.gettempdir()) / f"dlddrivers-{os.getuid()}"
+    return str(folder / f"{key[:20]}.sock")
+
+
+def _private_folder(path: Path) -> None:
+    path.mkdir(mode=0o700, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise PermissionError(f"{path} is not a folder of this user only (mode 0700)")
+
+
+# --------------------------------------------------------------------------- the job's side
+def run_in_server() -> None:
+    """Run this workflow script in a forked child of the job server and exit with its code;
+    return (and let the script run here) when there is no server to use.
+
+    The first statement of a workflow script. Returns at once in the server's child, when
+    :func:`enabled` is false, when the job asked for more than one thread (the server's
+    libraries were loaded for one), or when no server answers at :func:`address`. Once the
+    server has forked the job's child, this process only waits: it exits with the child's
+    exit code, or 1 with a message if the server goes away first.
+    """
+    if os.environ.get(ENV_CHILD) == "1" or not enabled():
+        return
+    if os.environ.get("OMP_NUM_THREADS", "1") != "1":
+        return
+    path = address(os.getcwd())
+    if not os.path.exists(path):
+        return
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+    except OSError:
+        conn.close()
+        return
+    header = json.dumps({"script": os.path.abspath(sys.argv[0]), "argv": sys.argv,
+                         "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
+                         "label": _job_label()}).encode()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    reader = conn.makefile("rb")
+    try:
+        socket.send_fds(conn, [_HEADER.pack(len(header))], [0, 1, 2])
+        conn.sendall(header)
+        started = reader.readline()
+    except OSError:
+        started = b""
+    if not started.startswith(b"started "):
+        conn.close()
+        return  # the server did not take the job: run it here
+    line = b""
+    try:
+        line = reader.readline()
+    except OSError:
+        pass
+    if line.startswith(b"exit "):
+        os._exit(int(line.split()[1]))
+    sys.stderr.write(f"dlddrivers job server: lost the job's child ({started.decode().strip()}) "
+                     "before it reported an exit code\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def _job_label() -> str:
+    """``rule {wildcards}`` of the Snakemake job this script runs (for the server's log), else
+    the script's file name."""
+    try:
+        sm = getattr(sys.modules.get("__main__"), "snakemake", None)
+        if sm is not None:
+            wildcards = ",".join(f"{k}={v}" for k, v in sm.wildcards.items())
+            return f"{sm.rule}[{wildcards}]" if wildcards else str(sm.rule)
+    except Exception:  # noqa: BLE001 - a label only
+        pass
+    return Path(sys.argv[0]).name
+
+
+# --------------------------------------------------------------------------- the server
+def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) -> None:
+    """In the forked child: take the job's descriptors, folder, environment and arguments and
+    run its script; never returns."""
+    import runpy
+    import signal
+    import traceback
+
+    code = 1
+    try:
+        for obj in closing:
+            obj.close()
+        conn.close()
+        os.setpgid(0, 0)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ[ENV_CHILD] = "1"
+        sys.argv = list(request["argv"])
+        sys.path[:] = list(request["path"])
+        runpy.run_path(request["script"], run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001 - the job's error goes to its stderr, as in a fresh process
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    conn.settimeout(10)
+    msg, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+    if not msg:
+        return {"probe": True}, list(fds)  # a connection that only checks the server answers
+    if len(msg) != _HEADER.size:
+        raise OSError("short request header")
+    (n,) = _HEADER.unpack(msg)
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("request cut short")
+        data += chunk
+    conn.settimeout(None)
+    return json.loads(data), list(fds)
+
+
+def _peer_is_us(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _own_modules() -> list[str]:
+    """Every module of this package except those under :data:`OWN_SKIP` (importing them
+    only defines functions: the libraries they use are imported inside those)."""
+    import pkgutil
+
+    import dlddrivers
+
+    names = [m.name for m in pkgutil.walk_packages(dlddrivers.__path__, "dlddrivers.")]
+    return sorted(n for n in names if not n.startswith(OWN_SKIP) and not n.endswith("__main__"))
+
+
+def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRELOAD,
+          idle_seconds: float = IDLE_SECONDS, log=None) -> None:
+    """Import ``preload``, listen at ``path`` and fork a child per job until asked to stop,
+    ``owner`` (a process id) is gone, or no job came for ``idle_seconds``."""
+    import importlib
+    import selectors
+    import signal
+
+    log = log or sys.stderr
+    t0 = time.perf_counter()
+    for name in [*preload, *(_own_modules() if preload else [])]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a missing optional library is imported later or never
+            print(f"preload {name}: {type(exc).__name__}: {exc}", file=log)
+    print(f"preloaded {len(sys.modules)} modules in {time.perf_counter() - t0:.2f} s", file=log, flush=True)
+    sock_path = Path(path)
+    _private_folder(sock_path.parent)
+    sock_path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_path))
+    listener.listen(64)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    children: dict[int, socket.socket] = {}
+    labels: dict[int, tuple[str, float]] = {}
+    stop = False
+    last = time.monotonic()
+    def _leave(*_args: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _leave)
+    try:
+        while True:
+            for key, _ in sel.select(timeout=0.05):
+                if key.data is None:  # a new job
+                    conn, _ = listener.accept()
+                    last = time.monotonic()
+                    try:
+                        if not _peer_is_us(conn):
+                            raise OSError("connection from another user")
+                        request, fds = _recv_request(conn)
+                    except (OSError, ValueError) as exc:
+                        print(f"refused a request: {exc}", file=log, flush=True)
+                        conn.close()
+                        continue
+                    if request.get("probe"):
+                        conn.close()
+                        continue
+                    if request.get("shutdown"):
+                        stop = True
+                        conn.close()
+                        continue
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(conn, fds, request, [listener, sel, *children.values()])
+                    for fd in fds:
+                        os.close(fd)
+                    children[pid] = conn
+                    labels[pid] = (str(request.get("label") or Path(request["script"]).name),
+                                   time.perf_counter())
+                    sel.register(conn, selectors.EVENT_READ, pid)
+                    conn.sendall(f"started {pid}\n".encode())
+                    print(f"job {pid} {labels[pid][0]}: started", file=log, flush=True)
+                else:  # the waiting process went away: end its child's process group
+                    pid = key.data
+                    conn = children.pop(pid)
+                    sel.unregister(conn)
+                    conn.close()
+                    try:
+                        os.killpg(pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+                    print(f"job {pid}: its waiting process left; its process group was ended",
+                          file=log, flush=True)
+            while True:
+                try:
+                    pid, status, usage = os.wait4(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                code = os.waitstatus_to_exitcode(status)
+                conn = children.pop(pid, None)
+                last = time.monotonic()
+                label, t_start = labels.pop(pid, ("?", time.perf_counter()))
+                print(f"job {pid} {label}: exit {code}, {usage.ru_utime + usage.ru_stime:.2f} s CPU, "
+                      f"{time.perf_counter() - t_start:.2f} s wall", file=log, flush=True)
+                if conn is not None:
+                    sel.unregister(conn)
+                    try:
+                        conn.sendall(f"exit {code if code >= 0 else 128 - code}\n".encode())
+                    except OSError:
+                        pass
+                    conn.close()
+            if not children and (stop or not _alive(owner) or time.monotonic() - last > idle_seconds):
+                break
+    finally:
+        sel.close()
+        listener.close()
+        sock_path.unlink(missing_ok=True)
+        print("server stopped", file=log, flush=True)
+
+
+# --------------------------------------------------------------------------- start and stop
+def start(workdir: str | Path = ".", *, owner: int | None = None, timeout: float = 60.0,
+          preload: tuple[str, ...] | None = None, idle_seconds: float = IDLE_SECONDS):
+    """Start a server for ``workdir`` and wait until it listens (its imports take a few
+    seconds); returns its :class:`subprocess.Popen`, or ``None`` when :func:`enabled` is false,
+    a server already answers there, or it did not come up within ``timeout`` seconds."""
+    import subprocess
+
+    global _SERVER
+    if not enabled():
+        return None
+    path = address(workdir)
+    if _answers(path):
+        return None
+    _private_folder(Path(path).parent)
+    logdir = Path(workdir) / ".snakemake" / "dlddrivers"
+    logdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", ENV_SWITCH: "1"}
+    env.pop(ENV_CHILD, None)
+    cmd = [sys.executable, "-m", "dlddrivers.jobserver", "serve", path,
+           "--owner", str(owner or os.getpid()), "--idle", str(idle_seconds)]
+    if preload is not None:
+        cmd += ["--preload", ",".join(preload)]
+    with open(logdir / "jobserver.log", "ab") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=str(workdir), env=env, close_fds=True, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        if _answers(path):
+            _SERVER = (proc, path)
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    return None
+
+
+def _answers(path: str) -> bool:
+    if not os.path.exists(path):
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+def stop(timeout: float = 30.0) -> None:
+    """Ask the server started by :func:`start` to leave once its jobs have ended, and wait for
+    it (so its CPU time is counted with this process's children)."""
+    global _SERVER
+    if _SERVER is None:
+        return
+    proc, path = _SERVER
+    _SERVER = None
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        payload = json.dumps({"shutdown": True}).encode()
+        socket.send_fds(s, [_HEADER.pack(len(payload))], [])
+        s.sendall(payload)
+        s.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=timeout)
+    except Exception:  # noqa: BLE001 - a server that does not leave is ended
+        proc.kill()
+        proc.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m dlddrivers.jobserver", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run a server at the given socket path")
+    s.add_argument("path")
+    s.add_argument("--owner", type=int, default=None)
+    s.add_argument("--idle", type=float, default=IDLE_SECONDS)
+    s.add_argument("--preload", default=None, help="comma-separated modules (default: PRELOAD)")
+    a = ap.parse_args(argv)
+    preload = PRELOAD if a.preload is None else tuple(m for m in a.preload.split(",") if m)
+    serve(a.path, owner=a.owner, preload=preload, idle_seconds=a.idle)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The warm job server (dlddrivers.jobserver): a script handed to it runs in a forked child with
+the job's folder, arguments, environment and standard streams, its exit code and errors come
+back to the waiting process, and without a server the script runs where it was started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dlddrivers import jobserver
+
+pytestmark = pytest.mark.skipif(not jobserver.enabled(), reason="job server needs Linux")
+
+SCRIPT = '''"""a workflow-like script"""
+from dlddrivers.jobserver import run_in_server
+
+run_in_server()
+
+import os
+import sys
+import time
+
+where = "child" if os.environ.get("DLD_JOBSERVER_CHILD") == "1" else "own"
+print(where, os.getcwd(), sys.argv[1:], os.environ.get("JOB_VALUE"), os.getpid(), flush=True)
+print("a line on stderr", file=sys.stderr)
+Path = __import__("pathlib").Path
+Path("written.txt").write_text(where)
+mode = sys.argv[1]
+if mode == "raise":
+    raise RuntimeError("the job failed here")
+if mode == "sleep":
+    time.sleep(60)
+sys.exit(int(mode))
+'''
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch):
+    (tmp_path / "job.py").write_text(SCRIPT)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    jobserver.stop()
+
+
+def _run(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "job.py", *args], cwd=workdir, capture_output=True,
+                          text=True, env={**os.environ, "JOB_VALUE": "v1", **(env or {})},
+                          timeout=60)
+
+
+def test_without_a_server_the_script_runs_in_its_own_process(workdir):
+    r = _run(workdir, "0")
+    assert r.returncode == 0 and r.stdout.startswith("own ")
+    assert (workdir / "written.txt").read_text() == "own"
+
+
+def test_a_job_runs_in_a_child_with_its_folder_arguments_environment_and_streams(workdir):
+    proc = jobserver.start(workdir, preload=("json",), idle_seconds=30)
+    assert proc is not None
+    r = _run(workdir, "0", env={"JOB_VALUE": "from the job"})
+    assert r.returncode == 0, r.stderr
+    where, cwd, argv, *rest = r.stdout.split(" ", 3)
+    assert (where, cwd) == ("child", str(workdir))
+    assert "['0']" in r.stdout and "from the job" in r.stdout
+    assert r.stderr == "a line on stderr\n"
+    assert (workdir / "written.txt").read_text() == "child"
+    child_pid = int(r.stdout.split()[-1])
+    assert child_pid != proc.pid
+    # exit codes and errors come back as they would from the script's own process
+    assert _run(workdir, "3").returncode == 3
+    r = _run(workdir, "raise")
+    assert r.returncode == 1 and "RuntimeError: the job failed here" in r.stderr
+    # switched off: the script runs in its own process although the server answers
+    r = _run(workdir, "0", env={"DLD_JOBSERVER": "0"})
+    assert r.stdout.startswith("own ")
+    # more than one thread asked: its own process too (the server loaded its libraries for one)
+    r = _run(workdir, "0", env={"OMP_NUM_THREADS": "4"})
+    assert r.stdout.startswith("own ")
+    log = (workdir / ".snakemake" / "dlddrivers" / "jobserver.log").read_text()
+    assert f"job {child_pid} job.py: exit 0, " in log and " s CPU, " in log
+    jobserver.stop()
+    assert proc.poll() == 0
+    assert _run(workdir, "0").stdout.startswith("own ")  # stopped: back to own processes
+
+
+def test_a_cancelled_job_takes_its_child_with_it(workdir):
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    client = subprocess.Popen([sys.executable, "job.py", "sleep"], cwd=workdir,
+                              stdout=subprocess.PIPE, text=True)
+    line = client.stdout.readline()
+    assert line.startswith("child ")
+    child_pid = int(line.split()[-1])
+    client.send_signal(signal.SIGKILL)  # Snakemake cancels the job's process
+    client.wait()
+    for _ in range(100):
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the child of a cancelled job is still running")
+
+
+def test_the_server_leaves_when_its_owner_is_gone(workdir):
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    proc = jobserver.start(workdir, owner=owner.pid, preload=(), idle_seconds=30)
+    assert proc is not None
+    owner.wait()
+    assert proc.wait(timeout=10) == 0
+    jobserver._SERVER = None
+
+
+def test_the_address_follows_folder_and_source(workdir, monkeypatch, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    a = jobserver.address(workdir)
+    assert a == jobserver.address(workdir) != jobserver.address(other)
+    assert len(a.encode()) < 100  # Unix socket paths are limited to 108 bytes
+    monkeypatch.setattr(jobserver, "code_fingerprint", lambda: "an edited source")
+    assert jobserver.address(workdir) != a  # a server started before an edit is not used after
+    jobserver._private_folder(Path(a).parent)
+    assert oct(Path(a).parent.stat().st_mode & 0o777) == "0o700"
