@@ -127,3 +127,36 @@ def test_the_address_follows_folder_and_source(workdir, monkeypatch, tmp_path_fa
     assert jobserver.address(workdir) != a  # a server started before an edit is not used after
     jobserver._private_folder(Path(a).parent)
     assert oct(Path(a).parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_folder_another_user_could_enter_is_not_used(workdir, monkeypatch, tmp_path_factory):
+    """The socket's folder must be this user's alone: a folder others may enter is refused by
+    the server's start (a warning; the jobs run in their own processes) and by the jobs."""
+    loose = tmp_path_factory.mktemp("loose")
+    loose.chmod(0o755)
+    monkeypatch.setattr(jobserver, "address", lambda workdir=".": str(loose / "x.sock"))
+    with pytest.warns(RuntimeWarning, match="not started"):
+        assert jobserver.start(workdir, preload=()) is None
+    assert not jobserver._ours(loose)
+
+
+def test_exit_handlers_of_the_server_do_not_run_in_jobs(workdir, monkeypatch):
+    """An exit handler the server registered (as an import might, to remove a folder of its
+    own) does not run when a job ends; the job's own handlers do."""
+    (workdir / "handler.py").write_text(
+        "import atexit, pathlib\n"
+        "atexit.register(lambda: pathlib.Path('server_handler_ran').touch())\n")
+    (workdir / "job2.py").write_text(
+        '"""j"""\nfrom dlddrivers.jobserver import run_in_server\nrun_in_server()\n'
+        "import atexit, pathlib\n"
+        "atexit.register(lambda: pathlib.Path('job_handler_ran').touch())\n"
+        "from dlddrivers.process import end_job\nend_job()\n")
+    monkeypatch.setenv("PYTHONPATH", f"{workdir}:{os.environ.get('PYTHONPATH', '')}")
+    env = dict(os.environ)
+    proc = jobserver.start(workdir, preload=("handler",), idle_seconds=30)
+    assert proc is not None
+    r = subprocess.run([sys.executable, "job2.py"], cwd=workdir, capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert (workdir / "job_handler_ran").exists()
+    assert not (workdir / "server_handler_ran").exists()

@@ -107,10 +107,18 @@ def address(workdir: str | Path = ".") -> str:
     return str(folder / f"{key[:20]}.sock")
 
 
+def _ours(path: Path) -> bool:
+    """``path`` is a folder of this user that no one else may enter (mode 0700)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
 def _private_folder(path: Path) -> None:
     path.mkdir(mode=0o700, exist_ok=True)
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+    if not _ours(path):
         raise PermissionError(f"{path} is not a folder of this user only (mode 0700)")
 
 
@@ -130,11 +138,13 @@ def run_in_server() -> None:
     if os.environ.get("OMP_NUM_THREADS", "1") != "1":
         return
     path = address(os.getcwd())
-    if not os.path.exists(path):
+    if not os.path.exists(path) or not _ours(Path(path).parent):
         return
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(path)
+        if not _peer_is_us(conn):  # the job's environment and streams go to this user only
+            raise OSError("the server runs as another user")
     except OSError:
         conn.close()
         return
@@ -183,6 +193,7 @@ def _job_label() -> str:
 def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) -> None:
     """In the forked child: take the job's descriptors, folder, environment and arguments and
     run its script; never returns."""
+    import atexit
     import runpy
     import signal
     import traceback
@@ -192,6 +203,9 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
         for obj in closing:
             obj.close()
         conn.close()
+        # exit handlers the server's imports registered belong to the server (a temporary
+        # folder of its own, say): the job runs only those it registers itself
+        atexit._clear()
         os.setpgid(0, 0)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
@@ -384,7 +398,21 @@ def start(workdir: str | Path = ".", *, owner: int | None = None, timeout: float
           preload: tuple[str, ...] | None = None, idle_seconds: float = IDLE_SECONDS):
     """Start a server for ``workdir`` and wait until it listens (its imports take a few
     seconds); returns its :class:`subprocess.Popen`, or ``None`` when :func:`enabled` is false,
-    a server already answers there, or it did not come up within ``timeout`` seconds."""
+    a server already answers there, it did not come up within ``timeout`` seconds, or starting
+    it failed (a warning says why: the workflow runs on, each job in its own process)."""
+    try:
+        return _start(workdir, owner=owner, timeout=timeout, preload=preload,
+                      idle_seconds=idle_seconds)
+    except Exception as exc:  # noqa: BLE001 - without a server every job runs in its own process
+        import warnings
+
+        warnings.warn(f"dlddrivers job server not started ({type(exc).__name__}: {exc}); every "
+                      "job runs in its own process", RuntimeWarning, stacklevel=2)
+        return None
+
+
+def _start(workdir: str | Path, *, owner: int | None, timeout: float,
+           preload: tuple[str, ...] | None, idle_seconds: float):
     import subprocess
 
     global _SERVER
