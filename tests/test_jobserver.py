@@ -160,3 +160,39 @@ def test_exit_handlers_of_the_server_do_not_run_in_jobs(workdir, monkeypatch):
     assert r.returncode == 0, r.stderr
     assert (workdir / "job_handler_ran").exists()
     assert not (workdir / "server_handler_ran").exists()
+
+
+@pytest.mark.parametrize(("argv", "runs"), [
+    (["snakemake", "--cores", "2"], True),
+    (["snakemake", "-c2", "results/neasia/trends"], True),
+    (["snakemake", "-n"], False),
+    (["snakemake", "-np", "--cores", "1"], False),
+    (["snakemake", "--dry-run"], False),
+    (["snakemake", "--lint"], False),
+    (["snakemake", "--report", "r.html"], False),
+    (["snakemake", "--report=r.html"], False),
+    (["snakemake", "--profile", "profiles/slurm"], False),
+    (["snakemake", "--executor", "slurm"], False),
+    (["snakemake", "--touch"], False),
+    (["snakemake", "--unlock"], False),
+])
+def test_which_command_lines_start_the_server_early(argv, runs, monkeypatch):
+    monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
+    assert jobserver.runs_local_jobs(argv) is runs
+
+
+def test_an_early_server_is_taken_by_start_or_ended_by_stop(workdir, monkeypatch):
+    monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
+    monkeypatch.setattr(jobserver, "PRELOAD", ("json",))
+    assert jobserver.begin(["snakemake", "--cores", "1"], workdir)
+    assert not jobserver.begin(["snakemake", "--cores", "1"], workdir)  # one is enough
+    proc = jobserver.start(workdir)
+    assert proc is not None and _run(workdir, "0").stdout.startswith("child ")
+    jobserver.stop()
+    assert proc.poll() == 0
+    # begun but never waited for (a cluster run, or nothing to do): stop ends it
+    assert jobserver.begin(["snakemake", "--cores", "1"], workdir)
+    pending = jobserver._PENDING[0]
+    jobserver.stop()
+    assert pending.poll() is not None and jobserver._PENDING is None
+    assert not jobserver.begin(["snakemake", "-n"], workdir)

@@ -77,6 +77,8 @@ OWN_SKIP = ("dlddrivers.gridded", "dlddrivers.jobserver", "dlddrivers.retrieve",
 _HEADER = struct.Struct(">I")
 #: The server started by :func:`start` in this process (stopped by :func:`stop`).
 _SERVER: Any = None
+#: A server :func:`begin` started and :func:`start` has not waited for yet.
+_PENDING: Any = None
 
 
 def enabled() -> bool:
@@ -293,17 +295,31 @@ def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRE
           idle_seconds: float = IDLE_SECONDS, log=None) -> None:
     """Import ``preload``, listen at ``path`` and fork a child per job until asked to stop,
     ``owner`` (a process id) is gone, or no job came for ``idle_seconds``."""
+    import gc
     import importlib
     import selectors
     import signal
 
     log = log or sys.stderr
     t0 = time.perf_counter()
+    gc.disable()  # no collection while importing: the objects stay where they were made
     for name in [*preload, *(_own_modules() if preload else [])]:
+        if not _alive(owner):  # started for a run that has ended (a dry run, say)
+            print("owner gone while importing: server not started", file=log, flush=True)
+            return
         try:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a missing optional library is imported later or never
             print(f"preload {name}: {type(exc).__name__}: {exc}", file=log)
+    if preload:
+        from .provenance import package_versions
+
+        package_versions()  # each stage job records them: read the metadata once, here
+    gc.collect()
+    # the imported objects go to a generation the collector never walks, so a child's garbage
+    # collections do not write to (and so copy) the pages it shares with the server
+    gc.freeze()
+    gc.enable()
     print(f"preloaded {len(sys.modules)} modules in {time.perf_counter() - t0:.2f} s", file=log, flush=True)
     sock_path = Path(path)
     _private_folder(sock_path.parent)
@@ -394,15 +410,87 @@ def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRE
 
 
 # --------------------------------------------------------------------------- start and stop
+#: Snakemake options with which a command runs no job here: a dry run, listings, reports, a
+#: cluster executor or a profile (which may name one), and so on. :func:`begin` starts no
+#: server for them (``onstart``, which knows, starts it for a local run all the same).
+NO_LOCAL_JOBS = frozenset({
+    "--dry-run", "--dryrun", "--lint", "--report", "--report-stylesheet", "--list", "--list-rules",
+    "--list-target-rules", "--lt", "--summary", "--detailed-summary", "--dag", "--rulegraph",
+    "--filegraph", "--d3dag", "--unlock", "--touch", "--cleanup-metadata", "--cm",
+    "--cleanup-shadow", "--list-changes", "--lc", "--list-input-changes", "--li",
+    "--list-params-changes", "--lp", "--list-code-changes", "--list-untracked", "--lu",
+    "--print-compilation", "--archive", "--containerize", "--generate-unit-tests",
+    "--delete-all-output", "--delete-temp-output", "--version", "--help", "--export-cwl",
+    "--list-conda-envs", "--conda-create-envs-only", "--create-envs-only", "--conda-cleanup-envs",
+    "--cleanup-containers", "--executor", "--profile", "--workflow-profile", "--debug-dag",
+    "-e", "--edit-notebook",
+})
+#: Letters of short options that run no job (dry run, touch, list, summaries, help, version).
+_NO_JOB_LETTERS = frozenset("ntlSDhv")
+
+
+def runs_local_jobs(argv: list[str]) -> bool:
+    """Whether the Snakemake command line ``argv`` will run jobs on this machine, judged from
+    its options alone (see :data:`NO_LOCAL_JOBS`; a profile named in ``SNAKEMAKE_PROFILE`` may
+    name a cluster executor, so that is a no too). A wrong yes costs a server's imports on an
+    idle core; a wrong no only starts the server later, from ``onstart``."""
+    import re
+
+    if os.environ.get("SNAKEMAKE_PROFILE"):
+        return False
+    for arg in argv[1:]:
+        if arg.split("=", 1)[0] in NO_LOCAL_JOBS:
+            return False
+        if re.fullmatch(r"-[A-Za-z]+", arg) and _NO_JOB_LETTERS & set(arg[1:]):
+            return False
+    return True
+
+
+def begin(argv: list[str] | None = None, workdir: str | Path = ".") -> bool:
+    """Start a server for ``workdir`` without waiting for it, when the command line ``argv``
+    (default ``sys.argv``) will run jobs here (:func:`runs_local_jobs`): called first thing in
+    the Snakefile, so the server's imports run on the other core while Snakemake checks the
+    config and builds the job graph; :func:`start` in ``onstart`` then waits for it. The
+    server leaves when this process is gone, so a wrong guess costs only its imports."""
+    global _PENDING
+    try:
+        if _PENDING is not None or _SERVER is not None or not enabled():
+            return False
+        if not runs_local_jobs(sys.argv if argv is None else argv):
+            return False
+        _PENDING = _spawn(workdir, owner=os.getpid(), preload=None, idle_seconds=IDLE_SECONDS)
+        return _PENDING is not None
+    except Exception:  # noqa: BLE001 - onstart tries again, and then warns
+        return False
+
+
 def start(workdir: str | Path = ".", *, owner: int | None = None, timeout: float = 60.0,
           preload: tuple[str, ...] | None = None, idle_seconds: float = IDLE_SECONDS):
-    """Start a server for ``workdir`` and wait until it listens (its imports take a few
-    seconds); returns its :class:`subprocess.Popen`, or ``None`` when :func:`enabled` is false,
-    a server already answers there, it did not come up within ``timeout`` seconds, or starting
-    it failed (a warning says why: the workflow runs on, each job in its own process)."""
+    """Start a server for ``workdir`` (or take the one :func:`begin` started) and wait until it
+    listens (its imports take a few seconds); returns its :class:`subprocess.Popen`, or
+    ``None`` when :func:`enabled` is false, a server already answers there, it did not come up
+    within ``timeout`` seconds, or starting it failed (a warning says why: the workflow runs
+    on, each job in its own process)."""
+    global _PENDING, _SERVER
     try:
-        return _start(workdir, owner=owner, timeout=timeout, preload=preload,
-                      idle_seconds=idle_seconds)
+        if _PENDING is not None:
+            spawned, _PENDING = _PENDING, None
+        else:
+            spawned = _spawn(workdir, owner=owner, preload=preload, idle_seconds=idle_seconds)
+        if spawned is None:
+            return None
+        proc, path = spawned
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return None
+            if _answers(path):
+                _SERVER = (proc, path)
+                return proc
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+        return None
     except Exception as exc:  # noqa: BLE001 - without a server every job runs in its own process
         import warnings
 
@@ -411,11 +499,12 @@ def start(workdir: str | Path = ".", *, owner: int | None = None, timeout: float
         return None
 
 
-def _start(workdir: str | Path, *, owner: int | None, timeout: float,
-           preload: tuple[str, ...] | None, idle_seconds: float):
+def _spawn(workdir: str | Path, *, owner: int | None, preload: tuple[str, ...] | None,
+           idle_seconds: float):
+    """Start the server process (not waiting for it): ``(Popen, socket path)``, or ``None``
+    when switched off or a server already answers at the address."""
     import subprocess
 
-    global _SERVER
     if not enabled():
         return None
     path = address(workdir)
@@ -434,17 +523,7 @@ def _start(workdir: str | Path, *, owner: int | None, timeout: float,
     with open(logdir / "jobserver.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=str(workdir), env=env, close_fds=True, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return None
-        if _answers(path):
-            _SERVER = (proc, path)
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    return None
+    return proc, path
 
 
 def _answers(path: str) -> bool:
@@ -463,7 +542,13 @@ def _answers(path: str) -> bool:
 def stop(timeout: float = 30.0) -> None:
     """Ask the server started by :func:`start` to leave once its jobs have ended, and wait for
     it (so its CPU time is counted with this process's children)."""
-    global _SERVER
+    global _SERVER, _PENDING
+    if _SERVER is None and _PENDING is not None:
+        proc, _path = _PENDING  # started by begin() and never waited for: it has no job yet
+        _PENDING = None
+        proc.kill()
+        proc.wait()
+        return
     if _SERVER is None:
         return
     proc, path = _SERVER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import sys
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -23,13 +24,21 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Python, platform and the installed version of each package in ``names`` (a copy of
+    the answer found once per process: the installed versions do not change while a run
+    runs, and each look-up reads the package's metadata from disk)."""
+    return dict(_package_versions(tuple(names)))
+
+
+@lru_cache(maxsize=8)
+def _package_versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for n in names:
         try:
             out[n] = metadata.version(n)
         except metadata.PackageNotFoundError:
             out[n] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 def file_records(files) -> list[dict]:
