@@ -196,3 +196,26 @@ def test_an_early_server_is_taken_by_start_or_ended_by_stop(workdir, monkeypatch
     jobserver.stop()
     assert pending.poll() is not None and jobserver._PENDING is None
     assert not jobserver.begin(["snakemake", "-n"], workdir)
+
+
+def test_a_server_that_dies_takes_the_running_job_with_it(workdir):
+    """A server killed mid-job (out of memory, say): the waiting process fails with a message
+    and the job's child is ended, so no job outlives the one Snakemake will rerun."""
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    client = subprocess.Popen([sys.executable, "job.py", "sleep"], cwd=workdir,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child_pid = int(client.stdout.readline().split()[-1])
+    proc.kill()
+    proc.wait()
+    jobserver._SERVER = None
+    assert client.wait(timeout=30) == 1
+    assert "lost the job's child" in client.stderr.read()
+    for _ in range(100):
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the job's child outlived its server")

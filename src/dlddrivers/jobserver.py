@@ -23,7 +23,8 @@ How a job runs:
    There :func:`run_in_server` sees that it runs in a child and returns, so the script does its
    work exactly as it would in a fresh interpreter. The server reports the child's exit status
    to the waiting process; if that process goes away (Snakemake cancelled the job), the child's
-   process group is killed.
+   process group is ended, and if the server goes away first, the waiting process ends the
+   child and fails with a message.
 
 The child is a copy of a process that only imported modules, so it starts in the state a fresh
 interpreter reaches after the same imports: the outputs are the same bytes (checked on the full
@@ -172,6 +173,14 @@ def run_in_server() -> None:
         pass
     if line.startswith(b"exit "):
         os._exit(int(line.split()[1]))
+    # the server went away before the child's end was reported: end the child too (it runs in
+    # a process group of its own), so no job outlives the one Snakemake will rerun
+    try:
+        import signal
+
+        os.killpg(int(started.split()[1]), signal.SIGTERM)
+    except (OSError, ValueError, IndexError):
+        pass
     sys.stderr.write(f"dlddrivers job server: lost the job's child ({started.decode().strip()}) "
                      "before it reported an exit code\n")
     sys.stderr.flush()
