@@ -113,7 +113,10 @@ def server_jobs(work: Path) -> pd.DataFrame:
     for line in log.read_text().splitlines() if log.is_file() else []:
         m = pat.match(line)
         if m:
-            rule = m["label"].split("[")[0]
+            rule, _, wc = m["label"].partition("[")
+            wildcards = dict(kv.split("=", 1) for kv in wc.rstrip("]").split(",") if "=" in kv)
+            if "km" in wildcards:  # the grid rules' benchmark files are named per grid size
+                rule = f"{rule}_{wildcards['km']}km"
             rows.append({"rule": "validate_batch" if rule.startswith("validate_batch_") else rule,
                          "label": m["label"], "exit": int(m["code"]),
                          "cpu_seconds": float(m["cpu"]), "seconds": float(m["wall"])})

@@ -175,6 +175,12 @@ def test_exit_handlers_of_the_server_do_not_run_in_jobs(workdir, monkeypatch):
     (["snakemake", "--executor", "slurm"], False),
     (["snakemake", "--touch"], False),
     (["snakemake", "--unlock"], False),
+    (["snakemake", "--mode", "subprocess"], False),
+    (["snakemake", "--no-hooks"], False),
+    (["snakemake", "-nc1"], False),
+    (["/venv/bin/snakemake", "-c", "1"], True),
+    (["-c"], False),  # Snakemake run by other code (snakemake.cli.main from a script)
+    ([], False),
 ])
 def test_which_command_lines_start_the_server_early(argv, runs, monkeypatch):
     monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
@@ -196,26 +202,33 @@ def test_an_early_server_is_taken_by_start_or_ended_by_stop(workdir, monkeypatch
     jobserver.stop()
     assert pending.poll() is not None and jobserver._PENDING is None
     assert not jobserver.begin(["snakemake", "-n"], workdir)
+    assert not jobserver.begin(["snakemake", "--cores", "1"], workdir, runs_here=False)
 
 
-def test_a_server_that_dies_takes_the_running_job_with_it(workdir):
-    """A server killed mid-job (out of memory, say): the waiting process fails with a message
-    and the job's child is ended, so no job outlives the one Snakemake will rerun."""
+def test_a_bad_request_does_not_end_the_server(workdir):
+    """Garbage on the socket, or a job whose waiting process leaves at once, is refused or
+    ended and logged; the server serves the next job."""
+    import socket as sk
+
     proc = jobserver.start(workdir, preload=(), idle_seconds=30)
     assert proc is not None
-    client = subprocess.Popen([sys.executable, "job.py", "sleep"], cwd=workdir,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    child_pid = int(client.stdout.readline().split()[-1])
-    proc.kill()
-    proc.wait()
-    jobserver._SERVER = None
-    assert client.wait(timeout=30) == 1
-    assert "lost the job's child" in client.stderr.read()
-    for _ in range(100):
-        try:
-            os.kill(child_pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the job's child outlived its server")
+    path = jobserver.address(workdir)
+    for payload in (b"\x00\x00\x00\x05hello", b"\x00\x00\x00\x02[]", b"\x00\x00"):
+        c = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
+        c.connect(path)
+        c.sendall(payload)
+        c.close()
+    r = _run(workdir, "0")
+    assert r.returncode == 0 and r.stdout.startswith("child ")
+    log = (workdir / ".snakemake" / "dlddrivers" / "jobserver.log").read_text()
+    assert "refused a request" in log and proc.poll() is None
+
+
+def test_start_warns_when_the_server_cannot_come_up(workdir, monkeypatch):
+    """A server that exits before it listens: a warning naming its log, no server, and the
+    jobs run in their own processes."""
+    (workdir / "exits_at_import.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.setenv("PYTHONPATH", f"{workdir}:{os.environ.get('PYTHONPATH', '')}")
+    with pytest.warns(RuntimeWarning, match="exited with code 3"):
+        assert jobserver.start(workdir, preload=("exits_at_import",)) is None
+    assert _run(workdir, "0").stdout.startswith("own ")

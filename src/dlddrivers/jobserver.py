@@ -112,11 +112,13 @@ def address(workdir: str | Path = ".") -> str:
 
 def _ours(path: Path) -> bool:
     """``path`` is a folder of this user that no one else may enter (mode 0700)."""
+    import stat
+
     try:
-        st = path.stat()
+        st = os.lstat(path)  # not a link to someone's folder
     except OSError:
         return False
-    return st.st_uid == os.getuid() and not st.st_mode & 0o077
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 def _private_folder(path: Path) -> None:
@@ -143,6 +145,11 @@ def run_in_server() -> None:
     path = address(os.getcwd())
     if not os.path.exists(path) or not _ours(Path(path).parent):
         return
+    header = json.dumps({"script": os.path.abspath(sys.argv[0]), "argv": sys.argv,
+                         "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
+                         "label": _job_label()}).encode()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(path)
@@ -151,11 +158,6 @@ def run_in_server() -> None:
     except OSError:
         conn.close()
         return
-    header = json.dumps({"script": os.path.abspath(sys.argv[0]), "argv": sys.argv,
-                         "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
-                         "label": _job_label()}).encode()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
     reader = conn.makefile("rb")
     try:
         socket.send_fds(conn, [_HEADER.pack(len(header))], [0, 1, 2])
@@ -211,24 +213,39 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
 
     code = 1
     try:
+        # the signal handlers of a fresh interpreter, first: the server's SIGTERM handler
+        # would turn a cancellation into a clean exit
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            os.setpgid(0, 0)  # (the server sets it too, whichever comes first)
+        except OSError:
+            pass
         for obj in closing:
             obj.close()
         conn.close()
         # exit handlers the server's imports registered belong to the server (a temporary
         # folder of its own, say): the job runs only those it registers itself
         atexit._clear()
-        os.setpgid(0, 0)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
+        import weakref
+
+        weakref.finalize._registered_with_atexit = False  # the job's finalizers register anew
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
         for fd in fds:
             if fd > 2:
                 os.close(fd)
+        sys.stdout.reconfigure(line_buffering=os.isatty(1))  # as a fresh interpreter sets it
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ[ENV_CHILD] = "1"
+        import tempfile
+
+        tempfile.tempdir = None  # TMPDIR of the job (Snakemake sets one per job)
+        if "numpy" in sys.modules:  # numpy's global generator: seeded afresh, as in a new process
+            sys.modules["numpy"].random.seed()
         sys.argv = list(request["argv"])
         sys.path[:] = list(request["path"])
         runpy.run_path(request["script"], run_name="__main__")
@@ -300,6 +317,75 @@ def _own_modules() -> list[str]:
     return sorted(n for n in names if not n.startswith(OWN_SKIP) and not n.endswith("__main__"))
 
 
+def _take(listener: socket.socket, sel, children: dict, labels: dict, log) -> bool:
+    """Accept one connection: a probe, a shutdown request (returns True) or a job, forked.
+    A failure after the fork ends the child: no job runs without a process waiting for it."""
+    import selectors
+
+    conn, _ = listener.accept()
+    fds: list[int] = []
+    try:
+        if not _peer_is_us(conn):
+            raise OSError("connection from another user")
+        request, fds = _recv_request(conn)
+        if not isinstance(request, dict) or not (request.get("probe") or request.get("shutdown")
+                                                 or isinstance(request.get("script"), str)):
+            raise ValueError("not a job request")
+    except (OSError, ValueError) as exc:
+        print(f"refused a request: {exc}", file=log, flush=True)
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+        return False
+    if request.get("probe") or request.get("shutdown"):
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+        return bool(request.get("shutdown"))
+    pid = os.fork()
+    if pid == 0:
+        _child(conn, fds, request, [listener, sel, *children.values()])
+    try:
+        try:
+            os.setpgid(pid, pid)  # its own process group at once (the child sets it too)
+        except OSError:
+            pass
+        for fd in fds:
+            os.close(fd)
+        children[pid] = conn
+        labels[pid] = (str(request.get("label") or Path(request["script"]).name),
+                       time.perf_counter())
+        sel.register(conn, selectors.EVENT_READ, pid)
+        conn.sendall(f"started {pid}\n".encode())
+        print(f"job {pid} {labels[pid][0]}: started", file=log, flush=True)
+    except Exception:
+        _abandon(pid, sel, children, log)
+        raise
+    return False
+
+
+def _abandon(pid: int, sel, children: dict, log) -> None:
+    """End the job ``pid`` whose waiting process went away (or could not be told it started):
+    its process group, or the child alone if it has none yet."""
+    import signal
+
+    conn = children.pop(pid, None)
+    if conn is not None:
+        try:
+            sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    print(f"job {pid}: its waiting process left; the job was ended", file=log, flush=True)
+
+
 def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRELOAD,
           idle_seconds: float = IDLE_SECONDS, log=None) -> None:
     """Import ``preload``, listen at ``path`` and fork a child per job until asked to stop,
@@ -330,8 +416,13 @@ def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRE
     gc.freeze()
     gc.enable()
     print(f"preloaded {len(sys.modules)} modules in {time.perf_counter() - t0:.2f} s", file=log, flush=True)
+    for stream in (sys.stdout, sys.stderr):  # nothing of the server's may reach a job's output
+        stream.flush()
     sock_path = Path(path)
     _private_folder(sock_path.parent)
+    if _answers(str(sock_path)):  # another server serves this address: leave it be
+        print("another server answers at this address: not started", file=log, flush=True)
+        return
     sock_path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(sock_path))
@@ -349,46 +440,14 @@ def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRE
     try:
         while True:
             for key, _ in sel.select(timeout=0.05):
-                if key.data is None:  # a new job
-                    conn, _ = listener.accept()
-                    last = time.monotonic()
-                    try:
-                        if not _peer_is_us(conn):
-                            raise OSError("connection from another user")
-                        request, fds = _recv_request(conn)
-                    except (OSError, ValueError) as exc:
-                        print(f"refused a request: {exc}", file=log, flush=True)
-                        conn.close()
-                        continue
-                    if request.get("probe"):
-                        conn.close()
-                        continue
-                    if request.get("shutdown"):
-                        stop = True
-                        conn.close()
-                        continue
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(conn, fds, request, [listener, sel, *children.values()])
-                    for fd in fds:
-                        os.close(fd)
-                    children[pid] = conn
-                    labels[pid] = (str(request.get("label") or Path(request["script"]).name),
-                                   time.perf_counter())
-                    sel.register(conn, selectors.EVENT_READ, pid)
-                    conn.sendall(f"started {pid}\n".encode())
-                    print(f"job {pid} {labels[pid][0]}: started", file=log, flush=True)
-                else:  # the waiting process went away: end its child's process group
-                    pid = key.data
-                    conn = children.pop(pid)
-                    sel.unregister(conn)
-                    conn.close()
-                    try:
-                        os.killpg(pid, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
-                    print(f"job {pid}: its waiting process left; its process group was ended",
-                          file=log, flush=True)
+                try:
+                    if key.data is None:  # a new job
+                        last = time.monotonic()
+                        stop = _take(listener, sel, children, labels, log) or stop
+                    else:  # the waiting process went away: end its child's process group
+                        _abandon(key.data, sel, children, log)
+                except Exception as exc:  # noqa: BLE001 - one bad job must not end the others
+                    print(f"error serving a job: {type(exc).__name__}: {exc}", file=log, flush=True)
             while True:
                 try:
                     pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -432,7 +491,7 @@ NO_LOCAL_JOBS = frozenset({
     "--delete-all-output", "--delete-temp-output", "--version", "--help", "--export-cwl",
     "--list-conda-envs", "--conda-create-envs-only", "--create-envs-only", "--conda-cleanup-envs",
     "--cleanup-containers", "--executor", "--profile", "--workflow-profile", "--debug-dag",
-    "-e", "--edit-notebook",
+    "-e", "--edit-notebook", "--mode", "--no-hooks", "--target-jobs", "--dry",
 })
 #: Letters of short options that run no job (dry run, touch, list, summaries, help, version).
 _NO_JOB_LETTERS = frozenset("ntlSDhv")
@@ -445,29 +504,39 @@ def runs_local_jobs(argv: list[str]) -> bool:
     idle core; a wrong no only starts the server later, from ``onstart``."""
     import re
 
-    if os.environ.get("SNAKEMAKE_PROFILE"):
+    if os.environ.get("SNAKEMAKE_PROFILE") or not argv:
+        return False
+    if not Path(argv[0]).name.startswith("snakemake"):  # Snakemake run from other code
         return False
     for arg in argv[1:]:
         if arg.split("=", 1)[0] in NO_LOCAL_JOBS:
             return False
-        if re.fullmatch(r"-[A-Za-z]+", arg) and _NO_JOB_LETTERS & set(arg[1:]):
+        if re.fullmatch(r"-[A-Za-z][A-Za-z0-9]*", arg) and _NO_JOB_LETTERS & set(arg[1:]):
             return False
     return True
 
 
-def begin(argv: list[str] | None = None, workdir: str | Path = ".") -> bool:
+def begin(argv: list[str] | None = None, workdir: str | Path = ".", *,
+          runs_here: bool = True) -> bool:
     """Start a server for ``workdir`` without waiting for it, when the command line ``argv``
     (default ``sys.argv``) will run jobs here (:func:`runs_local_jobs`): called first thing in
     the Snakefile, so the server's imports run on the other core while Snakemake checks the
     config and builds the job graph; :func:`start` in ``onstart`` then waits for it. The
-    server leaves when this process is gone, so a wrong guess costs only its imports."""
+    server leaves when this process is gone, so a wrong guess costs only its imports; and
+    :func:`stop` runs at this process's exit (a run with nothing to do, or one that fails
+    before ``onstart``, calls no hook). ``runs_here``: what the workflow itself knows (its
+    Snakemake process is the main one, with hooks)."""
+    import atexit
+
     global _PENDING
     try:
-        if _PENDING is not None or _SERVER is not None or not enabled():
+        if _PENDING is not None or _SERVER is not None or not enabled() or not runs_here:
             return False
         if not runs_local_jobs(sys.argv if argv is None else argv):
             return False
         _PENDING = _spawn(workdir, owner=os.getpid(), preload=None, idle_seconds=IDLE_SECONDS)
+        if _PENDING is not None:
+            atexit.register(stop)
         return _PENDING is not None
     except Exception:  # noqa: BLE001 - onstart tries again, and then warns
         return False
@@ -492,14 +561,15 @@ def start(workdir: str | Path = ".", *, owner: int | None = None, timeout: float
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                return None
+                raise RuntimeError(f"it exited with code {proc.returncode} (see "
+                                   ".snakemake/dlddrivers/jobserver.log)")
             if _answers(path):
                 _SERVER = (proc, path)
                 return proc
             time.sleep(0.02)
         proc.kill()
         proc.wait()
-        return None
+        raise TimeoutError(f"it did not listen within {timeout:.0f} s")
     except Exception as exc:  # noqa: BLE001 - without a server every job runs in its own process
         import warnings
 
@@ -525,11 +595,11 @@ def _spawn(workdir: str | Path, *, owner: int | None, preload: tuple[str, ...] |
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", ENV_SWITCH: "1"}
     env.pop(ENV_CHILD, None)
-    cmd = [sys.executable, "-m", "dlddrivers.jobserver", "serve", path,
+    cmd = [sys.executable, "-P", "-m", "dlddrivers.jobserver", "serve", path,
            "--owner", str(owner or os.getpid()), "--idle", str(idle_seconds)]
     if preload is not None:
         cmd += ["--preload", ",".join(preload)]
-    with open(logdir / "jobserver.log", "ab") as log:
+    with open(logdir / "jobserver.log", "wb") as log:  # this run's server only
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=str(workdir), env=env, close_fds=True, start_new_session=True)
     return proc, path
