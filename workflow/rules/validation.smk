@@ -55,6 +55,9 @@ for _i, _runs in enumerate(VAL_BATCHES):
             f"{RESULTS}/logs/validation/batch_{_i}.log",
         benchmark:
             f"{RESULTS}/benchmarks/validation/batch_{_i}.tsv"
+        # the longest jobs of a default run (about 25 s each): started first, so none of them
+        # is left running alone on one core at the end of the run
+        priority: 1
         conda:
             "../envs/dlddrivers.yaml"
         threads: 1
