@@ -202,7 +202,41 @@ def test_an_early_server_is_taken_by_start_or_ended_by_stop(workdir, monkeypatch
     jobserver.stop()
     assert pending.poll() is not None and jobserver._PENDING is None
     assert not jobserver.begin(["snakemake", "-n"], workdir)
-    assert not jobserver.begin(["snakemake", "--cores", "1"], workdir, runs_here=False)
+    from types import SimpleNamespace
+
+    on_node = SimpleNamespace(exec_mode=SimpleNamespace(name="REMOTE"))
+    no_hooks = SimpleNamespace(execution_settings=SimpleNamespace(no_hooks=True))
+    for wf in (on_node, no_hooks):
+        assert not jobserver.main_process(wf)
+        assert not jobserver.begin(["snakemake", "--cores", "1"], workdir, workflow=wf)
+    assert jobserver.main_process(SimpleNamespace(exec_mode=SimpleNamespace(name="DEFAULT")))
+    # onstart on a cluster run or with --touch: the begun server is ended, none is started
+    for wf in (SimpleNamespace(local_exec=False), SimpleNamespace(local_exec=True, touch=True)):
+        assert jobserver.begin(["snakemake", "--cores", "1"], workdir)
+        pending = jobserver._PENDING[0]
+        assert jobserver.start_for(wf, workdir) is None
+        assert pending.poll() is not None and jobserver._PENDING is None
+
+
+def test_the_benchmark_reads_what_the_server_logs(workdir):
+    """benchmarks/run.py's ``server_jobs`` parses the server's log lines: one row per job,
+    its exit code and the child's CPU seconds (a job that spins measurably long)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_run", Path(__file__).resolve().parents[1] / "benchmarks" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (workdir / "spin.py").write_text(
+        '"""s"""\nfrom dlddrivers.jobserver import run_in_server\nrun_in_server()\n'
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\n")
+    assert jobserver.start(workdir, preload=(), idle_seconds=30) is not None
+    assert subprocess.run([sys.executable, "spin.py"], cwd=workdir, timeout=60).returncode == 0
+    assert _run(workdir, "3").returncode == 3
+    jobserver.stop()
+    jobs = bench.server_jobs(workdir)
+    assert list(jobs["rule"]) == ["spin.py", "job.py"] and list(jobs["exit"]) == [0, 3]
+    assert 0.3 <= jobs["cpu_seconds"].iloc[0] < 5 and (jobs["seconds"] >= jobs["cpu_seconds"] - 0.05).all()
 
 
 def test_a_bad_request_does_not_end_the_server(workdir):

@@ -262,12 +262,9 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
         traceback.print_exc()
         code = 1
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        os._exit(code)
+        from .process import end_job
+
+        end_job(code)  # the job's exit handlers, its log closed, the streams flushed
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -516,21 +513,32 @@ def runs_local_jobs(argv: list[str]) -> bool:
     return True
 
 
+def main_process(workflow: Any) -> bool:
+    """Whether this Snakemake process is the one that schedules the jobs and calls the hooks
+    (not a job's own Snakemake process on a cluster node, not ``--no-hooks``), from the
+    Snakefile's ``workflow`` object (known when the Snakefile is read)."""
+    mode = getattr(getattr(workflow, "exec_mode", None), "name", "DEFAULT")
+    hooks = not getattr(getattr(workflow, "execution_settings", None), "no_hooks", False)
+    return mode == "DEFAULT" and hooks
+
+
 def begin(argv: list[str] | None = None, workdir: str | Path = ".", *,
-          runs_here: bool = True) -> bool:
+          workflow: Any = None) -> bool:
     """Start a server for ``workdir`` without waiting for it, when the command line ``argv``
     (default ``sys.argv``) will run jobs here (:func:`runs_local_jobs`): called first thing in
     the Snakefile, so the server's imports run on the other core while Snakemake checks the
     config and builds the job graph; :func:`start` in ``onstart`` then waits for it. The
     server leaves when this process is gone, so a wrong guess costs only its imports; and
     :func:`stop` runs at this process's exit (a run with nothing to do, or one that fails
-    before ``onstart``, calls no hook). ``runs_here``: what the workflow itself knows (its
-    Snakemake process is the main one, with hooks)."""
+    before ``onstart``, calls no hook). ``workflow``: the Snakefile's ``workflow``, which says
+    whether this is the main Snakemake process (:func:`main_process`)."""
     import atexit
 
     global _PENDING
     try:
-        if _PENDING is not None or _SERVER is not None or not enabled() or not runs_here:
+        if _PENDING is not None or _SERVER is not None or not enabled():
+            return False
+        if workflow is not None and not main_process(workflow):
             return False
         if not runs_local_jobs(sys.argv if argv is None else argv):
             return False
@@ -540,6 +548,16 @@ def begin(argv: list[str] | None = None, workdir: str | Path = ".", *,
         return _PENDING is not None
     except Exception:  # noqa: BLE001 - onstart tries again, and then warns
         return False
+
+
+def start_for(workflow: Any, workdir: str | Path = ".") -> Any:
+    """The workflow's ``onstart``: on a local run that executes jobs, take the server
+    :func:`begin` started (or start one) and wait for it; otherwise (a cluster executor,
+    ``--touch``) end a begun one, since no job will come to it."""
+    if getattr(workflow, "local_exec", False) and not getattr(workflow, "touch", False):
+        return start(workdir, owner=os.getpid())
+    stop()
+    return None
 
 
 def start(workdir: str | Path = ".", *, owner: int | None = None, timeout: float = 60.0,
