@@ -266,3 +266,155 @@ def test_start_warns_when_the_server_cannot_come_up(workdir, monkeypatch):
     with pytest.warns(RuntimeWarning, match="exited with code 3"):
         assert jobserver.start(workdir, preload=("exits_at_import",)) is None
     assert _run(workdir, "0").stdout.startswith("own ")
+
+
+# --------------------------------------------------------------------------- routed from Snakemake
+class FakeJob:
+    """The attributes of Snakemake's ``PythonScript`` that routing reads."""
+
+    def __init__(self, source: str, *, threads: int = 1, jobid: int = 7, **extra):
+        self.source = source
+        self.threads = threads
+        self.resources = {"tmpdir": "/tmp/job-tmp"}
+        self.rulename = "stage"
+        self.wildcards = {"study": "neasia"}
+        self.jobid = jobid
+        self.bench_record = None
+        self.conda_env = self.container_img = self.env_modules = self.shadow_dir = None
+        self.__dict__.update(extra)
+
+
+class FakeShell:
+    """Snakemake's ``shell`` as routing uses it: running processes by job id."""
+
+    import threading
+
+    _lock = threading.Lock()
+    _processes: dict = {}
+
+
+ROUTED = '''from dlddrivers.jobserver import run_in_server
+run_in_server()
+import os, sys, time
+from pathlib import Path
+Path("routed.txt").write_text(" ".join([
+    os.environ.get("DLD_JOBSERVER_CHILD", ""), os.environ["OMP_NUM_THREADS"],
+    os.environ["TMPDIR"], str(os.getpgrp()), sys.argv[0], sys.path[0], str(os.getpid())]))
+print("routed out", flush=True)
+mode = Path("mode.txt").read_text() if Path("mode.txt").exists() else "0"
+if mode == "sleep":
+    time.sleep(60)
+sys.exit(int(mode))
+'''
+
+
+def test_a_routed_request_is_what_snakemake_would_give_the_script(workdir, monkeypatch):
+    job = FakeJob(ROUTED)
+    assert jobserver.routed_request(job, ".snakemake/scripts/tmp1.x.py") is None  # no server
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    req = jobserver.routed_request(job, ".snakemake/scripts/tmp1.x.py")
+    assert req["argv"] == [".snakemake/scripts/tmp1.x.py"]
+    assert req["script"] == str(workdir / ".snakemake/scripts/tmp1.x.py")
+    assert req["path"][0] == str(workdir / ".snakemake/scripts") and req["cwd"] == str(workdir)
+    assert all(req["env"][v] == "1" for v in jobserver.THREAD_VARS)
+    assert req["env"]["TMPDIR"] == req["env"]["TEMP"] == "/tmp/job-tmp"
+    assert req["label"] == "stage[study=neasia]" and req["pgid"] == os.getpgrp()
+    # jobs Snakemake must run as it does
+    for other in (FakeJob("print('no marker')"), FakeJob(ROUTED, threads=2),
+                  FakeJob(ROUTED, conda_env="/envs/x"), FakeJob(ROUTED, shadow_dir="/s"),
+                  FakeJob(ROUTED, container_img="img.sif")):
+        assert jobserver.routed_request(other, "x.py") is None
+    assert jobserver.routed_request(job, "x.py", edit=True) is None
+    monkeypatch.setenv("DLD_JOBSERVER", "0")
+    assert jobserver.routed_request(job, "x.py") is None
+
+
+def test_a_routed_job_runs_in_a_child_in_snakemakes_process_group(workdir, capfd):
+    (workdir / "s.py").write_text(ROUTED)
+    proc = jobserver.start(workdir, preload=("json",), idle_seconds=30)
+    assert proc is not None
+    job = FakeJob(ROUTED)
+    seen = []
+
+    class Bench:
+        def __init__(self, pid, record):
+            seen.append((pid, record))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    job.bench_record = "record"
+    assert jobserver.run_routed(job, jobserver.routed_request(job, "s.py"), shell_class=FakeShell,
+                                benchmarked=Bench)
+    flag, omp, tmp, pgid, argv0, path0, pid = (workdir / "routed.txt").read_text().split()
+    # (runpy gives the script's path as argv[0], as in a job the script's own process sends)
+    assert (flag, omp, tmp, path0) == ("1", "1", "/tmp/job-tmp", str(workdir))
+    assert argv0 == str(workdir / "s.py")
+    assert int(pgid) == os.getpgrp()  # a Ctrl-C at the terminal reaches it as it reaches a job
+    assert seen == [(int(pid), "record")]  # the benchmark measures the child itself
+    assert int(pid) not in (os.getpid(), proc.pid)
+    assert "routed out" in capfd.readouterr().out  # the job's stdout is Snakemake's
+    assert FakeShell._processes == {}
+    (workdir / "mode.txt").write_text("3")
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        jobserver.run_routed(job, jobserver.routed_request(job, "s.py"))
+    assert err.value.returncode == 3
+    log = (workdir / ".snakemake" / "dlddrivers" / "jobserver.log").read_text()
+    assert "stage[study=neasia]: exit 3, " in log
+
+
+def test_snakemake_ends_a_routed_job_as_it_ends_its_own(workdir):
+    import threading
+
+    (workdir / "s.py").write_text(ROUTED)
+    (workdir / "mode.txt").write_text("sleep")
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    job = FakeJob(ROUTED, jobid=11)
+    result = {}
+
+    def run():
+        try:
+            jobserver.run_routed(job, jobserver.routed_request(job, "s.py"), shell_class=FakeShell)
+        except subprocess.CalledProcessError as exc:
+            result["code"] = exc.returncode
+
+    t = threading.Thread(target=run)
+    t.start()
+    for _ in range(200):
+        if 11 in FakeShell._processes and (workdir / "routed.txt").exists():
+            break
+        time.sleep(0.05)
+    running = FakeShell._processes[11]
+    assert isinstance(running, jobserver.ServerJob)
+    running.kill()  # what Snakemake's shell.kill(jobid) does to a job's process
+    t.join(timeout=30)
+    assert result == {"code": 128 + signal.SIGKILL} and 11 not in FakeShell._processes
+
+
+def test_route_scripts_sends_only_jobs_the_server_can_run(workdir):
+    (workdir / "s.py").write_text(ROUTED)
+    calls = []
+
+    class Script:
+        def execute_script(self, fname, edit=False):
+            """Snakemake's way: a shell and a Python process."""
+            calls.append(fname)
+
+    assert jobserver.route_scripts(Script, FakeShell)
+    assert not jobserver.route_scripts(Script, FakeShell)  # once
+    job = FakeJob(ROUTED)
+    Script.execute_script(job, "s.py")  # no server yet: Snakemake's way
+    assert calls == ["s.py"] and not (workdir / "routed.txt").exists()
+    assert jobserver.start(workdir, preload=(), idle_seconds=30) is not None
+    Script.execute_script(job, "s.py")
+    assert calls == ["s.py"] and (workdir / "routed.txt").exists()
+    Script.execute_script(FakeJob("plain script"), "p.py")
+    assert calls == ["s.py", "p.py"]
+    jobserver.unroute_scripts(Script)
+    Script.execute_script(job, "again.py")
+    assert calls[-1] == "again.py" and Script.execute_script.__doc__.startswith("Snakemake's way")

@@ -128,15 +128,87 @@ def _private_folder(path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the job's side
+#: What a workflow script that may run in the server calls first (:func:`route_scripts` sends
+#: only scripts whose source holds it).
+SCRIPT_MARKER = "run_in_server()"
+#: The variables Snakemake's ``shell`` sets to a job's thread count (its job environment).
+THREAD_VARS = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _send(path: str, request: dict, fds: list[int]) -> tuple[socket.socket, Any, int] | None:
+    """Hand the job ``request`` (with the descriptors ``fds`` as its standard streams) to the
+    server at ``path``: ``(connection, reader, child pid)`` once the server has forked the
+    job's child, or None when no server of this user answers or it did not take the job."""
+    header = json.dumps(request).encode()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        if not _peer_is_us(conn):  # the job's environment and streams go to this user only
+            raise OSError("the server runs as another user")
+    except OSError:
+        conn.close()
+        return None
+    reader = conn.makefile("rb")
+    try:
+        socket.send_fds(conn, [_HEADER.pack(len(header))], fds)
+        conn.sendall(header)
+        started = reader.readline()
+    except OSError:
+        started = b""
+    try:
+        pid = int(started.split()[1]) if started.startswith(b"started ") else 0
+    except (IndexError, ValueError):
+        pid = 0
+    if pid <= 0:
+        reader.close()
+        conn.close()
+        return None  # the server did not take the job
+    return conn, reader, pid
+
+
+def _exit_code(reader: Any) -> int | None:
+    """The exit code of the job's child as the server reports it, or None when the server
+    went away before reporting one."""
+    try:
+        line = reader.readline()
+    except OSError:
+        return None
+    if not line.startswith(b"exit "):
+        return None
+    try:
+        return int(line.split()[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _end_lost(pid: int) -> str:
+    """End the child ``pid`` whose server went away (its process group, or the child alone
+    when it joined another group), so no job outlives the one Snakemake will rerun; the
+    message to report."""
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    return f"dlddrivers job server: lost the job's child ({pid}) before it reported an exit code"
+
+
 def run_in_server() -> None:
     """Run this workflow script in a forked child of the job server and exit with its code;
     return (and let the script run here) when there is no server to use.
 
-    The first statement of a workflow script. Returns at once in the server's child, when
-    :func:`enabled` is false, when the job asked for more than one thread (the server's
-    libraries were loaded for one), or when no server answers at :func:`address`. Once the
-    server has forked the job's child, this process only waits: it exits with the child's
-    exit code, or 1 with a message if the server goes away first.
+    The first statement of a workflow script (:data:`SCRIPT_MARKER`). Returns at once in the
+    server's child, when :func:`enabled` is false, when the job asked for more than one
+    thread (the server's libraries were loaded for one), or when no server answers at
+    :func:`address`. Once the server has forked the job's child, this process only waits: it
+    exits with the child's exit code, or 1 with a message if the server goes away first.
+    (Where Snakemake's main process routes the job itself, :func:`route_scripts`, this
+    process is never started.)
     """
     if os.environ.get(ENV_CHILD) == "1" or not enabled():
         return
@@ -145,48 +217,165 @@ def run_in_server() -> None:
     path = address(os.getcwd())
     if not os.path.exists(path) or not _ours(Path(path).parent):
         return
-    header = json.dumps({"script": os.path.abspath(sys.argv[0]), "argv": sys.argv,
-                         "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
-                         "label": _job_label()}).encode()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.connect(path)
-        if not _peer_is_us(conn):  # the job's environment and streams go to this user only
-            raise OSError("the server runs as another user")
-    except OSError:
-        conn.close()
-        return
-    reader = conn.makefile("rb")
-    try:
-        socket.send_fds(conn, [_HEADER.pack(len(header))], [0, 1, 2])
-        conn.sendall(header)
-        started = reader.readline()
-    except OSError:
-        started = b""
-    if not started.startswith(b"started "):
-        conn.close()
-        return  # the server did not take the job: run it here
-    line = b""
-    try:
-        line = reader.readline()
-    except OSError:
-        pass
-    if line.startswith(b"exit "):
-        os._exit(int(line.split()[1]))
-    # the server went away before the child's end was reported: end the child too (it runs in
-    # a process group of its own), so no job outlives the one Snakemake will rerun
-    try:
-        import signal
-
-        os.killpg(int(started.split()[1]), signal.SIGTERM)
-    except (OSError, ValueError, IndexError):
-        pass
-    sys.stderr.write(f"dlddrivers job server: lost the job's child ({started.decode().strip()}) "
-                     "before it reported an exit code\n")
+    sent = _send(path, {"script": os.path.abspath(sys.argv[0]), "argv": sys.argv,
+                        "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
+                        "label": _job_label()}, [0, 1, 2])
+    if sent is None:
+        return  # no server took the job: run it here
+    _conn, reader, pid = sent
+    code = _exit_code(reader)
+    if code is not None:
+        os._exit(code)
+    sys.stderr.write(_end_lost(pid) + "\n")
     sys.stderr.flush()
     os._exit(1)
+
+
+# --------------------------------------------------------------------------- Snakemake's side
+class ServerJob:
+    """A job running in a child of the server, as Snakemake's ``shell`` keeps a job's process
+    (``pid``, ``kill``, ``terminate``): so Snakemake can end it as it ends its own."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except OSError:
+            pass
+
+    def kill(self) -> None:
+        import signal
+
+        self._signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        import signal
+
+        self._signal(signal.SIGTERM)
+
+
+def routed_request(job: Any, fname: str, *, edit: bool = False) -> dict | None:
+    """The server request for Snakemake's Python script job ``job`` (its ``PythonScript``,
+    whose copy of the script with Snakemake's preamble is ``fname``), or None when it must run
+    as Snakemake runs it: no server started here, the script does not call
+    :data:`SCRIPT_MARKER`, more than one thread, a conda, container, module or shadow
+    environment, a shell of its own, or a notebook edit.
+
+    The child gets what Snakemake's ``shell`` would give the script's process: this process's
+    environment with the thread variables (:data:`THREAD_VARS`) and the job's ``tmpdir``, its
+    standard streams, the working folder, ``argv = [fname]`` and the module path of a fresh
+    interpreter started on ``fname`` (the script's folder first); and it joins this process's
+    process group, so a Ctrl-C at the terminal reaches it as it reaches a job's process."""
+    if edit or _SERVER is None or not enabled():
+        return None
+    if any(getattr(job, a, None) for a in ("conda_env", "container_img", "env_modules", "shadow_dir")):
+        return None
+    if SCRIPT_MARKER not in str(getattr(job, "source", "") or ""):
+        return None
+    try:
+        threads = int(job.threads)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    resources = getattr(job, "resources", None) or {}
+    if threads != 1 or resources.get("shell_exec"):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != ENV_CHILD}
+    env.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    tmp = resources.get("tmpdir")
+    if tmp:
+        env.update(dict.fromkeys(("TMPDIR", "TMP", "TEMPDIR", "TEMP"), str(tmp)))
+    script = os.path.abspath(fname)
+    try:
+        wildcards = ",".join(f"{k}={v}" for k, v in job.wildcards.items())
+    except AttributeError:
+        wildcards = ""
+    rule = str(getattr(job, "rulename", "") or Path(fname).name)
+    return {"script": script, "argv": [fname], "cwd": os.getcwd(), "env": env,
+            "path": [os.path.dirname(script), *sys.path[1:]],
+            "label": f"{rule}[{wildcards}]" if wildcards else rule, "pgid": os.getpgrp()}
+
+
+def run_routed(job: Any, request: dict, *, shell_class: Any = None,
+               benchmarked: Any = None) -> bool:
+    """Run ``request`` (:func:`routed_request`) in the server from Snakemake's main process
+    and wait for it; False when the server did not take it (the caller runs the script as
+    Snakemake does). While it runs the child is registered with ``shell_class`` (Snakemake's
+    ``shell``: its ``_processes`` by job id), and ``benchmarked`` (Snakemake's benchmark
+    context) measures the child itself for the rule's ``benchmark:`` file. A non-zero exit
+    raises :class:`subprocess.CalledProcessError`, as a failed script process does."""
+    import subprocess
+
+    if _SERVER is None:
+        return False
+    sent = _send(_SERVER[1], request, [0, 1, 2])
+    if sent is None:
+        return False
+    conn, reader, pid = sent
+    jobid = getattr(job, "jobid", None)
+    registry = getattr(shell_class, "_processes", None)
+    lock = getattr(shell_class, "_lock", None)
+    if registry is not None and lock is not None and jobid is not None:
+        with lock:
+            registry[jobid] = ServerJob(pid)
+    try:
+        record = getattr(job, "bench_record", None)
+        if benchmarked is not None and record is not None:
+            with benchmarked(pid, record):
+                code = _exit_code(reader)
+        else:
+            code = _exit_code(reader)
+    finally:
+        reader.close()
+        conn.close()
+        if registry is not None and lock is not None and jobid is not None:
+            with lock:
+                registry.pop(jobid, None)
+    cmd = f"{sys.executable} {request['argv'][0]} (dlddrivers job server, child {pid})"
+    if code is None:
+        sys.stderr.write(_end_lost(pid) + "\n")
+        raise subprocess.CalledProcessError(1, cmd)
+    if code:
+        raise subprocess.CalledProcessError(code, cmd)
+    return True
+
+
+def route_scripts(script_class: Any, shell_class: Any = None, benchmarked: Any = None) -> bool:
+    """Let Snakemake's main process hand its Python script jobs to the server itself.
+
+    Without this, Snakemake starts a shell and a Python process per script job, which loads
+    Snakemake's modules to read the job (its preamble) before :func:`run_in_server` hands the
+    job over: about 0.1 s of CPU a job. Here ``script_class.execute_script`` (Snakemake's
+    ``PythonScript``) first asks :func:`routed_request` whether the job can go to the server
+    and then runs it with :func:`run_routed`; any other job, or one the server does not take,
+    runs as before. Call it from ``onstart`` once :func:`start` has a server; nothing changes
+    once :func:`stop` has stopped it. Returns False when already routed. :func:`unroute_scripts`
+    undoes it."""
+    current = script_class.execute_script
+    if getattr(current, "_dld_original", None) is not None:
+        return False
+
+    def execute_script(self: Any, fname: str, edit: bool = False) -> None:
+        request = routed_request(self, fname, edit=edit)
+        if request is not None and run_routed(self, request, shell_class=shell_class,
+                                              benchmarked=benchmarked):
+            return None
+        return current(self, fname, edit)
+
+    execute_script._dld_original = current  # type: ignore[attr-defined]
+    execute_script.__doc__ = current.__doc__
+    script_class.execute_script = execute_script
+    return True
+
+
+def unroute_scripts(script_class: Any) -> None:
+    """Undo :func:`route_scripts`."""
+    original = getattr(script_class.execute_script, "_dld_original", None)
+    if original is not None:
+        script_class.execute_script = original
 
 
 def _job_label() -> str:
@@ -218,10 +407,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            os.setpgid(0, 0)  # (the server sets it too, whichever comes first)
-        except OSError:
-            pass
+        _set_group(0, request)  # (the server sets it too, whichever comes first)
         for obj in closing:
             obj.close()
         conn.close()
@@ -265,6 +451,23 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
         from .process import end_job
 
         end_job(code)  # the job's exit handlers, its log closed, the streams flushed
+
+
+def _set_group(pid: int, request: dict) -> None:
+    """Put the job's child (``pid``; 0: this process) in the process group the request names
+    (``pgid``: Snakemake's own, for a job its main process routed, so terminal signals reach
+    the child as they reach a job's process; the server runs in the same session), else in a
+    group of its own (ended as a whole when its waiting process leaves)."""
+    target = request.get("pgid")
+    try:
+        os.setpgid(pid, int(target) if isinstance(target, int) and target > 0 else 0)
+        return
+    except OSError:
+        pass
+    try:
+        os.setpgid(pid, 0)
+    except OSError:
+        pass
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -343,10 +546,7 @@ def _take(listener: socket.socket, sel, children: dict, labels: dict, log) -> bo
     if pid == 0:
         _child(conn, fds, request, [listener, sel, *children.values()])
     try:
-        try:
-            os.setpgid(pid, pid)  # its own process group at once (the child sets it too)
-        except OSError:
-            pass
+        _set_group(pid, request)  # at once (the child sets it too)
         for fd in fds:
             os.close(fd)
         children[pid] = conn
@@ -619,7 +819,7 @@ def _spawn(workdir: str | Path, *, owner: int | None, preload: tuple[str, ...] |
         cmd += ["--preload", ",".join(preload)]
     with open(logdir / "jobserver.log", "wb") as log:  # this run's server only
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=str(workdir), env=env, close_fds=True, start_new_session=True)
+                                cwd=str(workdir), env=env, close_fds=True, process_group=0)
     return proc, path
 
 
