@@ -102,8 +102,8 @@ def job_table(results: Path) -> pd.DataFrame:
 
 def server_jobs(work: Path) -> pd.DataFrame:
     """One row per job the warm job server ran (``.snakemake/dlddrivers/jobserver.log``, see
-    :mod:`dlddrivers.jobserver`): rule, CPU and wall seconds of the forked child (Snakemake's
-    own benchmark of such a job measures the process that waits for it, not the child)."""
+    :mod:`dlddrivers.jobserver`): rule, CPU and wall seconds of the forked child (the same
+    CPU seconds as the job's benchmark file when Snakemake's main process routed the job)."""
     import re
 
     log = work / ".snakemake" / "dlddrivers" / "jobserver.log"
@@ -286,8 +286,9 @@ def write_markdown(res: dict, path: Path) -> None:
         f"{d['wall_seconds']:.1f} | {d['load_before']} / {d['load_after']} |",
         f"| same run, CPU of all its processes (user + system) | "
         f"{d.get('process_cpu_seconds', float('nan')):.1f} | |",
-        f"| same run, serial job time (sum of all jobs' benchmark files): wall / CPU sampled "
-        f"by Snakemake (undercounts; for a job run by the job server, the waiting process's) "
+        f"| same run, serial job time (sum of all jobs' benchmark files): wall / CPU (of a job "
+        f"the job server ran, its forked child's as the kernel counts it; else sampled by "
+        f"Snakemake, which undercounts) "
         f"| {d['serial_seconds']:.1f} / {d['cpu_seconds']:.1f} | |",
         *([f"| same run, CPU of the {js['jobs']} jobs the warm job server ran (its forked "
            f"children, `.snakemake/dlddrivers/jobserver.log`) | {js['cpu_seconds']:.1f} | |"]

@@ -304,6 +304,11 @@ print("routed out", flush=True)
 mode = Path("mode.txt").read_text() if Path("mode.txt").exists() else "0"
 if mode == "sleep":
     time.sleep(60)
+if mode == "spin":
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+    mode = "0"
 sys.exit(int(mode))
 '''
 
@@ -335,27 +340,23 @@ def test_a_routed_job_runs_in_a_child_in_snakemakes_process_group(workdir, capfd
     proc = jobserver.start(workdir, preload=("json",), idle_seconds=30)
     assert proc is not None
     job = FakeJob(ROUTED)
-    seen = []
 
-    class Bench:
-        def __init__(self, pid, record):
-            seen.append((pid, record))
+    class Record:  # the fields of Snakemake's BenchmarkRecord a benchmark file writes
+        running_time = max_rss = io_in = io_out = None
+        cpu_time = cpu_usage = 0
+        data_collected = False
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-    job.bench_record = "record"
-    assert jobserver.run_routed(job, jobserver.routed_request(job, "s.py"), shell_class=FakeShell,
-                                benchmarked=Bench)
+    job.bench_record = Record()
+    assert jobserver.run_routed(job, jobserver.routed_request(job, "s.py"), shell_class=FakeShell)
     flag, omp, tmp, pgid, argv0, path0, pid = (workdir / "routed.txt").read_text().split()
     # (runpy gives the script's path as argv[0], as in a job the script's own process sends)
     assert (flag, omp, tmp, path0) == ("1", "1", "/tmp/job-tmp", str(workdir))
     assert argv0 == str(workdir / "s.py")
     assert int(pgid) == os.getpgrp()  # a Ctrl-C at the terminal reaches it as it reaches a job
-    assert seen == [(int(pid), "record")]  # the benchmark measures the child itself
+    # the benchmark record holds the child's own measures, from the kernel
+    rec = job.bench_record
+    assert rec.data_collected and rec.running_time > 0 and rec.max_rss > 1
+    assert 0 < rec.cpu_time < rec.running_time + 1 and rec.cpu_usage == 100 * rec.cpu_time
     assert int(pid) not in (os.getpid(), proc.pid)
     assert "routed out" in capfd.readouterr().out  # the job's stdout is Snakemake's
     assert FakeShell._processes == {}
@@ -418,3 +419,21 @@ def test_route_scripts_sends_only_jobs_the_server_can_run(workdir):
     jobserver.unroute_scripts(Script)
     Script.execute_script(job, "again.py")
     assert calls[-1] == "again.py" and Script.execute_script.__doc__.startswith("Snakemake's way")
+
+
+def test_a_routed_jobs_benchmark_record_counts_its_cpu_and_wall(workdir):
+    (workdir / "s.py").write_text(ROUTED)
+    (workdir / "mode.txt").write_text("spin")
+    assert jobserver.start(workdir, preload=(), idle_seconds=30) is not None
+
+    class Record:
+        running_time = max_rss = io_in = io_out = None
+        cpu_time = cpu_usage = 0
+        data_collected = False
+
+    job = FakeJob(ROUTED)
+    job.bench_record = Record()
+    assert jobserver.run_routed(job, jobserver.routed_request(job, "s.py"))
+    rec = job.bench_record
+    assert 0.3 <= rec.cpu_time < 0.3 + 1.0  # the child spun 0.3 s of CPU
+    assert rec.running_time >= rec.cpu_time - 0.05 and rec.io_out >= 0

@@ -167,19 +167,51 @@ def _send(path: str, request: dict, fds: list[int]) -> tuple[socket.socket, Any,
     return conn, reader, pid
 
 
-def _exit_code(reader: Any) -> int | None:
-    """The exit code of the job's child as the server reports it, or None when the server
-    went away before reporting one."""
+def _exit_report(reader: Any) -> dict | None:
+    """What the server reports when the job's child has ended: ``code`` (its exit code, 128 +
+    the signal that ended it), ``cpu`` (user + system seconds), ``max_rss_kb`` and the blocks
+    of 512 bytes it read and wrote (``in_blocks``, ``out_blocks``, as ``getrusage`` counts
+    them); None when the server went away before reporting."""
     try:
         line = reader.readline()
     except OSError:
         return None
-    if not line.startswith(b"exit "):
+    parts = line.split()
+    if not parts or parts[0] != b"exit":
         return None
     try:
-        return int(line.split()[1])
+        report = {"code": int(parts[1])}
+        if len(parts) >= 6:
+            report.update(cpu=float(parts[2]), max_rss_kb=int(parts[3]),
+                          in_blocks=int(parts[4]), out_blocks=int(parts[5]))
     except (IndexError, ValueError):
         return None
+    return report
+
+
+def _exit_code(reader: Any) -> int | None:
+    """The child's exit code from :func:`_exit_report` (None: no report)."""
+    report = _exit_report(reader)
+    return None if report is None else report["code"]
+
+
+def fill_benchmark(record: Any, report: dict, seconds: float) -> None:
+    """Fill Snakemake's benchmark record of a routed job (the fields its ``benchmark:`` file
+    writes) from the server's report on the child (:func:`_exit_report`), measured by the
+    kernel rather than sampled: wall seconds, CPU seconds (user + system), the largest
+    resident set (which, for a forked child, counts the pages it shares with the server, as
+    Snakemake's sampling of any process does) and the bytes read from and written to storage.
+    ``mean_load`` comes out as CPU seconds per wall second in percent, as Snakemake writes it.
+    Virtual size, USS and PSS are not measured (written as ``-``)."""
+    record.running_time = float(seconds)
+    if "cpu" not in report:
+        return
+    record.cpu_time = float(report["cpu"])
+    record.cpu_usage = 100.0 * float(report["cpu"])
+    record.max_rss = report["max_rss_kb"] / 1024
+    record.io_in = report["in_blocks"] * 512 / 2**20
+    record.io_out = report["out_blocks"] * 512 / 2**20
+    record.data_collected = True
 
 
 def _end_lost(pid: int) -> str:
@@ -299,18 +331,19 @@ def routed_request(job: Any, fname: str, *, edit: bool = False) -> dict | None:
             "label": f"{rule}[{wildcards}]" if wildcards else rule, "pgid": os.getpgrp()}
 
 
-def run_routed(job: Any, request: dict, *, shell_class: Any = None,
-               benchmarked: Any = None) -> bool:
+def run_routed(job: Any, request: dict, *, shell_class: Any = None) -> bool:
     """Run ``request`` (:func:`routed_request`) in the server from Snakemake's main process
     and wait for it; False when the server did not take it (the caller runs the script as
     Snakemake does). While it runs the child is registered with ``shell_class`` (Snakemake's
-    ``shell``: its ``_processes`` by job id), and ``benchmarked`` (Snakemake's benchmark
-    context) measures the child itself for the rule's ``benchmark:`` file. A non-zero exit
-    raises :class:`subprocess.CalledProcessError`, as a failed script process does."""
+    ``shell``: its ``_processes`` by job id, which Snakemake ends on cancellation), and the
+    job's benchmark record (``job.bench_record``, for a rule with ``benchmark:``) gets the
+    child's own measures (:func:`fill_benchmark`). A non-zero exit raises
+    :class:`subprocess.CalledProcessError`, as a failed script process does."""
     import subprocess
 
     if _SERVER is None:
         return False
+    t0 = time.monotonic()
     sent = _send(_SERVER[1], request, [0, 1, 2])
     if sent is None:
         return False
@@ -318,32 +351,31 @@ def run_routed(job: Any, request: dict, *, shell_class: Any = None,
     jobid = getattr(job, "jobid", None)
     registry = getattr(shell_class, "_processes", None)
     lock = getattr(shell_class, "_lock", None)
-    if registry is not None and lock is not None and jobid is not None:
+    registered = registry is not None and lock is not None and jobid is not None
+    if registered:
         with lock:
             registry[jobid] = ServerJob(pid)
     try:
-        record = getattr(job, "bench_record", None)
-        if benchmarked is not None and record is not None:
-            with benchmarked(pid, record):
-                code = _exit_code(reader)
-        else:
-            code = _exit_code(reader)
+        report = _exit_report(reader)
     finally:
         reader.close()
         conn.close()
-        if registry is not None and lock is not None and jobid is not None:
+        if registered:
             with lock:
                 registry.pop(jobid, None)
+    record = getattr(job, "bench_record", None)
+    if record is not None:
+        fill_benchmark(record, report or {}, time.monotonic() - t0)
     cmd = f"{sys.executable} {request['argv'][0]} (dlddrivers job server, child {pid})"
-    if code is None:
+    if report is None:
         sys.stderr.write(_end_lost(pid) + "\n")
         raise subprocess.CalledProcessError(1, cmd)
-    if code:
-        raise subprocess.CalledProcessError(code, cmd)
+    if report["code"]:
+        raise subprocess.CalledProcessError(report["code"], cmd)
     return True
 
 
-def route_scripts(script_class: Any, shell_class: Any = None, benchmarked: Any = None) -> bool:
+def route_scripts(script_class: Any, shell_class: Any = None) -> bool:
     """Let Snakemake's main process hand its Python script jobs to the server itself.
 
     Without this, Snakemake starts a shell and a Python process per script job, which loads
@@ -360,8 +392,7 @@ def route_scripts(script_class: Any, shell_class: Any = None, benchmarked: Any =
 
     def execute_script(self: Any, fname: str, edit: bool = False) -> None:
         request = routed_request(self, fname, edit=edit)
-        if request is not None and run_routed(self, request, shell_class=shell_class,
-                                              benchmarked=benchmarked):
+        if request is not None and run_routed(self, request, shell_class=shell_class):
             return None
         return current(self, fname, edit)
 
@@ -661,7 +692,10 @@ def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRE
                 if conn is not None:
                     sel.unregister(conn)
                     try:
-                        conn.sendall(f"exit {code if code >= 0 else 128 - code}\n".encode())
+                        # the exit code as a shell gives it, then the child's resource use
+                        conn.sendall(f"exit {code if code >= 0 else 128 - code} "
+                                     f"{usage.ru_utime + usage.ru_stime:.6f} {usage.ru_maxrss} "
+                                     f"{usage.ru_inblock} {usage.ru_oublock}\n".encode())
                     except OSError:
                         pass
                     conn.close()
