@@ -176,6 +176,25 @@ TARGETS = [
 ]
 
 
+def reference_cpu() -> float:
+    """CPU seconds of a fixed workload like the jobs' own (a pure-Python loop, then 200,000
+    small linear systems solved by LAPACK): the same code takes more CPU seconds when the
+    machine is slower or busier (a shared core, a busy sibling thread), so runs measured at
+    different times can be compared through it. Measured in a fresh one-thread interpreter."""
+    code = ("import time, numpy as np\n"
+            "t = time.process_time()\n"
+            "s = 0\n"
+            "for i in range(6_000_000):\n"
+            "    s += i * i % 7\n"
+            "a = np.random.default_rng(0).normal(size=(200_000, 5, 5)) + 5 * np.eye(5)\n"
+            "np.linalg.solve(a, np.ones((200_000, 5, 1)))\n"
+            "print(time.process_time() - t)\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       check=True)
+    return round(float(r.stdout.strip()), 2)
+
+
 def startup(work: Path, snapshot: str) -> dict:
     """Seconds of the Snakefile's own work (imports + setup) in a fresh interpreter."""
     code = (
@@ -293,6 +312,9 @@ def write_markdown(res: dict, path: Path) -> None:
         *([f"| same run, CPU of the {js['jobs']} jobs the warm job server ran (its forked "
            f"children, `.snakemake/dlddrivers/jobserver.log`) | {js['cpu_seconds']:.1f} | |"]
           if (js := res.get("job_server")) and js.get("jobs") else []),
+        *([f"| machine speed: CPU seconds of a fixed workload like the jobs' (`reference_cpu`; "
+           f"more on a slower or busier machine), before / after the default run | "
+           f"{ref[0]:.2f} / {ref[1]:.2f} | |"] if (ref := res.get("reference_cpu_seconds")) else []),
         f"| no-op dry run (`snakemake -n`, everything built), best of 3 | "
         f"{res['noop']['best_seconds']:.2f} | {res['noop']['load']} |",
         f"| Snakefile start-up work (imports + config checks, cached data support), best of 3 "
@@ -359,9 +381,11 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         export_tree(work)
         snap = str(Path(a.snapshot).resolve())
+        ref_before = reference_cpu()
         l0 = load()
         wall, _ = snakemake(work, "--cores", str(a.cores), "--quiet", "rules", "host",
                             "--config", f"snapshot_dir={snap}")
+        res["reference_cpu_seconds"] = [ref_before, reference_cpu()]
         jobs = job_table(work / "results")
         res["default_run"] = {"wall_seconds": round(wall, 1), "load_before": l0,
                               "load_after": load(),
