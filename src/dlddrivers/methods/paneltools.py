@@ -45,10 +45,16 @@ def complete_cases(panel: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.Data
     sub = panel[cols].copy()
     names = list(columns)
     # float columns need no conversion: their values are what the conversion would give
+    dtypes = sub.dtypes
     floats = (len(set(names)) == len(names) and not {"unit", "year"} & set(names)
-              and sub.columns.is_unique and all(sub.dtypes[c] == np.float64 for c in names))
-    vals = sub[names] if floats else sub[names].apply(pd.to_numeric, errors="coerce").astype(float)
-    ok = np.isfinite(vals.to_numpy()).all(axis=1) if len(columns) else np.ones(len(sub), bool)
+              and sub.columns.is_unique and all(dtypes[c] == np.float64 for c in names))
+    if floats:  # finite in every column, tested column by column (no 2-D copy of the values)
+        ok = np.ones(len(sub), bool)
+        for c in names:
+            ok &= np.isfinite(sub[c].to_numpy())
+    else:
+        vals = sub[names].apply(pd.to_numeric, errors="coerce").astype(float)
+        ok = np.isfinite(vals.to_numpy()).all(axis=1) if len(columns) else np.ones(len(sub), bool)
     out = sub.loc[ok].copy()
     if not floats:
         out[names] = vals.loc[ok]
