@@ -330,3 +330,45 @@ def test_identified_estimands_are_cached_per_graph_and_copied():
     cold = estimate_pair(panel, g, "press", "y", _opts(), seed=3)
     assert pd.Series(warm[0]).equals(pd.Series(cold[0]))
     assert pd.DataFrame(warm[1]).equals(pd.DataFrame(cold[1]))
+
+
+def test_a_linear_fit_builds_no_unlogged_summary_and_gives_the_same_numbers(monkeypatch):
+    """fit_linear skips statsmodels' text summary that DoWhy builds for a debug line nobody
+    writes: the effect, its model's statistics and the summary afterwards are the same, and
+    with debug logging on the summary is built as before."""
+    import logging
+
+    from statsmodels.regression.linear_model import RegressionResults
+
+    from dlddrivers.causal import effects as E
+
+    rng = np.random.default_rng(5)
+    n = 120
+    df = pd.DataFrame({"c": rng.normal(size=n)})
+    df["t"] = 0.5 * df["c"] + rng.normal(size=n)
+    df["y"] = 1.5 * df["t"] - df["c"] + rng.normal(size=n)
+    g = nx.DiGraph([("c", "t"), ("c", "y"), ("t", "y")])
+    ie = E.identify(g, "t", "y")
+    calls = []
+    original = RegressionResults.summary
+
+    def counting(self, *a, **k):
+        calls.append(1)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(RegressionResults, "summary", counting)
+    quiet = E.fit_linear(df, ie)
+    assert calls == [] and RegressionResults.__dict__["summary"] is counting  # restored
+    logger = logging.getLogger("dowhy.causal_estimator")  # the estimators' logger
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        loud = E.fit_linear(df, ie)
+    finally:
+        logger.setLevel(level)
+    assert calls  # DoWhy's debug line gets its summary
+    assert quiet.value == loud.value
+    m1, m2 = quiet.estimator.model, loud.estimator.model
+    assert np.asarray(m1.bse).tobytes() == np.asarray(m2.bse).tobytes()
+    assert np.asarray(m1.params).tobytes() == np.asarray(m2.params).tobytes()
+    assert m1.summary().as_text() == m2.summary().as_text()
