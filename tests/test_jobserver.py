@@ -300,6 +300,7 @@ from pathlib import Path
 Path("routed.txt").write_text(" ".join([
     os.environ.get("DLD_JOBSERVER_CHILD", ""), os.environ["OMP_NUM_THREADS"],
     os.environ["TMPDIR"], str(os.getpgrp()), sys.argv[0], sys.path[0], str(os.getpid())]))
+Path("path.json").write_text(__import__("json").dumps(sys.path))
 print("routed out", flush=True)
 mode = Path("mode.txt").read_text() if Path("mode.txt").exists() else "0"
 if mode == "sleep":
@@ -321,7 +322,9 @@ def test_a_routed_request_is_what_snakemake_would_give_the_script(workdir, monke
     req = jobserver.routed_request(job, ".snakemake/scripts/tmp1.x.py")
     assert req["argv"] == [".snakemake/scripts/tmp1.x.py"]
     assert req["script"] == str(workdir / ".snakemake/scripts/tmp1.x.py")
-    assert req["path"][0] == str(workdir / ".snakemake/scripts") and req["cwd"] == str(workdir)
+    assert req["script_dir"] == str(workdir / ".snakemake/scripts") and req["cwd"] == str(workdir)
+    assert req["path"] is None  # the child takes the server's own start-up path
+    assert req["sigint_ignored"] is False
     assert all(req["env"][v] == "1" for v in jobserver.THREAD_VARS)
     assert req["env"]["TMPDIR"] == req["env"]["TEMP"] == "/tmp/job-tmp"
     assert req["label"] == "stage[study=neasia]" and req["pgid"] == os.getpgrp()
@@ -331,6 +334,12 @@ def test_a_routed_request_is_what_snakemake_would_give_the_script(workdir, monke
                   FakeJob(ROUTED, container_img="img.sif")):
         assert jobserver.routed_request(other, "x.py") is None
     assert jobserver.routed_request(job, "x.py", edit=True) is None
+
+    class Prefixed(FakeShell):
+        _process_prefix = "set -x; "
+
+    assert jobserver.routed_request(job, "x.py", shell_class=Prefixed) is None
+    assert jobserver.routed_request(job, "x.py", shell_class=FakeShell) is not None
     monkeypatch.setenv("DLD_JOBSERVER", "0")
     assert jobserver.routed_request(job, "x.py") is None
 
@@ -353,6 +362,12 @@ def test_a_routed_job_runs_in_a_child_in_snakemakes_process_group(workdir, capfd
     assert (flag, omp, tmp, path0) == ("1", "1", "/tmp/job-tmp", str(workdir))
     assert argv0 == str(workdir / "s.py")
     assert int(pgid) == os.getpgrp()  # a Ctrl-C at the terminal reaches it as it reaches a job
+    # the module path of a fresh interpreter started on the script: its folder, then the rest
+    import json
+
+    fresh = json.loads(subprocess.run([sys.executable, "-c", "import sys, json; print(json.dumps(sys.path))"],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert json.loads((workdir / "path.json").read_text()) == [str(workdir), *fresh[1:]]
     # the benchmark record holds the child's own measures, from the kernel
     rec = job.bench_record
     assert rec.data_collected and rec.running_time > 0 and rec.max_rss > 1
@@ -368,7 +383,7 @@ def test_a_routed_job_runs_in_a_child_in_snakemakes_process_group(workdir, capfd
     assert "stage[study=neasia]: exit 3, " in log
 
 
-def test_snakemake_ends_a_routed_job_as_it_ends_its_own(workdir):
+def test_a_registered_routed_job_ends_when_killed(workdir):
     import threading
 
     (workdir / "s.py").write_text(ROUTED)
@@ -459,7 +474,9 @@ def test_the_servers_children_take_large_blocks_from_the_heap(workdir):
               "a = np.ones(12_500_000)\ninfo = libc.mallinfo2()\n"
               "Path('where.txt').write_text(f'{info.hblkhd} {info.arena}')\n")
     (workdir / "alloc.py").write_text(script)
-    own = subprocess.run([sys.executable, "alloc.py"], cwd=workdir, timeout=60)
+    plain = {k: v for k, v in os.environ.items()
+             if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}  # glibc's defaults
+    own = subprocess.run([sys.executable, "alloc.py"], cwd=workdir, timeout=60, env=plain)
     assert own.returncode == 0
     mapped, heap = map(int, (workdir / "where.txt").read_text().split())
     assert mapped >= 100_000_000 > heap  # glibc's default: a mapping of its own
@@ -468,3 +485,140 @@ def test_the_servers_children_take_large_blocks_from_the_heap(workdir):
     assert served.returncode == 0
     mapped, heap = map(int, (workdir / "where.txt").read_text().split())
     assert heap >= 100_000_000 > mapped  # the server's child: from the heap
+
+
+def test_a_routed_job_ignores_sigint_when_snakemake_does(workdir):
+    """Snakemake started in the background by a shell ignores SIGINT, and so do its jobs'
+    processes: a routed child too (a SIGINT to the group leaves it running)."""
+    import threading
+
+    (workdir / "s.py").write_text(ROUTED)
+    (workdir / "mode.txt").write_text("sleep")
+    assert jobserver.start(workdir, preload=(), idle_seconds=30) is not None
+    job = FakeJob(ROUTED, jobid=21)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        request = jobserver.routed_request(job, "s.py")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert request["sigint_ignored"] is True
+    result = {}
+
+    def run():
+        try:
+            jobserver.run_routed(job, request, shell_class=FakeShell)
+        except subprocess.CalledProcessError as exc:
+            result["code"] = exc.returncode
+
+    t = threading.Thread(target=run)
+    t.start()
+    for _ in range(200):
+        if 21 in FakeShell._processes and (workdir / "routed.txt").exists():
+            break
+        time.sleep(0.05)
+    child = FakeShell._processes[21].pid
+    os.kill(child, signal.SIGINT)
+    time.sleep(0.5)
+    os.kill(child, 0)  # still running
+    FakeShell._processes[21].terminate()
+    t.join(timeout=30)
+    assert result == {"code": 128 + signal.SIGTERM}
+
+
+def test_a_served_child_ends_with_its_server(workdir):
+    """A child whose server dies is ended by the kernel (no job outlives the server that
+    would report it), and the waiting process fails with a message naming the server's log."""
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    client = subprocess.Popen([sys.executable, "job.py", "sleep"], cwd=workdir,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = client.stdout.readline()
+    assert line.startswith("child ")
+    child_pid = int(line.split()[-1])
+    proc.kill()  # the server dies mid-job
+    proc.wait()
+    jobserver._SERVER = None
+    assert client.wait(timeout=30) == 1
+    assert "jobserver.log" in client.stderr.read()
+    _gone(child_pid)
+    # the server and the waiting process killed at once: only the kernel can end the child
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    client = subprocess.Popen([sys.executable, "job.py", "sleep"], cwd=workdir,
+                              stdout=subprocess.PIPE, text=True)
+    child_pid = int(client.stdout.readline().split()[-1])
+    proc.kill()
+    client.kill()
+    proc.wait()
+    client.wait()
+    jobserver._SERVER = None
+    _gone(child_pid)
+
+
+def _gone(pid: int) -> None:
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the job's child {pid} is still running")
+
+
+SMOKE_SNAKEFILE = '''import os
+from snakemake.script import PythonScript
+from dlddrivers import jobserver
+
+onstart:
+    if jobserver.start(".", owner=os.getpid(), preload=("json",), idle_seconds=30) is not None:
+        jobserver.route_scripts(PythonScript, shell)
+
+onsuccess:
+    jobserver.stop()
+
+onerror:
+    jobserver.stop()
+
+rule all:
+    input: "out.txt"
+
+rule job:
+    output: "out.txt"
+    benchmark: "bench.tsv"
+    script: "s.py"
+'''
+
+SMOKE_SCRIPT = '''from dlddrivers.jobserver import run_in_server
+run_in_server()
+import os
+import time
+t = time.process_time()
+while time.process_time() - t < 0.2:
+    pass
+with open(snakemake.output[0], "w") as f:
+    f.write(os.environ.get("DLD_JOBSERVER_CHILD", "own"))
+'''
+
+
+def test_snakemake_routes_a_script_job_to_the_server(tmp_path):
+    """The real Snakemake (its PythonScript, shell and benchmark record, which the other
+    tests fake): a script job runs in the server's child, its benchmark file has the child's
+    CPU seconds, and with the server switched off the same job runs in its own process."""
+    import csv
+
+    (tmp_path / "Snakefile").write_text(SMOKE_SNAKEFILE)
+    (tmp_path / "s.py").write_text(SMOKE_SCRIPT)
+
+    def run(**env):
+        r = subprocess.run([sys.executable, "-m", "snakemake", "-c1", "--quiet"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+        assert r.returncode == 0, r.stderr[-2000:]
+        return (tmp_path / "out.txt").read_text()
+
+    assert run() == "1"  # in the server's child
+    log = (tmp_path / ".snakemake" / "dlddrivers" / "jobserver.log").read_text()
+    assert "job: exit 0, " in log
+    bench = next(csv.DictReader((tmp_path / "bench.tsv").open(), delimiter="\t"))
+    assert 0.2 <= float(bench["cpu_time"]) < 5  # the child's own CPU, from the kernel
+    (tmp_path / "out.txt").unlink()
+    assert run(DLD_JOBSERVER="0") == "own"

@@ -13,27 +13,38 @@ How a job runs:
    working folder, the interpreter and the package's source files (an edited source file gives
    another name, so a server never runs stale code). ``onsuccess`` and ``onerror`` call
    :func:`stop`.
-2. A workflow script calls :func:`run_in_server` first. When a server answers, the script's
-   process sends its script path, arguments, working folder, environment and its standard
-   input, output and error (as file descriptors), waits, and exits with the child's exit code.
-   Otherwise (no server, a cluster node, ``DLD_JOBSERVER=0``, a job with more than one thread)
-   it returns and the script runs in its own process as before.
-3. The server forks; the child takes the job's descriptors, folder, environment and arguments
+2. ``onstart`` also calls :func:`route_scripts`: Snakemake's main process then hands each
+   Python script job that calls :func:`run_in_server` (one thread, no conda, container or
+   module environment) to the server itself, with the standard streams, folder, environment,
+   arguments and module path Snakemake would give the script's own process, and waits for it
+   in the thread that would have waited for that process. The child joins Snakemake's process
+   group, so a Ctrl-C at the terminal reaches it as it reaches a job's process (and it ignores
+   SIGINT when Snakemake does). The rule's ``benchmark:`` record gets the child's wall and CPU
+   seconds, largest resident set and storage I/O as the kernel counts them.
+3. Any other script job's process calls :func:`run_in_server` first. When a server answers,
+   it sends the same (its script path, arguments, folder, environment and standard streams,
+   as file descriptors), waits, and exits with the child's exit code. Otherwise (no server, a
+   cluster node, ``DLD_JOBSERVER=0``, a job with more than one thread) it returns and the
+   script runs in its own process as before; there, Snakemake's ``benchmark:`` measures that
+   process, which only waits.
+4. The server forks; the child takes the job's descriptors, folder, environment and arguments
    and runs the script (Snakemake's copy of it, with its preamble) with :func:`runpy.run_path`.
    There :func:`run_in_server` sees that it runs in a child and returns, so the script does its
-   work exactly as it would in a fresh interpreter. The server reports the child's exit status
-   to the waiting process; if that process goes away (Snakemake cancelled the job), the child's
-   process group is ended, and if the server goes away first, the waiting process ends the
-   child and fails with a message.
+   work as it would in a fresh interpreter. The server reports the child's exit status and
+   resource use to the waiting side. If the waiting side goes away (Snakemake ended), the
+   child is ended (its own session, or the child alone when it joined Snakemake's group); if
+   the server goes away first, the kernel ends the child (``PR_SET_PDEATHSIG``) and the
+   waiting side fails with a message.
 
 The child is a copy of a process that only imported modules, so it starts in the state a fresh
 interpreter reaches after the same imports: the outputs are the same bytes (checked on the full
-default run). What differs: Snakemake's ``benchmark:`` files measure the waiting process, not the
-child (each stage's ``run.json`` still records its own CPU seconds), and all children share the
-server's string-hash seed (no result depends on hash order). The server is single-threaded (a
-``selectors`` loop), so forking it is safe; it exits when asked, when the Snakemake process that
-started it is gone, or after :data:`IDLE_SECONDS` without a job. Its log is
-``.snakemake/dlddrivers/jobserver.log``.
+default run). What differs: all children share the server's string-hash seed (no result
+depends on hash order), ``sys.flags.safe_path`` is set (the server runs with ``-P``; the
+script's folder is put first on the module path all the same), and a job's largest resident
+set counts the library pages it shares with the server (about 400 MB in this workflow, whatever
+the job imports). The server is single-threaded (a ``selectors`` loop), so forking it is safe;
+it exits when asked, when the Snakemake process that started it is gone, or after
+:data:`IDLE_SECONDS` without a job. Its log is ``.snakemake/dlddrivers/jobserver.log``.
 """
 
 from __future__ import annotations
@@ -62,9 +73,10 @@ IDLE_SECONDS = 120.0
 #: frees large arrays over and over (the batched linear systems of the LMG, stacked bootstrap
 #: draws) has the kernel map and zero every page of them again each time. Here blocks below
 #: 256 MB come from the heap, which is given back only above 512 MB free and grows 64 MB at a
-#: time. The numbers do not depend on it (every table and pixel of a default run is the same);
-#: a default run spends about 5 s less CPU in the kernel; a job may hold on to a little more
-#: resident memory between its large arrays.
+#: time. Every table and pixel of a default run was the same with and without (blocks from
+#: the heap may be aligned differently, which vectorised arithmetic could in principle see);
+#: a default run spent about 5 s less CPU in the kernel, and its jobs' largest resident sets
+#: grew by at most 23 MB (5 %): freed blocks are kept for the next ones.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(256 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(512 * 2**20),
               "MALLOC_TOP_PAD_": str(64 * 2**20)}
 #: Libraries (and Snakemake's modules the scripts' preamble unpickles with) imported by the
@@ -93,6 +105,9 @@ _HEADER = struct.Struct(">I")
 _SERVER: Any = None
 #: A server :func:`begin` started and :func:`start` has not waited for yet.
 _PENDING: Any = None
+#: The server's module path when it started (:func:`serve`): a routed job's child puts its
+#: script's folder before it, as a fresh interpreter started on the script does.
+_BASE_PATH: list[str] = list(sys.path)
 
 
 def enabled() -> bool:
@@ -144,6 +159,9 @@ def _private_folder(path: Path) -> None:
 #: What a workflow script that may run in the server calls first (:func:`route_scripts` sends
 #: only scripts whose source holds it).
 SCRIPT_MARKER = "run_in_server()"
+#: Seconds a job waits for the server to say it has forked the job's child (else it runs the
+#: script as Snakemake does).
+STARTED_SECONDS = 30.0
 #: The variables Snakemake's ``shell`` sets to a job's thread count (its job environment).
 THREAD_VARS = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -164,9 +182,11 @@ def _send(path: str, request: dict, fds: list[int]) -> tuple[socket.socket, Any,
         return None
     reader = conn.makefile("rb")
     try:
+        conn.settimeout(STARTED_SECONDS)  # a server that hangs or is stopped does not hang the job
         socket.send_fds(conn, [_HEADER.pack(len(header))], fds)
         conn.sendall(header)
         started = reader.readline()
+        conn.settimeout(None)  # the job itself takes as long as it takes
     except OSError:
         started = b""
     try:
@@ -240,7 +260,8 @@ def _end_lost(pid: int) -> str:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
-    return f"dlddrivers job server: lost the job's child ({pid}) before it reported an exit code"
+    return (f"dlddrivers job server: the server exited before the job's child ({pid}) ended; "
+            "see .snakemake/dlddrivers/jobserver.log")
 
 
 def run_in_server() -> None:
@@ -281,7 +302,7 @@ def run_in_server() -> None:
 # --------------------------------------------------------------------------- Snakemake's side
 class ServerJob:
     """A job running in a child of the server, as Snakemake's ``shell`` keeps a job's process
-    (``pid``, ``kill``, ``terminate``): so Snakemake can end it as it ends its own."""
+    (``pid``, ``kill``, ``terminate``), registered while it runs (see :func:`run_routed`)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -303,7 +324,8 @@ class ServerJob:
         self._signal(signal.SIGTERM)
 
 
-def routed_request(job: Any, fname: str, *, edit: bool = False) -> dict | None:
+def routed_request(job: Any, fname: str, *, edit: bool = False,
+                   shell_class: Any = None) -> dict | None:
     """The server request for Snakemake's Python script job ``job`` (its ``PythonScript``,
     whose copy of the script with Snakemake's preamble is ``fname``), or None when it must run
     as Snakemake runs it: no server started here, the script does not call
@@ -313,8 +335,10 @@ def routed_request(job: Any, fname: str, *, edit: bool = False) -> dict | None:
     The child gets what Snakemake's ``shell`` would give the script's process: this process's
     environment with the thread variables (:data:`THREAD_VARS`) and the job's ``tmpdir``, its
     standard streams, the working folder, ``argv = [fname]`` and the module path of a fresh
-    interpreter started on ``fname`` (the script's folder first); and it joins this process's
-    process group, so a Ctrl-C at the terminal reaches it as it reaches a job's process."""
+    interpreter started on ``fname`` (the script's folder, then the server's start-up path);
+    it joins this process's process group, so a Ctrl-C at the terminal reaches it as it
+    reaches a job's process, and ignores SIGINT when this process does. None as well when
+    ``shell_class`` (Snakemake's ``shell``) wraps commands in a prefix or suffix."""
     if edit or _SERVER is None or not enabled():
         return None
     if any(getattr(job, a, None) for a in ("conda_env", "container_img", "env_modules", "shadow_dir")):
@@ -328,11 +352,15 @@ def routed_request(job: Any, fname: str, *, edit: bool = False) -> dict | None:
     resources = getattr(job, "resources", None) or {}
     if threads != 1 or resources.get("shell_exec"):
         return None
+    if getattr(shell_class, "_process_prefix", "") or getattr(shell_class, "_process_suffix", ""):
+        return None  # a shell prefix or suffix (shell.prefix(...)) wraps every command
     env = {k: v for k, v in os.environ.items() if k != ENV_CHILD}
     env.update(dict.fromkeys(THREAD_VARS, str(threads)))
     tmp = resources.get("tmpdir")
     if tmp:
         env.update(dict.fromkeys(("TMPDIR", "TMP", "TEMPDIR", "TEMP"), str(tmp)))
+    import signal
+
     script = os.path.abspath(fname)
     try:
         wildcards = ",".join(f"{k}={v}" for k, v in job.wildcards.items())
@@ -340,8 +368,9 @@ def routed_request(job: Any, fname: str, *, edit: bool = False) -> dict | None:
         wildcards = ""
     rule = str(getattr(job, "rulename", "") or Path(fname).name)
     return {"script": script, "argv": [fname], "cwd": os.getcwd(), "env": env,
-            "path": [os.path.dirname(script), *sys.path[1:]],
-            "label": f"{rule}[{wildcards}]" if wildcards else rule, "pgid": os.getpgrp()}
+            "path": None, "script_dir": os.path.dirname(script),
+            "label": f"{rule}[{wildcards}]" if wildcards else rule, "pgid": os.getpgrp(),
+            "sigint_ignored": signal.getsignal(signal.SIGINT) == signal.SIG_IGN}
 
 
 def run_routed(job: Any, request: dict, *, shell_class: Any = None) -> bool:
@@ -350,14 +379,18 @@ def run_routed(job: Any, request: dict, *, shell_class: Any = None) -> bool:
     Snakemake does). While it runs the child is registered with ``shell_class`` (Snakemake's
     ``shell``: its ``_processes`` by job id, which Snakemake ends on cancellation), and the
     job's benchmark record (``job.bench_record``, for a rule with ``benchmark:``) gets the
-    child's own measures (:func:`fill_benchmark`). A non-zero exit raises
+    child's own measures (:func:`fill_benchmark`). (Snakemake 9 reads ``_processes`` only to
+    end the members of a pipe or service group; cancelling a run ends a routed child through
+    the process group it shares with Snakemake, or, when Snakemake is gone, through the
+    server, which ends a job whose waiting side has left.) A non-zero exit raises
     :class:`subprocess.CalledProcessError`, as a failed script process does."""
     import subprocess
 
-    if _SERVER is None:
+    server = _SERVER
+    if server is None:
         return False
     t0 = time.monotonic()
-    sent = _send(_SERVER[1], request, [0, 1, 2])
+    sent = _send(server[1], request, [0, 1, 2])
     if sent is None:
         return False
     conn, reader, pid = sent
@@ -404,7 +437,7 @@ def route_scripts(script_class: Any, shell_class: Any = None) -> bool:
         return False
 
     def execute_script(self: Any, fname: str, edit: bool = False) -> None:
-        request = routed_request(self, fname, edit=edit)
+        request = routed_request(self, fname, edit=edit, shell_class=shell_class)
         if request is not None and run_routed(self, request, shell_class=shell_class):
             return None
         return current(self, fname, edit)
@@ -436,9 +469,10 @@ def _job_label() -> str:
 
 
 # --------------------------------------------------------------------------- the server
-def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) -> None:
-    """In the forked child: take the job's descriptors, folder, environment and arguments and
-    run its script; never returns."""
+def _child(conn: socket.socket, fds: list[int], request: dict, closing: list,
+           server: int) -> None:
+    """In the forked child of the server (process ``server``): take the job's descriptors,
+    folder, environment and arguments and run its script; never returns."""
     import atexit
     import runpy
     import signal
@@ -447,11 +481,14 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
     code = 1
     try:
         # the signal handlers of a fresh interpreter, first: the server's SIGTERM handler
-        # would turn a cancellation into a clean exit
+        # would turn a cancellation into a clean exit; SIGINT ignored where Snakemake ignores it
+        # (started in the background by a shell), as its own job processes inherit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        _set_group(0, request)  # (the server sets it too, whichever comes first)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if request.get("sigint_ignored")
+                      else signal.default_int_handler)
+        _end_with_server(server)
+        _set_group(0, request)  # (the server sets a routed child's group too, whichever is first)
         for obj in closing:
             obj.close()
         conn.close()
@@ -477,7 +514,10 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
         if "numpy" in sys.modules:  # numpy's global generator: seeded afresh, as in a new process
             sys.modules["numpy"].random.seed()
         sys.argv = list(request["argv"])
-        sys.path[:] = list(request["path"])
+        # a routed job: the module path of a fresh interpreter started on the script (its
+        # folder, then the server's own start-up path); otherwise the waiting process's
+        path = request.get("path")
+        sys.path[:] = list(path) if path is not None else [request["script_dir"], *_BASE_PATH]
         runpy.run_path(request["script"], run_name="__main__")
         code = 0
     except SystemExit as exc:
@@ -488,6 +528,9 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
         else:
             print(exc.code, file=sys.stderr)
             code = 1
+    except KeyboardInterrupt:  # a Ctrl-C: the traceback, and the exit status of a SIGINT
+        traceback.print_exc()
+        code = 128 + signal.SIGINT
     except BaseException:  # noqa: BLE001 - the job's error goes to its stderr, as in a fresh process
         traceback.print_exc()
         code = 1
@@ -498,20 +541,41 @@ def _child(conn: socket.socket, fds: list[int], request: dict, closing: list) ->
 
 
 def _set_group(pid: int, request: dict) -> None:
-    """Put the job's child (``pid``; 0: this process) in the process group the request names
-    (``pgid``: Snakemake's own, for a job its main process routed, so terminal signals reach
-    the child as they reach a job's process; the server runs in the same session), else in a
-    group of its own (ended as a whole when its waiting process leaves)."""
+    """Put the job's child in the process group the request names (``pgid``: Snakemake's own,
+    for a job its main process routed, so terminal signals reach the child as they reach a
+    job's process; the server runs in the same session). Called by the server (``pid``) and by
+    the child (0) for such a job. Any other child (or one that could not join) starts a
+    session of its own (no controlling terminal; ended as a whole when its waiting process
+    leaves): called by the child only, since a process group leader cannot start a session."""
     target = request.get("pgid")
+    if isinstance(target, int) and target > 0:
+        try:
+            os.setpgid(pid, target)
+            return
+        except OSError:
+            if pid:
+                return
+    if pid == 0:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+
+
+def _end_with_server(server: int) -> None:
+    """Have the kernel end this child (SIGTERM) when the server process ``server`` ends, so
+    no job outlives a server that can no longer report it (Linux ``PR_SET_PDEATHSIG``); leave
+    at once if the server is already gone."""
+    import ctypes
+    import signal
+
     try:
-        os.setpgid(pid, int(target) if isinstance(target, int) and target > 0 else 0)
-        return
-    except OSError:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
         pass
-    try:
-        os.setpgid(pid, 0)
-    except OSError:
-        pass
+    if os.getppid() != server:
+        os._exit(1)
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -586,9 +650,10 @@ def _take(listener: socket.socket, sel, children: dict, labels: dict, log) -> bo
             os.close(fd)
         conn.close()
         return bool(request.get("shutdown"))
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _child(conn, fds, request, [listener, sel, *children.values()])
+        _child(conn, fds, request, [listener, sel, *children.values()], server)
     try:
         _set_group(pid, request)  # at once (the child sets it too)
         for fd in fds:
@@ -636,6 +701,8 @@ def serve(path: str, *, owner: int | None = None, preload: tuple[str, ...] = PRE
     import selectors
     import signal
 
+    global _BASE_PATH
+    _BASE_PATH = list(sys.path)  # a fresh interpreter's module path, less a script's folder
     log = log or sys.stderr
     t0 = time.perf_counter()
     gc.disable()  # no collection while importing: the objects stay where they were made
