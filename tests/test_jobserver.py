@@ -319,7 +319,11 @@ def test_a_routed_request_is_what_snakemake_would_give_the_script(workdir, monke
     assert jobserver.routed_request(job, ".snakemake/scripts/tmp1.x.py") is None  # no server
     proc = jobserver.start(workdir, preload=(), idle_seconds=30)
     assert proc is not None
-    req = jobserver.routed_request(job, ".snakemake/scripts/tmp1.x.py")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        req = jobserver.routed_request(job, ".snakemake/scripts/tmp1.x.py")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert req["argv"] == [".snakemake/scripts/tmp1.x.py"]
     assert req["script"] == str(workdir / ".snakemake/scripts/tmp1.x.py")
     assert req["script_dir"] == str(workdir / ".snakemake/scripts") and req["cwd"] == str(workdir)
