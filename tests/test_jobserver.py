@@ -99,14 +99,7 @@ def test_a_cancelled_job_takes_its_child_with_it(workdir):
     child_pid = int(line.split()[-1])
     client.send_signal(signal.SIGKILL)  # Snakemake cancels the job's process
     client.wait()
-    for _ in range(100):
-        try:
-            os.kill(child_pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the child of a cancelled job is still running")
+    _gone(child_pid)  # the child of a cancelled job is ended
 
 
 def test_the_server_leaves_when_its_owner_is_gone(workdir):
@@ -387,28 +380,36 @@ def test_a_routed_job_runs_in_a_child_in_snakemakes_process_group(workdir, capfd
     assert "stage[study=neasia]: exit 3, " in log
 
 
-def test_a_registered_routed_job_ends_when_killed(workdir):
+def _start_routed(workdir: Path, job: FakeJob, request: dict):
+    """Run ``request`` with run_routed in a thread (as Snakemake's executor does) until its
+    child is registered and has started; (thread, result dict with the exit code raised)."""
     import threading
 
-    (workdir / "s.py").write_text(ROUTED)
-    (workdir / "mode.txt").write_text("sleep")
-    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
-    assert proc is not None
-    job = FakeJob(ROUTED, jobid=11)
-    result = {}
+    result: dict = {}
 
     def run():
         try:
-            jobserver.run_routed(job, jobserver.routed_request(job, "s.py"), shell_class=FakeShell)
+            jobserver.run_routed(job, request, shell_class=FakeShell)
         except subprocess.CalledProcessError as exc:
             result["code"] = exc.returncode
 
     t = threading.Thread(target=run)
     t.start()
     for _ in range(200):
-        if 11 in FakeShell._processes and (workdir / "routed.txt").exists():
+        if job.jobid in FakeShell._processes and (workdir / "routed.txt").exists():
             break
         time.sleep(0.05)
+    return t, result
+
+
+def test_a_registered_routed_job_ends_when_killed(workdir):
+
+    (workdir / "s.py").write_text(ROUTED)
+    (workdir / "mode.txt").write_text("sleep")
+    proc = jobserver.start(workdir, preload=(), idle_seconds=30)
+    assert proc is not None
+    job = FakeJob(ROUTED, jobid=11)
+    t, result = _start_routed(workdir, job, jobserver.routed_request(job, "s.py"))
     running = FakeShell._processes[11]
     assert isinstance(running, jobserver.ServerJob)
     running.kill()  # what Snakemake's shell.kill(jobid) does to a job's process
@@ -494,7 +495,6 @@ def test_the_servers_children_take_large_blocks_from_the_heap(workdir):
 def test_a_routed_job_ignores_sigint_when_snakemake_does(workdir):
     """Snakemake started in the background by a shell ignores SIGINT, and so do its jobs'
     processes: a routed child too (a SIGINT to the group leaves it running)."""
-    import threading
 
     (workdir / "s.py").write_text(ROUTED)
     (workdir / "mode.txt").write_text("sleep")
@@ -506,20 +506,7 @@ def test_a_routed_job_ignores_sigint_when_snakemake_does(workdir):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert request["sigint_ignored"] is True
-    result = {}
-
-    def run():
-        try:
-            jobserver.run_routed(job, request, shell_class=FakeShell)
-        except subprocess.CalledProcessError as exc:
-            result["code"] = exc.returncode
-
-    t = threading.Thread(target=run)
-    t.start()
-    for _ in range(200):
-        if 21 in FakeShell._processes and (workdir / "routed.txt").exists():
-            break
-        time.sleep(0.05)
+    t, result = _start_routed(workdir, job, request)
     child = FakeShell._processes[21].pid
     os.kill(child, signal.SIGINT)
     time.sleep(0.5)

@@ -251,6 +251,14 @@ def _end_lost(pid: int) -> str:
     """End the child ``pid`` whose server went away (its process group, or the child alone
     when it joined another group), so no job outlives the one Snakemake will rerun; the
     message to report."""
+    _terminate(pid)
+    return (f"dlddrivers job server: the server exited before the job's child ({pid}) ended; "
+            "see .snakemake/dlddrivers/jobserver.log")
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM to the job's child ``pid``: its process group (a session of its own), or the
+    child alone when it joined another group (Snakemake's)."""
     import signal
 
     try:
@@ -260,8 +268,6 @@ def _end_lost(pid: int) -> str:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
-    return (f"dlddrivers job server: the server exited before the job's child ({pid}) ended; "
-            "see .snakemake/dlddrivers/jobserver.log")
 
 
 def run_in_server() -> None:
@@ -673,7 +679,6 @@ def _take(listener: socket.socket, sel, children: dict, labels: dict, log) -> bo
 def _abandon(pid: int, sel, children: dict, log) -> None:
     """End the job ``pid`` whose waiting process went away (or could not be told it started):
     its process group, or the child alone if it has none yet."""
-    import signal
 
     conn = children.pop(pid, None)
     if conn is not None:
@@ -682,13 +687,7 @@ def _abandon(pid: int, sel, children: dict, log) -> None:
         except (KeyError, ValueError):
             pass
         conn.close()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except OSError:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
+    _terminate(pid)
     print(f"job {pid}: its waiting process left; the job was ended", file=log, flush=True)
 
 
