@@ -229,7 +229,8 @@ def test_the_benchmark_reads_what_the_server_logs(workdir):
     jobserver.stop()
     jobs = bench.server_jobs(workdir)
     assert list(jobs["rule"]) == ["spin.py", "job.py"] and list(jobs["exit"]) == [0, 3]
-    assert 0.3 <= jobs["cpu_seconds"].iloc[0] < 5 and (jobs["seconds"] >= jobs["cpu_seconds"] - 0.05).all()
+    # the child spun at least 0.3 s of CPU (a lower bound the job guarantees, not a speed)
+    assert jobs["cpu_seconds"].iloc[0] >= 0.3 and (jobs["seconds"] > 0).all()
 
 
 def test_a_bad_request_does_not_end_the_server(workdir):
@@ -368,7 +369,7 @@ def test_a_routed_job_runs_in_a_child_in_snakemakes_process_group(workdir, capfd
     # the benchmark record holds the child's own measures, from the kernel
     rec = job.bench_record
     assert rec.data_collected and rec.running_time > 0 and rec.max_rss > 1
-    assert 0 < rec.cpu_time < rec.running_time + 1 and rec.cpu_usage == 100 * rec.cpu_time
+    assert rec.cpu_time > 0 and rec.cpu_usage == 100 * rec.cpu_time
     assert int(pid) not in (os.getpid(), proc.pid)
     assert "routed out" in capfd.readouterr().out  # the job's stdout is Snakemake's
     assert FakeShell._processes == {}
@@ -395,9 +396,9 @@ def _start_routed(workdir: Path, job: FakeJob, request: dict):
 
     t = threading.Thread(target=run)
     t.start()
-    for _ in range(200):
-        if job.jobid in FakeShell._processes and (workdir / "routed.txt").exists():
-            break
+    deadline = time.monotonic() + 60  # a timeout for a stuck test, not a speed
+    while not (job.jobid in FakeShell._processes and (workdir / "routed.txt").exists()):
+        assert time.monotonic() < deadline, "the routed job did not start"
         time.sleep(0.05)
     return t, result
 
@@ -455,8 +456,8 @@ def test_a_routed_jobs_benchmark_record_counts_its_cpu_and_wall(workdir):
     job.bench_record = Record()
     assert jobserver.run_routed(job, jobserver.routed_request(job, "s.py"))
     rec = job.bench_record
-    assert 0.3 <= rec.cpu_time < 0.3 + 1.0  # the child spun 0.3 s of CPU
-    assert rec.running_time >= rec.cpu_time - 0.05 and rec.io_out >= 0
+    assert rec.cpu_time >= 0.3  # the child spun at least 0.3 s of CPU (the server's count)
+    assert rec.running_time > 0 and rec.io_out >= 0
 
 
 def test_the_servers_children_take_large_blocks_from_the_heap(workdir):
@@ -508,9 +509,10 @@ def test_a_routed_job_ignores_sigint_when_snakemake_does(workdir):
     assert request["sigint_ignored"] is True
     t, result = _start_routed(workdir, job, request)
     child = FakeShell._processes[21].pid
+    ignored = int(next(line for line in Path(f"/proc/{child}/status").read_text().splitlines()
+                       if line.startswith("SigIgn:")).split()[1], 16)
+    assert ignored >> (signal.SIGINT - 1) & 1  # the kernel discards a SIGINT sent to it
     os.kill(child, signal.SIGINT)
-    time.sleep(0.5)
-    os.kill(child, 0)  # still running
     FakeShell._processes[21].terminate()
     t.join(timeout=30)
     assert result == {"code": 128 + signal.SIGTERM}
@@ -547,7 +549,9 @@ def test_a_served_child_ends_with_its_server(workdir):
 
 
 def _gone(pid: int) -> None:
-    for _ in range(100):
+    """Wait until process ``pid`` has ended (a timeout for a stuck test, not a speed)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -610,6 +614,6 @@ def test_snakemake_routes_a_script_job_to_the_server(tmp_path):
     log = (tmp_path / ".snakemake" / "dlddrivers" / "jobserver.log").read_text()
     assert "job: exit 0, " in log
     bench = next(csv.DictReader((tmp_path / "bench.tsv").open(), delimiter="\t"))
-    assert 0.2 <= float(bench["cpu_time"]) < 5  # the child's own CPU, from the kernel
+    assert float(bench["cpu_time"]) >= 0.2  # the child's own CPU (it spun 0.2 s), from the kernel
     (tmp_path / "out.txt").unlink()
     assert run(DLD_JOBSERVER="0") == "own"
