@@ -28,6 +28,17 @@ bytecode:
 
 install: $(VENV)/.installed
 
+# The SLURM executor plugin (extra `cluster`) for the tests of the cluster profile, in a folder
+# of its own that only those tests put on Snakemake's path: installed into the venv it would
+# be imported by every Snakemake command (it imports pandas: 0.3 s each). Users of a cluster
+# install the extra instead: pip install -e ".[cluster]".
+CLUSTER_PLUGINS := $(VENV)/cluster-plugins
+$(CLUSTER_PLUGINS)/.installed: pyproject.toml $(VENV)/.installed
+	rm -rf $(CLUSTER_PLUGINS)
+	$(BIN)/python -m pip install -q --no-deps --target $(CLUSTER_PLUGINS) \
+	  $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['cluster']))")
+	touch $@
+
 # Offline when the snapshot folder exists (files are read in place); otherwise online.
 run: install bytecode
 	@if [ -d "$(SNAPSHOT)" ]; then \
@@ -54,8 +65,8 @@ bench: install
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run.py --snapshot $(abspath $(SNAPSHOT)) --cores 2
 
-test: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+test: install $(CLUSTER_PLUGINS)/.installed
+	DLD_CLUSTER_PLUGINS="$(abspath $(CLUSTER_PLUGINS))" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 report: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --config snapshot_dir=$(SNAPSHOT) --report results/report.html

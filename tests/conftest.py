@@ -48,14 +48,35 @@ def _in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
 
 
-def run_snakemake(*args: str, timeout: int = 1800):
-    """Run the workflow's snakemake (from this venv) in the repository; return the process."""
+def run_snakemake(*args: str, timeout: int = 1800, env: dict | None = None):
+    """Run the workflow's snakemake (from this venv) in the repository; return the process.
+    ``env``: the environment of the process (the tests' own by default)."""
     import shutil
     import subprocess
     import sys
 
     exe = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
-    return subprocess.run([exe, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([exe, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def cluster_env() -> dict:
+    """The environment of a Snakemake run that needs the SLURM executor plugin (the `cluster`
+    extra): the tests' own when the plugin is installed, else with the folder ``make test``
+    installs it into (``DLD_CLUSTER_PLUGINS``, not part of the venv: see the Makefile) on the
+    module path. Skips the test when neither has it."""
+    import importlib.util
+    import os
+
+    env = dict(os.environ)
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None:
+        return env
+    folder = env.get("DLD_CLUSTER_PLUGINS", "")
+    if not folder or not (Path(folder) / "snakemake_executor_plugin_slurm").is_dir():
+        pytest.skip("the SLURM executor plugin is not installed (pip install -e '.[cluster]', "
+                    "or run the tests with `make test`)")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (folder, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 @pytest.fixture(scope="session")

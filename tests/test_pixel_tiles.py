@@ -12,7 +12,7 @@ import struct
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from conftest import REPO, cluster_env, run_snakemake
 
 from dlddrivers.errors import ConfigError
 from dlddrivers.gridded import methods as M
@@ -291,7 +291,7 @@ def test_dry_run_schedules_one_job_per_tile(snapshot, tmp_path, profile):
     args = ["-n", "--configfile", str(cfg), "--config", f"snapshot_dir={snapshot}",
             f"results_dir={tmp_path / 'results'}", "validation=False"]
     args = (["--profile", "profiles/slurm"] if profile else ["--cores", "2"]) + args
-    r = run_snakemake(*args)
+    r = run_snakemake(*args, env=cluster_env() if profile else None)
     assert r.returncode == 0, r.stderr[-4000:]
     out = r.stdout + r.stderr
     jobs = _jobs(out)

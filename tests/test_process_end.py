@@ -46,3 +46,55 @@ def test_drop_local_rate_limit_only_on_local_runs():
     assert not drop_local_rate_limit(cluster) and cluster.scheduler.job_rate_limiter is limiter
     assert not drop_local_rate_limit(SimpleNamespace(local_exec=True))  # no scheduler yet
     assert not drop_local_rate_limit(SimpleNamespace(local_exec=True, scheduler=SimpleNamespace()))
+
+
+_SERIALISE = textwrap.dedent("""
+    import json, sys
+    import dlddrivers  # defers pandas
+    from dlddrivers._lazy import is_deferred
+    from snakemake.persistence import PersistenceBase
+    from snakemake.persistence.file import FilePersistence  # what a Snakemake run uses
+    from dlddrivers.process import keep_pandas_deferred
+
+    patch = sys.argv[1] == "patch"
+    if patch:
+        assert keep_pandas_deferred(PersistenceBase) and keep_pandas_deferred(PersistenceBase)
+    p = object.__new__(FilePersistence)
+    values = [{"bootstrap_draws": 199, "variations": ["levels"]}, "results/neasia", 3.5, None,
+              (1, "b"), [{"a": 1}], object()]
+    out = [repr(p._serialize_param_pandas(v)) if i < 6 else
+           p._serialize_param_pandas(v) is not None for i, v in enumerate(values)]
+    deferred = is_deferred("pandas")
+    import pandas as pd
+    frame = pd.DataFrame({"a": [1.5, 2.0]})
+    out.append(p._serialize_param_pandas(frame))  # pandas loaded: Snakemake's own hashing
+    print(json.dumps({"deferred": deferred, "out": out}))
+""")
+
+
+def _serialise(mode: str) -> dict:
+    import json
+
+    r = subprocess.run([sys.executable, "-c", _SERIALISE, mode], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_keep_pandas_deferred_serialises_params_as_snakemake_does_without_loading_pandas():
+    """The patched serialiser gives Snakemake's own result for every kind of param (dicts,
+    strings, numbers, None, tuples, lists of dicts, an unrepresentable object, and a DataFrame
+    once pandas is loaded) and leaves pandas unloaded; Snakemake's own loads it."""
+    patched, stock = _serialise("patch"), _serialise("stock")
+    assert patched["out"] == stock["out"]
+    assert stock["out"][0] == repr(repr({"bootstrap_draws": 199, "variations": ["levels"]}))
+    assert patched["deferred"] is True
+    assert stock["deferred"] is False  # what the patch saves: Snakemake loads pandas here
+
+
+def test_keep_pandas_deferred_leaves_another_snakemake_alone():
+    from dlddrivers.process import keep_pandas_deferred
+
+    class Other:  # no _serialize_param_pandas / _serialize_param_builtin
+        pass
+
+    assert keep_pandas_deferred(Other) is False and not hasattr(Other, "_serialize_param_pandas")

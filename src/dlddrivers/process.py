@@ -55,3 +55,38 @@ def drop_local_rate_limit(workflow: Any) -> bool:
         return False
     scheduler.job_rate_limiter = None
     return True
+
+
+def keep_pandas_deferred(persistence_cls: Any) -> bool:
+    """Let Snakemake compare a job's params without importing pandas while nothing has used it
+    (called from the Snakefile, before the job graph is built); returns whether it patched.
+
+    Snakemake decides whether a job's params changed by serialising each param, and its
+    serialiser imports pandas to test whether the param is a DataFrame, Series or Index
+    (``PersistenceBase._serialize_param_pandas``, once per job and param): about 0.3 s of a dry
+    run that has nothing to do, for params that are config slices here. The package defers
+    pandas (:mod:`dlddrivers._lazy`): while its code has not run, no object of a pandas class
+    can exist, so each of those tests is false and Snakemake's own fallback
+    (``_serialize_param_builtin``) is what it would return. The patched serialiser goes
+    straight to that fallback while pandas is deferred and calls Snakemake's otherwise (as soon
+    as anything has loaded pandas, or if it was imported without deferral). Idempotent;
+    another Snakemake without these methods is left alone.
+    """
+    from ._lazy import is_deferred
+
+    original = getattr(persistence_cls, "_serialize_param_pandas", None)
+    if original is None or not hasattr(persistence_cls, "_serialize_param_builtin"):
+        return False
+    if getattr(original, "_dld_keeps_pandas_deferred", False):
+        return True
+
+    def serialize_param(self, value):
+        if is_deferred("pandas"):
+            return self._serialize_param_builtin(value)
+        return original(self, value)
+
+    serialize_param._dld_keeps_pandas_deferred = True
+    serialize_param.__doc__ = original.__doc__
+    serialize_param.__wrapped__ = original
+    persistence_cls._serialize_param_pandas = serialize_param
+    return True
