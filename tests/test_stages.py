@@ -211,6 +211,45 @@ def test_toy_stage_becomes_a_workflow_rule(tmp_path, monkeypatch):
     assert counts.get("toy") == "2", out[-3000:]
 
 
+def test_stage_rules_carry_the_registry_priority(tmp_path):
+    """Each stage rule's Snakemake priority is its registry entry's (a registered toy stage's
+    too): the long stages and those the maps read start first when cores are free."""
+    (tmp_path / "toy_stage_mod.py").write_text(TOY_MODULE)
+    script = textwrap.dedent(f"""
+        import dataclasses, json, sys
+        from pathlib import Path
+        sys.path.insert(0, {str(tmp_path)!r})
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import test_stages
+        from dlddrivers.stages import STAGES
+        class _MP:
+            def syspath_prepend(self, p): sys.path.insert(0, p)
+        toy = test_stages._toy_stage(Path({str(tmp_path)!r}), _MP())
+        STAGES.register(dataclasses.replace(toy, priority=5))
+        from snakemake.api import SnakemakeApi
+        from snakemake.settings.types import (ConfigSettings, OutputSettings, ResourceSettings,
+                                              StorageSettings)
+        with SnakemakeApi(OutputSettings()) as api:
+            wf = api.workflow(
+                resource_settings=ResourceSettings(cores=1),
+                config_settings=ConfigSettings(config={{"validation": False,
+                                                        "snapshot_dir": {_snapshot()!r}}}),
+                storage_settings=StorageSettings(),
+                snakefile=Path({str(ROOT / "Snakefile")!r}), workdir=Path({str(ROOT)!r}))
+            print(json.dumps({{r.name: r.priority for r in wf._workflow.rules}}))
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    rules = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rules["toy"] == 5
+    for name, stage in STAGES.items():
+        assert rules[name] == stage.priority, name
+    # the stages the maps read start before the others; so do the maps
+    assert min(STAGES[s].priority for s in ("trends", "attribution", "restrend")) > 0
+    assert STAGES["geodetector"].priority == 0 and rules["maps"] > 0
+
+
 def _snapshot() -> str:
     from conftest import SNAPSHOT_DIR
 

@@ -166,7 +166,11 @@ class Stage:
     ``compute(panel, dictionary, study, options[, graph]) -> {table name: DataFrame}`` and
     ``plot(tables, panel or graph, dictionary, study, outdir) -> [figure paths]`` (the graph
     is passed instead of the panel when ``"graph"`` is in :attr:`needs`). ``figures`` maps a
-    figure file-name prefix to its title in words (the report's item names).
+    figure file-name prefix to its title in words (the report's item names). ``priority`` is
+    the Snakemake priority of the stage's jobs: when cores are free, ready jobs of a higher
+    priority start first, so stages with the most work or whose tables other jobs read (the
+    maps read trends, attribution and RESTREND) do not finish last with one core idle. It
+    orders the jobs only; the results do not depend on it.
     """
 
     name: str
@@ -179,6 +183,7 @@ class Stage:
     bounds: Mapping[str, Any] | None = None
     figures: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    priority: int = 0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.needs) - NEEDS)
@@ -343,6 +348,7 @@ def _register_builtin() -> None:
         needs: set[str],
         figures: dict[str, str],
         description: str,
+        priority: int = 0,
     ) -> None:
         STAGES.register(
             Stage(
@@ -356,6 +362,7 @@ def _register_builtin() -> None:
                 tables=tables(name),
                 figures=figures,
                 description=description,
+                priority=priority,
             )
         )
 
@@ -372,6 +379,7 @@ def _register_builtin() -> None:
             "unit_drivers_": "Outcome and drivers per unit (standardised) with its trend",
         },
         "Mann-Kendall (Hamed-Rao) trend and Theil-Sen slope per unit and indicator",
+        priority=2,  # the maps read it; many small multiples to draw
     )
     add(
         "panel_regression",
@@ -390,6 +398,7 @@ def _register_builtin() -> None:
         {"years", "outcomes"},
         {"lmg_shares_": "LMG shares of the explained variance"},
         "LMG shares of the within R² with unit-block bootstrap and placebo calibration",
+        priority=1,  # bootstrap and placebo draws of every subset of drivers
     )
     add(
         "restrend",
@@ -399,6 +408,7 @@ def _register_builtin() -> None:
         {"years", "outcomes"},
         {"restrend_residuals_": "RESTREND residuals and their trend"},
         "residual trend of the outcome after its climate fit",
+        priority=1,  # the maps read it
     )
     add(
         "geodetector",
@@ -433,6 +443,7 @@ def _register_builtin() -> None:
             "attribution_": "Attribution of the observed change (waterfall) and LMG shares",
         },
         "trend decomposition, counterfactual and LMG shares side by side",
+        priority=2,  # the maps read it; the longest stage
     )
     add(
         "impacts",

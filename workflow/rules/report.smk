@@ -40,6 +40,8 @@ rule maps:
         f"{RESULTS}/logs/{{study}}/maps.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{study}}/maps.tsv"
+    # the summary, the last job, waits for the maps: they start before other ready jobs
+    priority: 1
     conda:
         "../envs/dlddrivers.yaml"
     threads: 1

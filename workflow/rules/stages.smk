@@ -33,6 +33,8 @@ for _stage in STAGE_NAMES:
             f"{RESULTS}/logs/{{study}}/{_stage}.log",
         benchmark:
             f"{RESULTS}/benchmarks/{{study}}/{_stage}.tsv"
+        # long stages and those the maps read start first (dlddrivers.stages.Stage.priority)
+        priority: STAGES[_stage].priority
         conda:
             "../envs/dlddrivers.yaml"
         threads: 1
