@@ -143,7 +143,10 @@ def add_caption(fig, text: str, renderer=None, *, tight=None):
         tight = fig.get_tightbbox(renderer)
     bottom = tight.y0 * fig.dpi  # inches -> display pixels
     y = min(-0.02, (bottom - 6) / (fig.get_figheight() * fig.dpi))
-    return fig.text(0.01, y, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
+    label = fig.text(0.01, y, text, ha="left", va="top", fontsize=7, color="#444444", wrap=True)
+    from .layout import fast_wrap
+
+    return fast_wrap(label)  # matplotlib's line breaks from fewer measurements
 
 
 #: Overlapping text found by :func:`save` in this process: figure file name -> pairs of texts.
