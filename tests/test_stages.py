@@ -182,28 +182,36 @@ def test_toy_stage_options_schema_report_and_summary(toy, tmp_path):
     assert "| toy | ran | `unit_means.csv` (2) | 0 |" in md
 
 
-def test_toy_stage_becomes_a_workflow_rule(tmp_path, monkeypatch):
-    """The workflow's rules come from the registry: with the toy stage registered (in the same
-    process as Snakemake), a dry run schedules one `toy` job per panel study."""
+def _with_toy_stage(tmp_path: Path, body: str, priority: int = 0):
+    """Run ``body`` (Python) in a fresh interpreter after registering the toy stage with
+    ``priority`` in the registry there (Snakemake then runs in that process); return it."""
     (tmp_path / "toy_stage_mod.py").write_text(TOY_MODULE)
     script = textwrap.dedent(f"""
-        import sys
+        import dataclasses, sys
+        from pathlib import Path
         sys.path.insert(0, {str(tmp_path)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import test_stages
         from dlddrivers.stages import STAGES
         class _MP:
             def syspath_prepend(self, p): sys.path.insert(0, p)
-        from pathlib import Path
-        STAGES.register(test_stages._toy_stage(Path({str(tmp_path)!r}), _MP()))
+        toy = test_stages._toy_stage(Path({str(tmp_path)!r}), _MP())
+        STAGES.register(dataclasses.replace(toy, priority={priority}))
+    """) + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+
+
+def test_toy_stage_becomes_a_workflow_rule(tmp_path, monkeypatch):
+    """The workflow's rules come from the registry: with the toy stage registered (in the same
+    process as Snakemake), a dry run schedules one `toy` job per panel study."""
+    r = _with_toy_stage(tmp_path, f"""
         from snakemake.cli import main
         main(["-n", "--quiet", "rules", "--cores", "1", "--directory", {str(ROOT)!r},
               "--snakefile", {str(ROOT / "Snakefile")!r}, "--forceall",
               "results/neasia/toy", "results/mongolia_aimag/toy",
               "--config", "validation=False", "snapshot_dir={_snapshot()}"])
     """)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                       cwd=tmp_path)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
     counts = {line.split()[0]: line.split()[1] for line in out.splitlines()
@@ -214,18 +222,8 @@ def test_toy_stage_becomes_a_workflow_rule(tmp_path, monkeypatch):
 def test_stage_rules_carry_the_registry_priority(tmp_path):
     """Each stage rule's Snakemake priority is its registry entry's (a registered toy stage's
     too): the long stages and those the maps read start first when cores are free."""
-    (tmp_path / "toy_stage_mod.py").write_text(TOY_MODULE)
-    script = textwrap.dedent(f"""
-        import dataclasses, json, sys
-        from pathlib import Path
-        sys.path.insert(0, {str(tmp_path)!r})
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import test_stages
-        from dlddrivers.stages import STAGES
-        class _MP:
-            def syspath_prepend(self, p): sys.path.insert(0, p)
-        toy = test_stages._toy_stage(Path({str(tmp_path)!r}), _MP())
-        STAGES.register(dataclasses.replace(toy, priority=5))
+    r = _with_toy_stage(tmp_path, f"""
+        import json
         from snakemake.api import SnakemakeApi
         from snakemake.settings.types import (ConfigSettings, OutputSettings, ResourceSettings,
                                               StorageSettings)
@@ -237,9 +235,7 @@ def test_stage_rules_carry_the_registry_priority(tmp_path):
                 storage_settings=StorageSettings(),
                 snakefile=Path({str(ROOT / "Snakefile")!r}), workdir=Path({str(ROOT)!r}))
             print(json.dumps({{r.name: r.priority for r in wf._workflow.rules}}))
-    """)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                       cwd=tmp_path)
+    """, priority=5)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     rules = json.loads(r.stdout.strip().splitlines()[-1])
     assert rules["toy"] == 5
