@@ -98,3 +98,4 @@ def test_keep_pandas_deferred_leaves_another_snakemake_alone():
         pass
 
     assert keep_pandas_deferred(Other) is False and not hasattr(Other, "_serialize_param_pandas")
+    assert keep_pandas_deferred(None) is False

@@ -70,7 +70,7 @@ def keep_pandas_deferred(persistence_cls: Any) -> bool:
     (``_serialize_param_builtin``) is what it would return. The patched serialiser goes
     straight to that fallback while pandas is deferred and calls Snakemake's otherwise (as soon
     as anything has loaded pandas, or if it was imported without deferral). Idempotent;
-    another Snakemake without these methods is left alone.
+    another Snakemake without these methods (or ``None`` for the class) is left alone.
     """
     from ._lazy import is_deferred
 
