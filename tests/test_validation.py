@@ -410,3 +410,64 @@ def test_trend_test_rows_equal_those_from_the_trends_stage():
         ref = V._row("trend_test", "outcome_slope", truth.outcome_slope, m, lo, hi,
                      f"ok; detection_rate={det:.3f} (units with a significant MK trend of the true sign)", uc)
         assert got == [ref]
+
+
+@pytest.mark.parametrize("which", ["restrend", "attribution"])
+def test_restrend_and_attribution_rows_equal_those_from_the_full_stage(which, monkeypatch):
+    """run_restrend leaves out the Chow break scan and run_attribution the stage's LMG rows
+    (neither is scored): their rows equal those made from the stage's full compute(), for
+    scenarios with and without confounding, a trending year effect and a placebo world."""
+    from dlddrivers.methods import attribution as AT
+    from dlddrivers.methods import restrend as RT
+
+    mod, keyword, run = ((RT, "break_scan", V.run_restrend) if which == "restrend"
+                         else (AT, "lmg", V.run_attribution))
+    full_compute = mod.compute
+    calls: list = []
+
+    def full(*args, **kwargs):  # the stage's own compute, whatever the harness asks to leave out
+        calls.append(kwargs.pop(keyword))
+        return full_compute(*args, **kwargs)
+
+    opts = V.method_options()[which]
+    for sc in (S.Scenario("rt6", 0.5, True, "low", 6, 15),
+               S.Scenario("rt21", 0.8, False, "high", 21, 30),
+               S.Scenario("rt21y", 0.5, True, "low", 21, 30, year_trend=0.05),
+               S.Scenario("rt6p", 0.5, False, "low", 6, 29, null_anthropogenic=True)):
+        panel, truth = S.simulate(sc, 3)
+        study = S.study(sc, 3)
+        got = run(panel, S.dictionary(), study, truth, opts)
+        monkeypatch.setattr(mod, "compute", full)
+        ref = run(panel, S.dictionary(), study, truth, opts)
+        monkeypatch.setattr(mod, "compute", full_compute)
+        pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(ref), obj=sc.name)
+    assert calls == [False] * 4  # the harness asked to leave the part out
+
+
+def test_left_out_parts_change_nothing_else():
+    """The stage tables without the Chow scan / without the LMG rows equal the full tables
+    less exactly those columns and rows."""
+    from dlddrivers.methods import attribution as AT
+    from dlddrivers.methods import restrend as RT
+
+    sc = S.Scenario("lo21", 0.5, True, "low", 21, 30)
+    panel, _ = S.simulate(sc, 5)
+    study, dic = S.study(sc, 5), S.dictionary()
+    opts = V.method_options()
+    a, b = (RT.compute(panel, dic, study, opts["restrend"], break_scan=s) for s in (True, False))
+    for name in ("residuals", "residual_drivers"):
+        pd.testing.assert_frame_equal(a[name], b[name])
+    chow = ["break_year", "chow_f", "chow_p", "chow_p_bonferroni", "n_break_candidates",
+            "break_detected", "status"]
+    pd.testing.assert_frame_equal(a["restrend"].drop(columns=chow), b["restrend"].drop(columns=chow))
+    assert a["restrend"]["chow_f"].notna().any() and b["restrend"]["chow_f"].isna().all()
+    ok = b["restrend"]["status"].str.startswith("ok")
+    assert ok.any() and (b["restrend"].loc[ok, "status"] == "ok; Chow test not run (break scan left out)").all()
+    assert (a["restrend"]["status"].str.startswith("ok") == ok).all()
+
+    a, b = (AT.compute(panel, dic, study, {**opts["attribution"], "unit_rows": True}, lmg=s)["attribution"]
+            for s in (True, False))
+    assert (a["method"] == "lmg").any() and not (b["method"] == "lmg").any()
+    lmg_cols = ["larger_group_lmg", "ranking_agreement"]
+    pd.testing.assert_frame_equal(a[a["method"] != "lmg"].drop(columns=lmg_cols).reset_index(drop=True),
+                                  b.drop(columns=lmg_cols).reset_index(drop=True))

@@ -224,7 +224,9 @@ def run_fixed_effects(panel, dic, study, truth: S.Truth, opts, seed: int) -> lis
 def run_restrend(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
     from .methods import restrend as RT
 
-    out = RT.compute(panel, dic, study, opts)
+    # the scored columns (residual change, its interval, refusals) do not depend on the Chow
+    # break scan, which is left out here
+    out = RT.compute(panel, dic, study, opts, break_scan=False)
     t = out["restrend"]
     ok = t[t["status"].astype(str).str.startswith("ok")]
     n_ref = int(len(t) - len(ok))
@@ -252,7 +254,9 @@ def run_restrend(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
 def run_attribution(panel, dic, study, truth: S.Truth, opts) -> list[dict]:
     from .methods import attribution as AT
 
-    t = AT.compute(panel, dic, study, opts)["attribution"]
+    # the scored rows (trend decomposition, counterfactual) do not depend on the stage's LMG
+    # rows, which are left out here (the LMG is validated by run_lmg)
+    t = AT.compute(panel, dic, study, opts, lmg=False)["attribution"]
     p = t[t["unit"] == "pooled"].set_index("quantity")
     rows = []
     for method, q, src, tv in (

@@ -480,8 +480,13 @@ def attribute_outcome(
     anthro: Sequence[str],
     opts: Mapping,
     study: Mapping,
+    *,
+    lmg: bool = True,
 ) -> pd.DataFrame:
-    """All attribution rows for one outcome (see module docstring)."""
+    """All attribution rows for one outcome (see module docstring). ``lmg=False`` leaves out
+    the LMG rows (pooled and per unit) and with them the LMG side of ``larger_group_lmg`` and
+    ``ranking_agreement``; the trend decomposition and the counterfactual draw from their own
+    random streams, so their rows are the same either way."""
     from . import relative_importance as RI
 
     ci = float(opts["ci"])
@@ -594,12 +599,12 @@ def attribute_outcome(
     lmg_pooled = None
     lmg_placebo = None
     lmg_ok = len(xs) <= RI.MAX_PREDICTORS
-    if not lmg_ok:
+    if lmg and not lmg_ok:
         rows.append({"unit": "pooled", "method": "lmg", "quantity": "all", "n_dropped": dropped,
                      "estimand": "share_of_explained_variance", **P.counts(df),
                      "status": f"refused: LMG handles at most MAX_PREDICTORS={RI.MAX_PREDICTORS} "
                                f"predictors; got p={len(xs)}"})
-    if G >= int(opts["min_units"]) and lmg_ok:
+    if G >= int(opts["min_units"]) and lmg_ok and lmg:
         lmg_pooled = RI.lmg_panel(df, y, xs, within=True, draws=lmg_draws, rng=I.rng_from(study, seed_off + 2))
         if n_placebo > 0:
             groups = {"biophysical": list(range(nc)), "anthropogenic": list(range(nc, len(xs)))}
@@ -631,7 +636,7 @@ def attribute_outcome(
         g = df[df["unit"] == u]
         bu = pd.DataFrame(np.array([bd[k] for bd in boot_units]), columns=cols)
         urows = trend_rows(comp_s.loc[u], bu)
-        if lmg_ok:
+        if lmg_ok and lmg:
             res_u = RI.lmg_timeseries(g, y, xs, draws=lmg_draws,
                                       rng=I.rng_from(study, seed_off + 10 + k), block_length=L)
             urows = _lmg_rows(res_u, climate, anthro, ci) + urows
@@ -671,9 +676,12 @@ def attribute_outcome(
 
 
 def compute(
-    panel: pd.DataFrame, dictionary: pd.DataFrame, study: Mapping, options: Mapping | None = None
+    panel: pd.DataFrame, dictionary: pd.DataFrame, study: Mapping, options: Mapping | None = None,
+    *, lmg: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Attribution table for every study outcome: ``{"attribution": ...}`` (:data:`COLUMNS`)."""
+    """Attribution table for every study outcome: ``{"attribution": ...}`` (:data:`COLUMNS`).
+    ``lmg=False`` leaves out the LMG rows (for callers that read only the trend decomposition
+    and the counterfactual, as the validation harness; see :func:`attribute_outcome`)."""
     opts = C.merge_options(DEFAULTS, options)
     outcomes = C.study_columns(study, dictionary, panel, "outcomes", "outcome")
     drivers = C.study_columns(study, dictionary, panel, "drivers", "driver")
@@ -686,7 +694,7 @@ def compute(
                                         max_loss=float(opts["max_driver_loss"]))
         pre.append(ptab)
         climate, anthro = C.split_drivers(dictionary, kept)
-        t = attribute_outcome(lagged, dictionary, y, climate, anthro, opts, study)
+        t = attribute_outcome(lagged, dictionary, y, climate, anthro, opts, study, lmg=lmg)
         if pnote:
             t["status"] = t["status"].astype(str) + f"; {pnote}"
         out.append(t.assign(outcome=y, ci_level=float(opts["ci"])))

@@ -169,11 +169,14 @@ def restrend_unit(
 
 
 def restrend_series(
-    years: np.ndarray, y: np.ndarray, climate_values: np.ndarray, n_climate: int, opts: Mapping
+    years: np.ndarray, y: np.ndarray, climate_values: np.ndarray, n_climate: int, opts: Mapping,
+    *, break_scan: bool = True,
 ) -> tuple[dict, np.ndarray | None, np.ndarray | None]:
     """:func:`restrend_unit` on arrays: one unit's years (sorted, int), outcome and climate
     drivers (n, ``n_climate``). Returns ``(row dict, fitted, residuals)``; the two arrays are
-    None when the unit gets no residuals (refused or too short)."""
+    None when the unit gets no residuals (refused or too short). ``break_scan=False`` leaves
+    out the Chow break scan (its columns stay empty, the status says so); nothing else in the
+    row, the fit or the residuals depends on it."""
     import pymannkendall as mk
     import statsmodels.api as sm
     from scipy import stats
@@ -192,12 +195,15 @@ def restrend_series(
     res = sm.OLS(y, X).fit()
     row.update(vpr_r2=float(res.rsquared), vpr_f=float(res.fvalue), vpr_p=float(res.f_pvalue))
     # the break scan runs whatever the VPR: a break is a common reason for a failed VPR
-    chow = chow_scan(years, y, X, int(opts["min_segment"]), with_scan=False)
-    row.update({k: v for k, v in chow.items() if k != "scan"})
-    row["break_detected"] = bool(chow["n_break_candidates"] and chow["chow_p_bonferroni"] < float(opts["chow_alpha"]))
-    brk = (f"break in the climate-outcome relation at {chow['break_year']} "
-           f"(Chow F={chow['chow_f']:.1f}, Bonferroni p={chow['chow_p_bonferroni']:.3g})"
-           if row["break_detected"] else "")
+    brk = ""
+    if break_scan:
+        chow = chow_scan(years, y, X, int(opts["min_segment"]), with_scan=False)
+        row.update({k: v for k, v in chow.items() if k != "scan"})
+        row["break_detected"] = bool(chow["n_break_candidates"]
+                                     and chow["chow_p_bonferroni"] < float(opts["chow_alpha"]))
+        brk = (f"break in the climate-outcome relation at {chow['break_year']} "
+               f"(Chow F={chow['chow_f']:.1f}, Bonferroni p={chow['chow_p_bonferroni']:.3g})"
+               if row["break_detected"] else "")
     if not res.f_pvalue <= float(opts["vpr_alpha"]):
         row["status"] = (f"refused: VPR not significant (p={res.f_pvalue:.2f} > "
                          f"{float(opts['vpr_alpha']):.2f})")
@@ -217,7 +223,9 @@ def restrend_series(
         residual_intercept=trend_line_intercept(resid, years, float(ts.slope)),
     )
     status = "ok"
-    if brk:
+    if not break_scan:
+        status = "ok; Chow test not run (break scan left out)"
+    elif brk:
         status = f"ok; {brk}: residual trend across the break is unreliable"
     elif chow["n_break_candidates"] == 0:
         status = (f"ok; Chow test not run ({n} years < 2 x max(min_segment, "
@@ -227,13 +235,15 @@ def restrend_series(
 
 
 def compute(
-    panel: pd.DataFrame, dictionary: pd.DataFrame, study: Mapping, options: Mapping | None = None
+    panel: pd.DataFrame, dictionary: pd.DataFrame, study: Mapping, options: Mapping | None = None,
+    *, break_scan: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """RESTREND per unit and outcome, residual series, and residuals ~ anthropogenic drivers.
 
     Returns ``{"restrend": ..., "residual_drivers": ..., "residuals": ...}`` with columns
     :data:`RESTREND_COLUMNS`, ``panel_regression.COEF_COLUMNS`` + ``note``, and
-    :data:`RESIDUAL_COLUMNS`.
+    :data:`RESIDUAL_COLUMNS`. ``break_scan=False`` leaves out the Chow break scan (for callers
+    that read none of its columns, as the validation harness; see :func:`restrend_series`).
     """
     from .panel_regression import COEF_COLUMNS, regress_outcome
     from .panel_regression import DEFAULTS as PR_DEFAULTS
@@ -266,7 +276,8 @@ def compute(
             # F order, as a unit frame's to_numpy gives it (the VPR design's layout decides
             # the BLAS path of its products: same layout, same last bits)
             r, fitted, resid = restrend_series(years_all[idx], y_all[idx],
-                                               np.asfortranarray(c_all[idx]), len(climate), opts)
+                                               np.asfortranarray(c_all[idx]), len(climate), opts,
+                                               break_scan=break_scan)
             rows.append({"outcome": y, "unit": unit, "climate_drivers": ",".join(climate),
                          "ci_level": float(opts["ci"]), "slope_unit": f"{measure} per year",
                          "n_units": 1, "n_dropped": n_all - len(idx), "note": NOTE,
